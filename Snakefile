@@ -1,0 +1,32 @@
+# claimflow: videos -> audio -> transcripts -> grounded claims -> scores -> SQLite.
+# Each stage is a rule producing files under `results/<vid>/`; Snakemake's scheduler does the
+# parallelism and the resumption. Rules declare, scripts adapt, the claimflow package decides.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "rules/common.smk"
+include: "rules/download.smk"
+include: "rules/transcribe.smk"
+include: "rules/mine.smk"
+include: "rules/evaluate.smk"
+include: "rules/store.smk"
+
+
+localrules:
+    all,
+    summary,
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_outputs(),

@@ -1,0 +1,90 @@
+"""Download accounts: who fetches which video, and each account's persistent state.
+
+An account is a cookie jar (or none: anonymous) with an optional proxy. Each becomes a
+Snakemake resource `account_<name>=1`, so the scheduler runs one download per account at a
+time; its pacing state lives in `state/accounts/<name>.json` beside a lock file. The state
+never holds secrets: no cookie contents, no proxy credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from claimflow.logs import redact, register_secret
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    cookies: str | None = None
+    proxy: str | None = None
+    delay: tuple[float, float] | None = None
+
+    @property
+    def resource(self) -> str:
+        return resource_name(self.name)
+
+    def describe(self) -> str:
+        """A log-safe description: never the cookie path's contents nor proxy passwords."""
+        jar = "cookies" if self.cookies else "anonymous"
+        proxy = f", proxy {redact(self.proxy)}" if self.proxy else ""
+        return f"account {self.name} ({jar}{proxy})"
+
+
+def resource_name(account: str) -> str:
+    return f"account_{account}"
+
+
+def from_config(config: dict[str, Any]) -> list[Account]:
+    accounts = []
+    for entry in config.get("accounts") or [{"name": "anonymous"}]:
+        delay = entry.get("delay")
+        proxy = entry.get("proxy")
+        if proxy:
+            register_secret(urlsplit(proxy).password)
+        accounts.append(
+            Account(
+                name=entry["name"],
+                cookies=entry.get("cookies"),
+                proxy=proxy,
+                delay=(float(delay[0]), float(delay[1])) if delay else None,
+            )
+        )
+    return accounts
+
+
+def assign(vids: list[str], accounts: list[Account]) -> dict[str, str]:
+    """Round-robin over the batch order: every account gets an equal share of videos."""
+    names = [a.name for a in accounts]
+    return {vid: names[i % len(names)] for i, vid in enumerate(vids)}
+
+
+def check_cookie_file(account: Account) -> None:
+    """Fail clearly on a missing cookie file; warn when other users can read it."""
+    if not account.cookies:
+        return
+    path = Path(account.cookies).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{account.name}: cookie file not found. Export it (Netscape format) and set "
+            f"accounts[].cookies for {account.name} to its path, or remove `cookies` to download anonymously."
+        )
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning(
+            "%s: cookie file is readable by other users (mode %o); run `chmod 600` on it.",
+            account.name,
+            stat.S_IMODE(mode),
+        )
+
+
+def state_path(state_dir: str | os.PathLike[str], name: str) -> Path:
+    return Path(state_dir) / f"{name}.json"

@@ -1,0 +1,238 @@
+"""LLM providers behind one interface, returning schema-valid JSON.
+
+- `local`: a GGUF model run in-process by llama-cpp-python (the bundled SmolLM2-135M by
+  default), constrained by the JSON schema through llama.cpp's grammar.
+- `openai`: the `openai` client against any OpenAI-compatible endpoint (`base_url`). OpenAI
+  takes `{"type": "json_schema", ...}`; llama.cpp's server refuses that and takes
+  `{"type": "json_object", "schema": ...}`. `response_format: auto` tries the first and
+  falls back to the second once, remembering the choice for the rest of the process.
+
+Every answer is validated against the schema; an invalid one gets one repair attempt, then
+raises InvalidOutput so the caller can record the window as failed. Responses are cached on
+disk by everything that determines them, so reruns spend no tokens on unchanged work.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from claimflow import atomic
+from claimflow.logs import register_secret
+
+log = logging.getLogger(__name__)
+
+
+class LLMError(RuntimeError):
+    pass
+
+
+class InvalidOutput(LLMError):
+    """The model's answer did not parse or did not follow the schema, even after repair."""
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, prompt: int, completion: int) -> None:
+        self.requests += 1
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Client:
+    """One configured provider plus the cache and a running usage count."""
+
+    provider: str
+    model: str
+    settings: dict[str, Any]
+    cache_dir: Path | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> dict[str, Any]:
+        key = self._cache_key(messages, schema)
+        cached = self._cache_get(key)
+        if cached is not None:
+            self.usage.cached += 1
+            return cached
+        content = self._raw(messages, schema, name)
+        try:
+            data = _parse_valid(content, schema)
+        except InvalidOutput as first:
+            log.warning("%s: invalid output (%s); asking once for a repair", name, first)
+            repair = messages + [
+                {"role": "assistant", "content": content[:4000]},
+                {
+                    "role": "user",
+                    "content": f"That answer was invalid: {first}. Reply again with JSON that follows the schema.",
+                },
+            ]
+            data = _parse_valid(self._raw(repair, schema, name), schema)
+        self._cache_put(key, data)
+        return data
+
+    # -- providers -------------------------------------------------------------------
+    def _raw(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
+        if self.provider == "local":
+            return self._local(messages, schema)
+        return self._openai(messages, schema, name)
+
+    def _local(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+        llama = _load_llama(self.model, int(self.settings.get("n_ctx", 4096)), int(self.settings.get("threads", 1)))
+        result = llama.create_chat_completion(
+            messages=messages,
+            response_format={"type": "json_object", "schema": schema},
+            temperature=float(self.settings.get("temperature", 0.0)),
+            max_tokens=int(self.settings.get("max_tokens", 1500)),
+            repeat_penalty=float(self.settings.get("repeat_penalty", 1.1)),
+        )
+        usage = result.get("usage") or {}
+        self.usage.add(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+        return result["choices"][0]["message"]["content"] or ""
+
+    def _openai(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
+        import openai
+
+        client = _openai_client(
+            self.settings.get("base_url"),
+            self.settings.get("api_key_env", "OPENAI_API_KEY"),
+            float(self.settings.get("timeout", 120)),
+            int(self.settings.get("max_retries", 5)),
+        )
+        mode = _FORMAT_CHOICE.get(self._endpoint(), self.settings.get("response_format", "auto"))
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": float(self.settings.get("temperature", 0.0)),
+            "max_tokens": int(self.settings.get("max_tokens", 1500)),
+        }
+        try:
+            response = client.chat.completions.create(response_format=_response_format(mode, schema, name), **kwargs)
+        except (openai.BadRequestError, openai.InternalServerError, openai.UnprocessableEntityError) as exc:
+            if mode != "auto":
+                raise
+            # llama.cpp's server answers json_schema with an error: switch once, remember it.
+            log.info(
+                "endpoint refused response_format json_schema (%s); using json_object + schema", type(exc).__name__
+            )
+            _FORMAT_CHOICE[self._endpoint()] = "json_object"
+            response = client.chat.completions.create(
+                response_format=_response_format("json_object", schema, name), **kwargs
+            )
+        else:
+            if mode == "auto":
+                _FORMAT_CHOICE[self._endpoint()] = "json_schema"
+        usage = response.usage
+        self.usage.add(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+        return response.choices[0].message.content or ""
+
+    def _endpoint(self) -> str:
+        return f"{self.settings.get('base_url')}|{self.model}"
+
+    # -- cache -----------------------------------------------------------------------
+    def _cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+        material = {
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.settings.get("base_url"),
+            "temperature": self.settings.get("temperature", 0.0),
+            "max_tokens": self.settings.get("max_tokens", 1500),
+            "messages": messages,
+            "schema": schema,
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def _cache_get(self, key: str) -> dict[str, Any] | None:
+        if self.cache_dir is None:
+            return None
+        path = self.cache_dir / key[:2] / f"{key}.json"
+        return atomic.read_json(path) if path.is_file() else None
+
+    def _cache_put(self, key: str, data: dict[str, Any]) -> None:
+        if self.cache_dir is not None:
+            atomic.write_json(self.cache_dir / key[:2] / f"{key}.json", data)
+
+
+_FORMAT_CHOICE: dict[str, str] = {}
+
+
+def _response_format(mode: str, schema: dict[str, Any], name: str) -> dict[str, Any]:
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+
+
+def _parse_valid(content: str, schema: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise InvalidOutput(f"not JSON ({exc.msg} at {exc.pos})") from None
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise InvalidOutput(f"schema violation at {where}: {exc.message[:200]}") from None
+    return data
+
+
+@functools.cache
+def _load_llama(model_path: str, n_ctx: int, threads: int):  # noqa: ANN202 - llama_cpp.Llama
+    from llama_cpp import Llama
+
+    # Loaded once per job process, never per window.
+    return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, seed=0, verbose=False)
+
+
+@functools.cache
+def _openai_client(base_url: str | None, api_key_env: str, timeout: float, max_retries: int):  # noqa: ANN202
+    import openai
+
+    api_key = os.environ.get(api_key_env)
+    if not api_key:
+        if not base_url:
+            raise LLMError(
+                f"llm.provider is openai but the environment variable {api_key_env} is not set. "
+                f"Export your API key as {api_key_env} (or name another variable in llm.api_key_env)."
+            )
+        api_key = "not-needed"  # local OpenAI-compatible servers usually take any key
+    register_secret(api_key)
+    # The client's own retries honour Retry-After and back off exponentially with jitter.
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+
+
+def concurrency_slots(llm: dict[str, Any], threads_per_job: int = 2) -> int:
+    """How many LLM jobs may run at once. A remote endpoint takes `max_concurrency`; a local
+    model is CPU-bound, and oversubscribed llama.cpp threads slow every job down, so it also
+    stays within the machine's cores."""
+    slots = int(llm.get("max_concurrency", 4))
+    if llm.get("provider", "local") == "local":
+        slots = min(slots, max(1, (os.cpu_count() or 1) // max(1, threads_per_job)))
+    return slots
+
+
+def from_config(llm: dict[str, Any], threads: int = 1, cache_dir: str | Path | None = None) -> Client:
+    from claimflow.models import bundled_gguf_path
+
+    provider = llm.get("provider", "local")
+    model = llm.get("model") or "bundled"
+    if provider == "local" and model == "bundled":
+        model = bundled_gguf_path()
+    settings = dict(llm)
+    settings["threads"] = threads
+    return Client(provider, model, settings, Path(cache_dir) if cache_dir else None)

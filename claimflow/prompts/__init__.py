@@ -1,0 +1,38 @@
+"""Versioned prompt files. A prompt's version is part of its file name (`mine.v1.md`);
+editing a prompt means adding `mine.v2.md` and pointing the config at it, and its content
+hash is a Snakemake param, so exactly the affected stage reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+PROMPT_DIR = Path(__file__).resolve().parent
+
+
+def path(name: str) -> Path:
+    found = PROMPT_DIR / f"{name}.md"
+    if not found.is_file():
+        available = sorted(p.stem for p in PROMPT_DIR.glob("*.md"))
+        raise FileNotFoundError(f"prompt {name!r} not found in {PROMPT_DIR}; available: {', '.join(available)}")
+    return found
+
+
+def load(name: str) -> str:
+    return path(name).read_text(encoding="utf-8").strip()
+
+
+def example(name: str) -> dict[str, Any] | None:
+    found = PROMPT_DIR / f"{name}.example.json"
+    return json.loads(found.read_text(encoding="utf-8")) if found.is_file() else None
+
+
+def fingerprint(name: str) -> str:
+    """Hash of the prompt and its example: changes exactly when what the model sees changes."""
+    digest = hashlib.sha256(load(name).encode())
+    extra = PROMPT_DIR / f"{name}.example.json"
+    if extra.is_file():
+        digest.update(extra.read_bytes())
+    return f"{name}:{digest.hexdigest()[:12]}"

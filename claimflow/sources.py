@@ -1,0 +1,144 @@
+"""Sources: turn the user's list of URLs and local media paths into unique, stable video ids.
+
+An id is `<extractor>-<id>` restricted to `[A-Za-z0-9_-]`, so it is safe as a directory
+name and as a Snakemake wildcard value, and the same video written two ways (youtu.be and
+youtube.com/watch, a path and its file:// URL) gets one id and is processed once. Ids are
+computed offline from the URL alone, with yt-dlp's own URL patterns, because Snakemake
+builds its DAG from them before any download runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ID_PATTERN = r"[A-Za-z0-9_-]+"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+# yt-dlp extractors that name collections, not single videos.
+_COLLECTION_SUFFIXES = ("Tab", "Playlist", "Channel", "User", "Search", "Feed")
+
+
+class SourceError(ValueError):
+    """A source entry that cannot be processed; the message names the entry and the fix."""
+
+
+@dataclass(frozen=True)
+class Source:
+    vid: str
+    url: str
+    entry: str
+    where: str
+
+    def as_row(self) -> dict[str, str]:
+        return {"vid": self.vid, "url": self.url, "entry": self.entry, "where": self.where}
+
+
+def sanitize(text: str, limit: int = 64) -> str:
+    """Reduce free text to the id alphabet, keeping it readable."""
+    cleaned = _UNSAFE.sub("_", text).strip("_")
+    return cleaned[:limit] or "x"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+
+
+@functools.cache
+def _extractors() -> tuple[type, ...]:
+    from yt_dlp.extractor import gen_extractor_classes
+
+    return tuple(ie for ie in gen_extractor_classes() if ie.ie_key() != "Generic")
+
+
+@functools.lru_cache(maxsize=65536)
+def _match_extractor(url: str) -> tuple[str, str] | None:
+    for ie in _extractors():
+        if ie.suitable(url):
+            temp_id = ie.get_temp_id(url)
+            if temp_id:
+                return ie.ie_key(), str(temp_id)
+            return ie.ie_key(), ""
+    return None
+
+
+def _file_url(entry: str, base_dir: Path, where: str) -> tuple[str, Path]:
+    path = Path(unquote(urlsplit(entry).path)) if entry.startswith("file:") else Path(entry).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    path = path.resolve()
+    if not path.is_file():
+        raise SourceError(
+            f"{where}: local media file {entry!r} was not found (looked at {path}). "
+            "Fix the path, or write it relative to the sources file."
+        )
+    return path.as_uri(), path
+
+
+def resolve(entry: str, base_dir: Path, where: str) -> Source:
+    """Map one entry to a Source with its stable id."""
+    scheme = urlsplit(entry).scheme.lower()
+    if scheme in ("http", "https"):
+        url = entry.split("#", 1)[0]
+        match = _match_extractor(url)
+        if match is not None:
+            key, temp_id = match
+            if key.endswith(_COLLECTION_SUFFIXES) or not temp_id:
+                raise SourceError(
+                    f"{where}: {entry!r} is a {key} collection, not a single video. "
+                    "List its videos one per line, e.g. `yt-dlp --flat-playlist --print url URL`."
+                )
+            return Source(f"{sanitize(key.lower(), 24)}-{sanitize(temp_id)}", url, entry, where)
+        stem = Path(unquote(urlsplit(url).path)).stem
+        return Source(f"generic-{sanitize(stem, 40)}-{_short_hash(url)}", url, entry, where)
+    if scheme in ("", "file") or re.match(r"^[A-Za-z]:[\\/]", entry):
+        url, path = _file_url(entry, base_dir, where)
+        return Source(f"file-{sanitize(path.stem)}", url, entry, where)
+    raise SourceError(f"{where}: {entry!r} has unsupported scheme {scheme!r}; use http(s)://, file:// or a path.")
+
+
+def parse_entries(entries: list[tuple[str, str]], base_dir: Path) -> list[Source]:
+    """Resolve (entry, where) pairs, dropping duplicates and disambiguating id collisions."""
+    sources: list[Source] = []
+    by_url: dict[str, Source] = {}
+    by_vid: dict[str, Source] = {}
+    for entry, where in entries:
+        source = resolve(entry, base_dir, where)
+        if source.url in by_url:
+            continue
+        clash = by_vid.get(source.vid)
+        if clash is not None:
+            if source.vid.startswith("file-") and clash.url != source.url:
+                # Two different files with one name: keep both, told apart by their path.
+                source = Source(f"{source.vid}-{_short_hash(source.url)}", source.url, entry, where)
+            else:
+                continue  # the same video under another URL form
+        by_url[source.url] = source
+        by_vid[source.vid] = source
+        sources.append(source)
+    return sources
+
+
+def read_sources(spec: str | list[str], cwd: Path | None = None) -> list[Source]:
+    """Read a sources file (one entry a line, `#` comments) or a list of entries."""
+    cwd = cwd or Path.cwd()
+    if isinstance(spec, list):
+        entries = [(str(e).strip(), f"sources[{i}]") for i, e in enumerate(spec) if str(e).strip()]
+        return parse_entries(entries, cwd)
+    path = Path(spec).expanduser()
+    if not path.is_absolute():
+        path = cwd / path
+    if not path.is_file():
+        raise SourceError(
+            f"sources file {spec!r} was not found (looked at {path}). "
+            "Set `sources:` in your config to a file of URLs, one per line, or to a list."
+        )
+    entries = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line:
+            entries.append((line, f"{path.name}:{number}"))
+    return parse_entries(entries, path.parent)

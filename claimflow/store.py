@@ -1,0 +1,206 @@
+"""The store stage: one video's results upserted into SQLite, queryable while the batch runs.
+
+The database runs in WAL mode, so readers (a user's queries, the status command) never
+block the writers, and store jobs wait for each other through SQLite's busy timeout. A
+video's rows are replaced in one transaction: a rerun replaces, never duplicates, and a
+killed store leaves the previous rows intact. FTS5 indexes claims and evidence quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    vid TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, title TEXT, channel TEXT,
+    duration REAL, upload_date TEXT, source TEXT, account TEXT, language TEXT,
+    transcript_source TEXT, mine_prompt TEXT, evaluate_prompt TEXT, llm_model TEXT,
+    prompt_tokens INTEGER, completion_tokens INTEGER, stored_at REAL
+);
+CREATE TABLE IF NOT EXISTS segments (
+    vid TEXT NOT NULL, segment_id INTEGER NOT NULL, start REAL, end REAL, text TEXT,
+    PRIMARY KEY (vid, segment_id)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    vid TEXT NOT NULL, claim_id TEXT NOT NULL, claim_text TEXT NOT NULL, claim_type TEXT,
+    domain TEXT, stance TEXT, supported INTEGER, window INTEGER,
+    PRIMARY KEY (vid, claim_id)
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    vid TEXT NOT NULL, claim_id TEXT NOT NULL, decision TEXT, merge_with TEXT,
+    importance REAL, novelty REAL, confidence REAL, dimensions TEXT,
+    score REAL, tier TEXT, rank INTEGER,
+    PRIMARY KEY (vid, claim_id)
+);
+CREATE TABLE IF NOT EXISTS jargon (
+    vid TEXT NOT NULL, item_id TEXT NOT NULL, term TEXT, definition TEXT, PRIMARY KEY (vid, item_id)
+);
+CREATE TABLE IF NOT EXISTS people (
+    vid TEXT NOT NULL, item_id TEXT NOT NULL, name TEXT, entity_type TEXT, role TEXT, PRIMARY KEY (vid, item_id)
+);
+CREATE TABLE IF NOT EXISTS mental_models (
+    vid TEXT NOT NULL, item_id TEXT NOT NULL, name TEXT, definition TEXT, PRIMARY KEY (vid, item_id)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    vid TEXT NOT NULL, owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, segment_id INTEGER,
+    quote TEXT NOT NULL, t0 REAL, t1 REAL, match TEXT, score REAL
+);
+CREATE INDEX IF NOT EXISTS evidence_owner ON evidence (vid, owner_kind, owner_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts USING fts5(claim_text, vid UNINDEXED, claim_id UNINDEXED);
+CREATE VIRTUAL TABLE IF NOT EXISTS quotes_fts USING fts5(quote, vid UNINDEXED, owner_id UNINDEXED);
+"""
+
+VIDEO_TABLES = (
+    "videos",
+    "segments",
+    "claims",
+    "evaluations",
+    "jargon",
+    "people",
+    "mental_models",
+    "evidence",
+    "claims_fts",
+    "quotes_fts",
+)
+
+
+def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version not in (0, SCHEMA_VERSION):
+        raise RuntimeError(
+            f"{path} has schema version {version}, this claimflow writes {SCHEMA_VERSION}; "
+            "point `results` at a new folder or migrate the database"
+        )
+    conn.executescript(SCHEMA)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return conn
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> int:
+    rows = list(rows)
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
+    return len(rows)
+
+
+def _evidence(vid: str, kind: str, owner: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "vid": vid,
+            "owner_kind": kind,
+            "owner_id": owner,
+            "segment_id": s["segment_id"],
+            "quote": s["quote"],
+            "t0": s["t0"],
+            "t1": s["t1"],
+            "match": s.get("match"),
+            "score": s.get("score"),
+        }
+        for s in spans
+    ]
+
+
+def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -> dict[str, list[dict[str, Any]]]:
+    vid = download["vid"]
+    usage = [claims.get("usage", {}), evaluation.get("usage", {})]
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in VIDEO_TABLES}
+    rows["videos"].append(
+        {
+            "vid": vid,
+            "status": evaluation.get("status", transcript.get("status")),
+            "reason": evaluation.get("reason") or transcript.get("reason"),
+            "title": download.get("title"),
+            "channel": download.get("channel"),
+            "duration": transcript.get("duration") or download.get("duration"),
+            "upload_date": download.get("upload_date"),
+            "source": download.get("source"),
+            "account": download.get("account"),
+            "language": transcript.get("language"),
+            "transcript_source": transcript.get("source"),
+            "mine_prompt": claims.get("prompt"),
+            "evaluate_prompt": evaluation.get("prompt"),
+            "llm_model": claims.get("model"),
+            "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
+            "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
+            "stored_at": time.time(),
+        }
+    )
+    rows["segments"] = [
+        {"vid": vid, "segment_id": s["id"], "start": s["start"], "end": s["end"], "text": s["text"]}
+        for s in transcript.get("segments", [])
+    ]
+    for claim in claims.get("claims", []):
+        cid = claim["claim_id"]
+        rows["claims"].append(
+            {
+                "vid": vid,
+                "claim_id": cid,
+                "claim_text": claim["claim_text"],
+                "claim_type": claim["claim_type"],
+                "domain": claim["domain"],
+                "stance": claim["stance"],
+                "supported": int(claim["supported"]),
+                "window": claim["window"],
+            }
+        )
+        rows["claims_fts"].append({"claim_text": claim["claim_text"], "vid": vid, "claim_id": cid})
+        rows["evidence"] += _evidence(vid, "claim", cid, claim["evidence_spans"])
+    for kind, table, key in (
+        ("jargon", "jargon", "evidence_spans"),
+        ("person", "people", "mentions"),
+        ("mental_model", "mental_models", "evidence_spans"),
+    ):
+        for number, item in enumerate(claims.get(table, []), start=1):
+            item_id = f"{kind[0]}{number:03d}"
+            fields = {k: v for k, v in item.items() if k not in (key, "window", "supported")}
+            rows[table].append({"vid": vid, "item_id": item_id, **fields})
+            rows["evidence"] += _evidence(vid, kind, item_id, item[key])
+    rows["quotes_fts"] = [{"quote": e["quote"], "vid": vid, "owner_id": e["owner_id"]} for e in rows["evidence"]]
+    for ev in evaluation.get("evaluations", []):
+        rows["evaluations"].append(
+            {
+                "vid": vid,
+                "claim_id": ev["claim_id"],
+                "decision": ev["decision"],
+                "merge_with": json.dumps(ev.get("merge_with", [])),
+                "importance": ev.get("importance"),
+                "novelty": ev.get("novelty"),
+                "confidence": ev.get("confidence"),
+                "dimensions": json.dumps(ev.get("dimensions")) if ev.get("dimensions") else None,
+                "score": ev.get("score"),
+                "tier": ev.get("tier"),
+                "rank": ev.get("rank"),
+            }
+        )
+    return rows
+
+
+def upsert(conn: sqlite3.Connection, vid: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Replace everything stored for `vid` in one transaction."""
+    counts: dict[str, int] = {}
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in VIDEO_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE vid = ?", (vid,))
+        for table in VIDEO_TABLES:
+            counts[table] = _insert(conn, table, rows.get(table, []))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts

@@ -1,0 +1,127 @@
+"""The transcribe stage: faster-whisper over the downloaded audio, streamed to outputs.
+
+The model is loaded once per job. `device: auto` picks CUDA when CTranslate2 sees a GPU,
+else the CPU; `compute_type: auto` picks float16 on GPU and int8 on CPU. `batch_size > 1`
+uses faster-whisper's BatchedInferencePipeline. Segments are written to the caption files
+as they are decoded, so memory does not grow with the length of the audio beyond the
+segment list kept for transcript.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from claimflow import atomic
+from claimflow.models import BUNDLED_WHISPER, bundled_whisper_path
+from claimflow.subtitles import CaptionWriter
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def resolve_model(name: str) -> str:
+    """`tiny.en` is the bundled offline copy; a directory is a local CTranslate2 model;
+    any other name is a faster-whisper model name (fetched by faster-whisper itself)."""
+    if name in (BUNDLED_WHISPER, "bundled"):
+        return bundled_whisper_path()
+    return str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
+
+
+def load_model(cfg: dict[str, Any], threads: int):  # noqa: ANN201 - WhisperModel or pipeline
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    device, compute_type = resolve_device(cfg.get("device", "auto"), cfg.get("compute_type", "auto"))
+    model = WhisperModel(resolve_model(cfg.get("model", BUNDLED_WHISPER)), device=device,
+                         compute_type=compute_type, cpu_threads=threads)  # fmt: skip
+    log.info("whisper %s on %s (%s, %d threads)", cfg.get("model", BUNDLED_WHISPER), device, compute_type, threads)
+    if int(cfg.get("batch_size", 1)) > 1:
+        return BatchedInferencePipeline(model=model)
+    return model
+
+
+def empty_transcript(vid: str, status: str, reason: str | None, source: str) -> dict[str, Any]:
+    return {"vid": vid, "status": status, "reason": reason, "source": source, "language": None,
+            "duration": 0.0, "model": None, "segments": []}  # fmt: skip
+
+
+def run(
+    *,
+    vid: str,
+    audio: str | Path,
+    manifest: dict[str, Any],
+    cfg: dict[str, Any],
+    threads: int,
+    outputs: dict[str, str],
+) -> dict[str, Any]:
+    """Transcribe one video's audio into transcript.json, .srt, .vtt and .txt (atomically)."""
+    model_name = cfg.get("model", BUNDLED_WHISPER)
+    with contextlib.ExitStack() as stack:
+        handles = {
+            kind: stack.enter_context(atomic.atomic_open(outputs[kind], "w", encoding="utf-8"))
+            for kind in ("srt", "vtt", "txt")
+        }
+        writer = CaptionWriter(handles["srt"], handles["vtt"], handles["txt"])
+        if manifest.get("status") != "ok":
+            doc = empty_transcript(vid, manifest.get("status", "unavailable"), manifest.get("reason"), "none")
+        else:
+            doc = _transcribe(vid, audio, cfg, threads, writer, model_name)
+        atomic.write_json(outputs["json"], doc)
+    return doc
+
+
+def _transcribe(vid: str, audio: str | Path, cfg: dict[str, Any], threads: int, writer: CaptionWriter,
+                model_name: str) -> dict[str, Any]:  # fmt: skip
+    model = load_model(cfg, threads)
+    options: dict[str, Any] = {
+        "beam_size": int(cfg.get("beam_size", 5)),
+        "vad_filter": bool(cfg.get("vad", True)),
+        "word_timestamps": bool(cfg.get("word_timestamps", False)),
+        "language": None if cfg.get("language", "auto") == "auto" else cfg["language"],
+    }
+    if int(cfg.get("batch_size", 1)) > 1:
+        options["batch_size"] = int(cfg["batch_size"])
+    began = time.time()
+    stream, info = model.transcribe(str(audio), **options)
+    segments = []
+    for number, seg in enumerate(stream, start=1):
+        entry = {
+            "id": number,
+            "start": round(seg.start, 3),
+            "end": round(seg.end, 3),
+            "text": seg.text.strip(),
+            "avg_logprob": round(seg.avg_logprob, 4),
+            "no_speech_prob": round(seg.no_speech_prob, 4),
+        }
+        if seg.words:
+            entry["words"] = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word} for w in seg.words]
+        writer.add(entry)
+        segments.append(entry)
+    elapsed = time.time() - began
+    has_speech = any(s["text"] for s in segments)
+    log.info("%s: %d segments, %.1fs of audio in %.1fs", vid, len(segments), info.duration, elapsed)
+    return {
+        "vid": vid,
+        "status": "ok" if has_speech else "no_speech",
+        "reason": None if has_speech else "no speech detected",
+        "source": f"whisper:{model_name}",
+        "language": info.language,
+        "language_probability": round(info.language_probability, 4),
+        "duration": round(info.duration, 3),
+        "model": model_name,
+        "settings": {k: v for k, v in options.items() if k != "language"} | {"language": cfg.get("language", "auto")},
+        "transcribe_seconds": round(elapsed, 3),
+        "segments": segments,
+    }

@@ -1,0 +1,113 @@
+# Shared by all rules: the batch (sources -> ids), account assignment and resource slots,
+# path helpers, and every input/params function the rules use.
+
+from pathlib import Path
+
+from claimflow import accounts as cf_accounts
+from claimflow import llm as cf_llm
+from claimflow import prompts as cf_prompts
+from claimflow import sources as cf_sources
+from claimflow.sources import ID_PATTERN, SourceError
+
+RESULTS = config["results"].rstrip("/")
+STATE = config["state"].rstrip("/")
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+
+
+wildcard_constraints:
+    vid=ID_PATTERN,
+
+
+try:
+    SOURCES = {s.vid: s for s in cf_sources.read_sources(config["sources"])}
+except SourceError as error:
+    raise WorkflowError(f"claimflow: {error}") from None
+
+ACCOUNTS = {a.name: a for a in cf_accounts.from_config(config)}
+ASSIGNED = cf_accounts.assign(list(SOURCES), list(ACCOUNTS.values()))
+
+# Snakemake treats a resource nobody declares as unlimited: declare one slot per account
+# (and the LLM concurrency bound) here, unless the profile or command line already did.
+for _account in ACCOUNTS.values():
+    if _account.resource not in workflow.global_resources:
+        workflow.register_resource(_account.resource, 1)
+if "llm" not in workflow.global_resources:
+    workflow.register_resource("llm", cf_llm.concurrency_slots(config["llm"]))
+
+
+def vid_dir(vid):
+    return f"{RESULTS}/{vid}"
+
+
+# Every per-video product is a target, not only the database marker: a user who deletes
+# one video's claims.json (to redo its mining) gets exactly that video's mine, evaluate and
+# store jobs again, instead of Snakemake treating the file as a spent intermediate.
+PER_VIDEO_OUTPUTS = [
+    "download.json",
+    "transcript.json",
+    "transcript.srt",
+    "transcript.vtt",
+    "transcript.txt",
+    "claims.json",
+    "evaluation.json",
+    "stored.json",
+]
+
+
+def get_final_outputs():
+    per_video = [
+        f"{vid_dir(vid)}/{name}" for vid in SOURCES for name in PER_VIDEO_OUTPUTS
+    ]
+    return per_video + [f"{RESULTS}/summary.tsv"]
+
+
+def get_stored_markers(wildcards):
+    return [f"{vid_dir(vid)}/stored.json" for vid in SOURCES]
+
+
+def get_url(wildcards):
+    return SOURCES[wildcards.vid].url
+
+
+def get_account_slot(name):
+    """Resource function: 1 for the videos assigned to account `name`, else 0."""
+
+    def slot(wildcards):
+        return int(ASSIGNED.get(wildcards.vid) == name)
+
+    return slot
+
+
+def get_account_resources():
+    return {a.resource: get_account_slot(a.name) for a in ACCOUNTS.values()}
+
+
+def get_transcribe_settings(wildcards):
+    # Everything that changes the transcript, and nothing else (a change reruns transcribe).
+    return config["transcribe"]
+
+
+def get_llm_identity(wildcards):
+    # Provider and model change the answers; timeouts, rates and concurrency do not.
+    return {
+        k: config["llm"][k] for k in ("provider", "model", "temperature", "max_tokens")
+    }
+
+
+def get_mine_settings(wildcards):
+    return {
+        **config["mine"],
+        "prompt_version": cf_prompts.fingerprint(config["mine"]["prompt"]),
+    }
+
+
+def get_evaluate_settings(wildcards):
+    return {
+        **config["evaluate"],
+        "prompt_version": cf_prompts.fingerprint(config["evaluate"]["prompt"]),
+    }
+
+
+def get_database():
+    return f"{RESULTS}/claimflow.sqlite"

@@ -1,0 +1,22 @@
+# download: yt-dlp, bestaudio as served, paced per account under a file lock.
+# Each job books its account's slot (account_<name>=1), so the scheduler runs one download
+# per account at a time; the lock and the state file make the gap hold across processes.
+
+
+rule download:
+    output:
+        audio=f"{RESULTS}/{{vid}}/audio",
+        manifest=f"{RESULTS}/{{vid}}/download.json",
+    log:
+        f"{LOGS}/download/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/download/{{vid}}.tsv"
+    conda:
+        "../envs/download.yaml"
+    resources:
+        **get_account_resources(),
+    params:
+        url=get_url,
+        state=STATE,
+    script:
+        "../scripts/download.py"

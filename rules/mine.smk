@@ -1,0 +1,22 @@
+# mine: LLM over token windows of the transcript; every quote located in the transcript.
+
+
+rule mine:
+    input:
+        transcript=f"{RESULTS}/{{vid}}/transcript.json",
+    output:
+        claims=f"{RESULTS}/{{vid}}/claims.json",
+    log:
+        f"{LOGS}/mine/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/mine/{{vid}}.tsv"
+    conda:
+        "../envs/llm.yaml"
+    threads: 2
+    resources:
+        llm=1,
+    params:
+        settings=get_mine_settings,
+        llm=get_llm_identity,
+    script:
+        "../scripts/mine.py"

@@ -1,0 +1,38 @@
+# store: idempotent upsert of one video into SQLite; summary: the batch as one TSV.
+
+
+rule store:
+    input:
+        manifest=f"{RESULTS}/{{vid}}/download.json",
+        transcript=f"{RESULTS}/{{vid}}/transcript.json",
+        claims=f"{RESULTS}/{{vid}}/claims.json",
+        evaluation=f"{RESULTS}/{{vid}}/evaluation.json",
+    output:
+        marker=f"{RESULTS}/{{vid}}/stored.json",
+    log:
+        f"{LOGS}/store/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/store/{{vid}}.tsv"
+    conda:
+        "../envs/store.yaml"
+    params:
+        database=get_database(),
+    script:
+        "../scripts/store.py"
+
+
+rule summary:
+    input:
+        markers=get_stored_markers,
+    output:
+        tsv=f"{RESULTS}/summary.tsv",
+    log:
+        f"{LOGS}/summary.log",
+    benchmark:
+        f"{BENCH}/summary.tsv"
+    conda:
+        "../envs/store.yaml"
+    params:
+        database=get_database(),
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,25 @@
+# transcribe: faster-whisper, model loaded once per job; captions written as segments arrive.
+
+
+rule transcribe:
+    input:
+        audio=f"{RESULTS}/{{vid}}/audio",
+        manifest=f"{RESULTS}/{{vid}}/download.json",
+    output:
+        json=f"{RESULTS}/{{vid}}/transcript.json",
+        srt=f"{RESULTS}/{{vid}}/transcript.srt",
+        vtt=f"{RESULTS}/{{vid}}/transcript.vtt",
+        txt=f"{RESULTS}/{{vid}}/transcript.txt",
+    log:
+        f"{LOGS}/transcribe/{{vid}}.log",
+    benchmark:
+        f"{BENCH}/transcribe/{{vid}}.tsv"
+    conda:
+        "../envs/transcribe.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+    params:
+        settings=get_transcribe_settings,
+    script:
+        "../scripts/transcribe.py"

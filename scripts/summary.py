@@ -1,0 +1,8 @@
+"""Snakemake entry point for rule summary."""
+
+from claimflow import atomic, logs, summary
+
+log = logs.setup(snakemake.log[0])
+vids = [atomic.read_json(path)["vid"] for path in snakemake.input.markers]
+rows = summary.write(snakemake.params.database, vids, snakemake.output.tsv)
+log.info("summary of %d videos written to %s", len(rows), snakemake.output.tsv)
