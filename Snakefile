@@ -2,12 +2,15 @@
 # Each stage is a rule producing files under `results/<vid>/`; Snakemake's scheduler does the
 # parallelism and the resumption. Rules declare, scripts adapt, the claimflow package decides.
 
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# Defaults ship with the workflow; --configfile overrides them key by key.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "config/schema.yaml", set_default=True)

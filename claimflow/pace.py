@@ -86,5 +86,8 @@ def wait_turn(
         state.update(last_start=started, last_gap=gap, downloads_started=state.get("downloads_started", 0) + 1)
         atomic.write_json(path, state)
         turn = Turn(account=account, gap=gap, waited=waited, started=started, state=state)
-        yield turn
-        atomic.write_json(path, turn.state)
+        try:
+            yield turn
+        finally:
+            # Outcomes recorded by the caller are kept even when the download failed.
+            atomic.write_json(path, turn.state)

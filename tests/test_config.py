@@ -1,0 +1,51 @@
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from tests.conftest import REPO
+
+SCHEMA = str(REPO / "config/schema.yaml")
+
+
+def _defaults() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def test_shipped_configs_validate_and_defaults_fill_in():
+    for name in ("config.yaml", "demo.yaml"):
+        config = copy.deepcopy(_defaults())
+        config.update(yaml.safe_load((REPO / "config" / name).read_text()))
+        validate(config, SCHEMA, set_default=True)
+        assert config["mine"]["overlap_tokens"] == 100
+        assert config["pacing"]["adaptive"]["max_failures"] == 3
+        assert config["evaluate"]["tiers"] == {"A": 8.0, "B": 6.5, "C": 5.0}
+
+
+def test_a_typo_fails_naming_the_key():
+    config = _defaults()
+    config["pacing"]["dealy"] = [1, 2]
+    with pytest.raises(WorkflowError, match="dealy"):
+        validate(config, SCHEMA, set_default=True)
+
+
+def test_bad_account_name_is_rejected():
+    config = _defaults()
+    config["accounts"] = [{"name": "bad name!"}]
+    with pytest.raises(WorkflowError, match="bad name!"):
+        validate(config, SCHEMA, set_default=True)
+
+
+def test_workflow_refuses_to_start_on_a_missing_sources_file(tmp_path: Path):
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-j1",
+         "--config", "sources=nowhere.txt"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "sources file 'nowhere.txt' was not found" in run.stdout + run.stderr

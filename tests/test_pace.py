@@ -1,0 +1,82 @@
+import json
+import multiprocessing
+import random
+import time
+from pathlib import Path
+
+from claimflow import pace
+
+
+class FakeClock:
+    """Virtual time: sleeping advances the clock, so the wait is measured, not suffered."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_first_download_does_not_wait_and_records_its_start(tmp_path: Path):
+    clock = FakeClock()
+    with pace.wait_turn("a", tmp_path, (180, 300), clock=clock, sleep=clock.sleep) as turn:
+        assert turn.waited == 0
+    state = json.loads((tmp_path / "a.json").read_text())
+    assert state["last_start"] == 1000.0
+    assert state["downloads_started"] == 1
+
+
+def test_second_download_waits_for_the_gap_drawn_once(tmp_path: Path):
+    clock = FakeClock()
+    with pace.wait_turn("a", tmp_path, (180, 300), clock=clock, sleep=clock.sleep):
+        clock.now += 20  # the download itself took 20 s
+    with pace.wait_turn("a", tmp_path, (180, 300), clock=clock, sleep=clock.sleep, rng=random.Random(1)) as turn:
+        expected_gap = random.Random(1).uniform(180, 300)
+        assert turn.gap == expected_gap
+        assert len(clock.sleeps) == 1  # one sleep for the whole gap: never redrawn while waiting
+        assert abs(turn.started - (1000.0 + expected_gap)) < 1e-9
+
+
+def test_warmup_range_applies_to_the_first_videos_only(tmp_path: Path):
+    clock = FakeClock()
+    warmup = {"videos": 2, "delay": [1, 2]}
+    gaps = []
+    for _ in range(4):
+        with pace.wait_turn("a", tmp_path, (100, 200), warmup, clock=clock, sleep=clock.sleep) as turn:
+            gaps.append(turn.gap)
+    assert all(1 <= g <= 2 for g in gaps[:2])
+    assert all(100 <= g <= 200 for g in gaps[2:])
+
+
+def test_accounts_do_not_wait_for_each_other(tmp_path: Path):
+    clock = FakeClock()
+    with pace.wait_turn("a", tmp_path, (100, 200), clock=clock, sleep=clock.sleep):
+        pass
+    with pace.wait_turn("b", tmp_path, (100, 200), clock=clock, sleep=clock.sleep) as turn:
+        assert turn.waited == 0
+
+
+def _download_with_turn(args: tuple[str, float, float]) -> tuple[float, float]:
+    state_dir, low, high = args
+    with pace.wait_turn("shared", state_dir, (low, high)) as turn:
+        time.sleep(0.02)  # the download: the lock is held meanwhile
+        return turn.started, time.time()
+
+
+def test_eight_processes_never_start_closer_than_the_floor(tmp_path: Path):
+    low, high = 0.15, 0.25
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        spans = pool.map(_download_with_turn, [(str(tmp_path), low, high)] * 8)
+    spans.sort()
+    starts = [s for s, _ in spans]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(starts) == 8
+    assert min(gaps) >= low - 0.005, gaps
+    # The lock is held through each download: no two downloads of one account overlap.
+    assert all(end <= nxt for (_, end), nxt in zip(spans, starts[1:], strict=False))
+    assert json.loads((tmp_path / "shared.json").read_text())["downloads_started"] == 8

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from claimflow.sources import ID_PATTERN, SourceError, read_sources, resolve
+from tests.conftest import DEMO
+
+
+def test_youtube_url_forms_share_one_id_and_are_processed_once():
+    sources = read_sources(
+        [
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+            "https://youtu.be/dQw4w9WgXcQ",
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42",
+        ]
+    )
+    assert [s.vid for s in sources] == ["youtube-dQw4w9WgXcQ"]
+
+
+def test_local_path_and_its_file_url_are_one_video(tmp_path: Path):
+    clip = DEMO / "sleep.ogg"
+    sources = read_sources([str(clip), clip.as_uri()], cwd=tmp_path)
+    assert len(sources) == 1
+    assert sources[0].vid == "file-sleep"
+    assert sources[0].url == clip.as_uri()
+
+
+def test_sources_file_resolves_paths_relative_to_itself_and_skips_comments(tmp_path: Path):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "talk one.m4a").write_bytes(b"x")
+    listing = media / "list.txt"
+    listing.write_text("# my batch\n\ntalk one.m4a   # first\nhttps://vimeo.com/76979871\n")
+    sources = read_sources(str(listing), cwd=Path("/"))
+    assert [s.vid for s in sources] == ["file-talk_one", "vimeo-76979871"]
+    assert sources[0].where == "list.txt:3"
+
+
+def test_ids_are_wildcard_safe_even_for_hostile_names(tmp_path: Path):
+    import re
+
+    odd = tmp_path / "$(rm -rf ~); `x` ü.ogg"
+    odd.write_bytes(b"x")
+    generic = resolve("http://127.0.0.1:8000/a b/$(x).m4a?q=1", tmp_path, "t")
+    for vid in (read_sources([str(odd)])[0].vid, generic.vid):
+        assert re.fullmatch(ID_PATTERN, vid), vid
+
+
+def test_two_different_files_with_one_name_keep_distinct_ids(tmp_path: Path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "talk.ogg").write_bytes(b"x")
+    sources = read_sources([str(tmp_path / "a/talk.ogg"), str(tmp_path / "b/talk.ogg")])
+    assert len({s.vid for s in sources}) == 2
+
+
+def test_missing_local_file_names_the_line_and_the_fix(tmp_path: Path):
+    listing = tmp_path / "videos.txt"
+    listing.write_text("nope.ogg\n")
+    with pytest.raises(SourceError, match=r"videos.txt:1: local media file 'nope.ogg' was not found"):
+        read_sources(str(listing))
+
+
+def test_missing_sources_file_says_which_key_to_set(tmp_path: Path):
+    with pytest.raises(SourceError, match="Set `sources:`"):
+        read_sources("missing.txt", cwd=tmp_path)
+
+
+def test_playlist_is_rejected_with_a_way_to_expand_it():
+    with pytest.raises(SourceError, match="flat-playlist"):
+        read_sources(["https://www.youtube.com/playlist?list=PL590L5WQmH8fJ54F369BLDSqIwcs-TCfs"])
+
+
+def test_unsupported_scheme_is_named():
+    with pytest.raises(SourceError, match="unsupported scheme 'ftp'"):
+        read_sources(["ftp://example.org/a.mp3"])

@@ -1,0 +1,73 @@
+import contextlib
+import sqlite3
+
+from claimflow import store
+
+
+def _docs(vid: str, claims: int) -> tuple[dict, dict, dict, dict]:
+    download = {"vid": vid, "status": "ok", "title": "T", "source": "file:///x", "account": "a"}
+    transcript = {
+        "vid": vid,
+        "status": "ok",
+        "duration": 10.0,
+        "source": "whisper:tiny.en",
+        "segments": [{"id": 1, "start": 0.0, "end": 5.0, "text": "Sleep is essential for memory."}],
+    }
+    span = {"segment_id": 1, "quote": "Sleep is essential for memory.", "t0": 0.0, "t1": 5.0, "match": "exact"}
+    claims_doc = {
+        "vid": vid,
+        "prompt": "mine.v1:abc",
+        "claims": [
+            {"claim_id": f"c{i:03d}", "claim_text": f"Sleep matters {i}", "claim_type": "factual", "domain": "health",
+             "stance": "asserts", "supported": True, "window": 0, "evidence_spans": [span]}
+            for i in range(1, claims + 1)
+        ],
+        "jargon": [{"term": "memory", "definition": "d", "evidence_spans": [span], "window": 0, "supported": True}],
+        "people": [],
+        "mental_models": [],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+    }  # fmt: skip
+    evaluation = {
+        "evaluations": [
+            {"claim_id": f"c{i:03d}", "decision": "accept", "score": 7.0, "tier": "B", "rank": i}
+            for i in range(1, claims + 1)
+        ]
+    }
+    return download, transcript, claims_doc, evaluation
+
+
+def test_rerun_of_a_video_replaces_its_rows(tmp_path):
+    db = tmp_path / "c.sqlite"
+    conn = store.connect(db)
+    store.upsert(conn, "v1", store.rows_for(*_docs("v1", 3)))
+    store.upsert(conn, "v2", store.rows_for(*_docs("v2", 1)))
+    store.upsert(conn, "v1", store.rows_for(*_docs("v1", 2)))  # rerun with fewer claims
+    count = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    assert count("SELECT COUNT(*) FROM claims WHERE vid='v1'") == 2
+    assert count("SELECT COUNT(*) FROM videos") == 2
+    assert count("SELECT COUNT(*) FROM evidence WHERE vid='v1'") == 3  # 2 claims + 1 jargon
+    assert count("SELECT COUNT(*) FROM claims_fts WHERE claims_fts MATCH 'sleep'") == 3
+    assert count("SELECT prompt_tokens FROM videos WHERE vid='v1'") == 10
+    conn.close()
+
+
+def test_database_is_readable_while_a_writer_holds_a_transaction(tmp_path):
+    db = tmp_path / "c.sqlite"
+    writer = store.connect(db)
+    store.upsert(writer, "v1", store.rows_for(*_docs("v1", 1)))
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM claims")
+    reader = sqlite3.connect(db, timeout=1)
+    assert reader.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 1  # WAL: readers see the last commit
+    writer.execute("ROLLBACK")
+    assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_failed_upsert_keeps_the_previous_rows(tmp_path):
+    conn = store.connect(tmp_path / "c.sqlite")
+    store.upsert(conn, "v1", store.rows_for(*_docs("v1", 2)))
+    rows = store.rows_for(*_docs("v1", 1))
+    rows["claims"].append(dict(rows["claims"][0]))  # a duplicate primary key mid-way
+    with contextlib.suppress(sqlite3.IntegrityError):
+        store.upsert(conn, "v1", rows)
+    assert conn.execute("SELECT COUNT(*) FROM claims WHERE vid='v1'").fetchone()[0] == 2

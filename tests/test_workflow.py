@@ -1,0 +1,105 @@
+"""The real workflow on the bundled demo: run, resume with nothing to do, redo one stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--profile", str(REPO / "profiles/local"), "-j", "16",
+        "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml"), *args,
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900, env=os.environ | {"CI": "true"})
+    if run.returncode != 0:
+        raise AssertionError(f"snakemake failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}")
+    return run
+
+
+def planned_jobs(output: str) -> set[tuple[str, str]]:
+    """(rule, vid) for every job a dry run lists."""
+    jobs, rule = set(), None
+    for line in output.splitlines():
+        found = re.match(r"^(?:local)?rule (\w+):", line)
+        if found:
+            rule = found.group(1)
+            jobs.add((rule, ""))
+            continue
+        found = re.match(r"^\s+wildcards: vid=([\w-]+)", line)
+        if found and rule:
+            jobs.discard((rule, ""))
+            jobs.add((rule, found.group(1)))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    overrides = {"sources": str(REPO / "demo/sources.txt"), "results": "results", "state": "state"}
+    (workdir / "test.yaml").write_text(yaml.safe_dump(overrides))
+    snakemake(workdir)
+    return workdir
+
+
+def test_every_demo_video_has_grounded_claims_in_the_database(demo_run: Path):
+    results = demo_run / "results"
+    vids = sorted(p.parent.name for p in results.glob("*/stored.json"))
+    assert vids == ["file-forests", "file-interest", "file-sleep"]
+    conn = sqlite3.connect(results / "claimflow.sqlite")
+    for vid in vids:
+        transcript = json.loads((results / vid / "transcript.json").read_text())
+        joined = " ".join(s["text"] for s in transcript["segments"])
+        assert conn.execute("SELECT COUNT(*) FROM claims WHERE vid = ?", (vid,)).fetchone()[0] >= 1
+        quotes = [q for (q,) in conn.execute("SELECT quote FROM evidence WHERE vid = ?", (vid,))]
+        assert quotes
+        for quote in quotes:
+            assert quote in joined, (vid, quote)
+        download = json.loads((results / vid / "download.json").read_text())
+        assert download["status"] == "ok" and download["extractor_key"] == "Generic"  # through yt-dlp
+    summary = (results / "summary.tsv").read_text().splitlines()
+    assert summary[0].startswith("vid\tstatus") and len(summary) == 4
+    for rule in ("download", "transcribe", "mine", "evaluate", "store"):
+        assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 3
+        assert len(list((results / "logs" / rule).glob("*.log"))) == 3
+
+
+def test_the_two_accounts_shared_the_downloads(demo_run: Path):
+    accounts = [json.loads(p.read_text())["account"] for p in (demo_run / "results").glob("*/download.json")]
+    assert sorted(accounts) == ["demo_a", "demo_a", "demo_b"]
+    state = json.loads((demo_run / "state/accounts/demo_a.json").read_text())
+    assert state["downloads_started"] == 2 and state["successes"] == 2
+
+
+def test_a_second_run_has_nothing_to_do(demo_run: Path):
+    run = snakemake(demo_run, "-n")
+    assert "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_deleting_claims_reruns_only_that_videos_later_stages(demo_run: Path):
+    results = demo_run / "results"
+    before = {p: p.stat().st_mtime_ns for p in results.glob("*/*.json")}
+    (results / "file-sleep/claims.json").unlink()
+    plan = snakemake(demo_run, "-n")
+    per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
+    assert per_video == {("mine", "file-sleep"), ("evaluate", "file-sleep"), ("store", "file-sleep")}
+    snakemake(demo_run)
+    redone = {p.relative_to(results).as_posix() for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t}
+    assert redone == {"file-sleep/claims.json", "file-sleep/evaluation.json", "file-sleep/stored.json"}
+    conn = sqlite3.connect(results / "claimflow.sqlite")
+    assert conn.execute("SELECT COUNT(DISTINCT vid) FROM videos").fetchone()[0] == 3
+    stats = json.loads((results / "file-sleep/claims.json").read_text())["usage"]
+    assert stats["requests"] == 0 and stats["cached"] >= 1  # the rerun spent no tokens
