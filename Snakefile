@@ -26,7 +26,12 @@ include: "rules/store.smk"
 
 localrules:
     all,
+    downloads,
     summary,
+
+
+onerror:
+    print_account_health()
 
 
 rule all:

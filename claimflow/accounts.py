@@ -8,9 +8,12 @@ never holds secrets: no cookie contents, no proxy credentials.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ class Account:
     cookies: str | None = None
     proxy: str | None = None
     delay: tuple[float, float] | None = None
+    floor: float | None = None
 
     @property
     def resource(self) -> str:
@@ -56,6 +60,7 @@ def from_config(config: dict[str, Any]) -> list[Account]:
                 cookies=entry.get("cookies"),
                 proxy=proxy,
                 delay=(float(delay[0]), float(delay[1])) if delay else None,
+                floor=entry.get("floor"),
             )
         )
     return accounts
@@ -65,6 +70,66 @@ def assign(vids: list[str], accounts: list[Account]) -> dict[str, str]:
     """Round-robin over the batch order: every account gets an equal share of videos."""
     names = [a.name for a in accounts]
     return {vid: names[i % len(names)] for i, vid in enumerate(vids)}
+
+
+def read_states(state_dir: str | os.PathLike[str], names: list[str]) -> dict[str, dict[str, Any]]:
+    """Each account's state as last written (no lock: a snapshot for planning only)."""
+    states = {}
+    for name in names:
+        try:
+            states[name] = json.loads(state_path(state_dir, name).read_text())
+        except (FileNotFoundError, ValueError):
+            states[name] = {}
+    return states
+
+
+def choose(
+    vid: str, assigned: str, accounts: list[Account], state_dir: str | os.PathLike[str], attempt: int = 1
+) -> str:
+    """The account a download job should book: its assigned one while that is healthy,
+    otherwise (or on a retry) another healthy account, spread over them by video id."""
+    from claimflow import health
+
+    now = time.time()
+    by_name = {a.name: a for a in accounts}
+    states = read_states(state_dir, list(by_name))
+    healthy = []
+    for name, state in states.items():
+        health.refresh(state, health.cookie_mtime(by_name[name].cookies))
+        if not health.is_disabled(state) and not health.paused_until(state, now):
+            healthy.append(name)
+    if not healthy:
+        return assigned
+    if attempt <= 1 and assigned in healthy:
+        return assigned
+    spread = int(hashlib.sha1(vid.encode()).hexdigest()[:8], 16) + attempt
+    others = [n for n in healthy if n != assigned] or healthy
+    return others[spread % len(others)]
+
+
+def health_report(accounts: list[Account], state_dir: str | os.PathLike[str]) -> str:
+    """A few lines on accounts that are not downloading, or '' when all are healthy."""
+    from claimflow import health
+
+    now = time.time()
+    states = read_states(state_dir, [a.name for a in accounts])
+    lines = []
+    for account in accounts:
+        state = states[account.name]
+        if health.is_disabled(state):
+            lines.append(f"  {account.name}: DISABLED: {state.get('disabled_reason')}")
+        elif until := health.paused_until(state, now):
+            lines.append(f"  {account.name}: paused for {until - now:.0f}s more (repeated rate limits)")
+    if not lines:
+        return ""
+    head = "claimflow accounts:"
+    if len(lines) == len(accounts) and all("DISABLED" in line for line in lines):
+        head = (
+            "claimflow: every download account is disabled, so downloads stopped. Finished work is "
+            "kept. Export fresh cookies (replacing a cookie file re-enables its account) or add "
+            "accounts, then run the same command again."
+        )
+    return "\n".join([head, *lines])
 
 
 def check_cookie_file(account: Account) -> None:

@@ -3,6 +3,11 @@
 yt-dlp runs through its Python API with `bestaudio` and no post-processing: the audio is
 kept in the container the site serves (faster-whisper decodes it through PyAV, so no
 ffmpeg is needed). The file lands under one fixed name, `audio`, only once complete.
+
+The job downloads with the account it booked. If that account is disabled or paused, or
+its cookies are refused during this job, the video fails over to the other accounts,
+still paced under their locks; the account slots are the scheduler's plan, the locks are
+the guarantee.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimflow import atomic, outcomes, pace
-from claimflow.accounts import Account, check_cookie_file
+from claimflow import atomic, buffer, health, outcomes, pace
+from claimflow.accounts import Account, check_cookie_file, read_states
 from claimflow.logs import redact
 
 log = logging.getLogger(__name__)
@@ -26,11 +32,15 @@ INFO_FIELDS = (
 
 
 class DownloadFailed(RuntimeError):
-    """A download that should be retried later (rate limit, auth, transient fault)."""
+    """A download that should be retried later (rate limit, transient fault)."""
 
-    def __init__(self, outcome: outcomes.Outcome):
-        super().__init__(f"{outcome.kind}: {outcome.reason}")
+    def __init__(self, outcome: outcomes.Outcome, account: str):
+        super().__init__(f"{account}: {outcome.kind}: {outcome.reason}")
         self.outcome = outcome
+
+
+class AllAccountsDisabled(RuntimeError):
+    pass
 
 
 class _YtdlpLogger:
@@ -61,8 +71,10 @@ def ytdlp_options(account: Account, workdir: Path, socket_timeout: float) -> dic
         "noplaylist": True,
         "enable_file_urls": True,
         "socket_timeout": socket_timeout,
-        "retries": 2,
-        "fragment_retries": 2,
+        # One try per job: retries are paced by the account state, not fired back to back.
+        "retries": 0,
+        "fragment_retries": 0,
+        "extractor_retries": 0,
         "noprogress": True,
         "quiet": True,
         "overwrites": True,
@@ -76,19 +88,32 @@ def ytdlp_options(account: Account, workdir: Path, socket_timeout: float) -> dic
     return opts
 
 
-def fetch(url: str, workdir: Path, account: Account, socket_timeout: float = 30.0) -> tuple[dict[str, Any], Path]:
-    """Download `url`'s best audio into `workdir`; return the sanitized info and the file."""
-    import yt_dlp
+class Fetcher:
+    """One prepared yt-dlp call. Everything slow (building YoutubeDL, matching the URL to an
+    extractor) happens before the account's turn, so the first request goes out right when
+    the pacing allows, and the cookie jar is written back before the turn ends."""
 
-    logger = _YtdlpLogger()
-    opts = ytdlp_options(account, workdir, socket_timeout)
-    opts["logger"] = logger
-    with yt_dlp.YoutubeDL(opts) as ydl:
-        info = ydl.sanitize_info(ydl.extract_info(url, download=True))
-    downloads = info.get("requested_downloads") or []
-    if not downloads or not Path(downloads[0]["filepath"]).is_file():
-        raise RuntimeError("yt-dlp reported success but wrote no audio file")
-    return info, Path(downloads[0]["filepath"])
+    def __init__(self, url: str, workdir: Path, account: Account, socket_timeout: float = 30.0):
+        import yt_dlp
+        from yt_dlp.extractor import gen_extractor_classes
+
+        self.url = url
+        self.logger = _YtdlpLogger()
+        opts = ytdlp_options(account, workdir, socket_timeout)
+        opts["logger"] = self.logger
+        self.ydl = yt_dlp.YoutubeDL(opts)
+        self.ie_key = next((ie.ie_key() for ie in gen_extractor_classes() if ie.suitable(url)), None)
+
+    def __call__(self) -> tuple[dict, Path, list[str]]:
+        """Download the best audio; return the info, the file, and yt-dlp's warnings."""
+        try:
+            info = self.ydl.sanitize_info(self.ydl.extract_info(self.url, download=True, ie_key=self.ie_key))
+        finally:
+            self.ydl.close()  # saves the cookie jar: still inside the account's turn
+        downloads = info.get("requested_downloads") or []
+        if not downloads or not Path(downloads[0]["filepath"]).is_file():
+            raise RuntimeError("yt-dlp reported success but wrote no audio file")
+        return info, Path(downloads[0]["filepath"]), self.logger.warnings
 
 
 def select_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -108,59 +133,155 @@ def _count_attempt(path: Path) -> int:
     return attempt
 
 
+@dataclass
+class Job:
+    vid: str
+    url: str
+    audio_out: Path
+    manifest_out: Path
+    state_dir: Path
+    pacing: dict[str, Any]
+    results_dir: Path | None
+    socket_timeout: float
+
+    def plan(self, account: Account) -> pace.Plan:
+        limits = self.pacing.get("buffer") or {}
+        factor = None
+        if self.results_dir is not None and limits:
+            results = self.results_dir
+
+            def factor() -> float | None:
+                return buffer.factor(buffer.count(results), limits)
+
+        return pace.Plan(
+            delay=account.delay or tuple(self.pacing["delay"]),
+            warmup=self.pacing.get("warmup"),
+            floor=float(account.floor if account.floor is not None else self.pacing.get("floor", 0.0)),
+            buffer_factor=factor,
+            buffer_poll=float(limits.get("poll", 30)),
+            buffer_max_wait=float(limits.get("max_wait", 3600)),
+        )
+
+
+def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_paused: bool) -> dict[str, Any] | None:
+    """One download attempt with `account`. Returns the manifest, or None when the account's
+    cookies were refused (it is now disabled and the caller fails over)."""
+    check_cookie_file(account)
+    adaptive = job.pacing.get("adaptive") or {}
+    workdir = job.audio_out.parent / ".download"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    plan = job.plan(account)
+    fetch = Fetcher(job.url, workdir, account, job.socket_timeout)
+    try:
+        with pace.wait_turn(
+            account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
+        ) as turn:
+            log.info("%s: downloading %s with %s", job.vid, redact(job.url), account.describe())
+            began = time.time()
+            try:
+                info, audio, warnings = fetch()
+            except Exception as exc:  # yt-dlp raises DownloadError and friends
+                outcome = outcomes.classify(exc)
+                now = time.time()
+                manifest["timings"] = turn.timings() | {"download_seconds": round(now - began, 3)}
+                if outcome.kind == outcomes.UNAVAILABLE:
+                    turn.state.update(last_outcome="unavailable", last_outcome_at=now)
+                    log.warning("%s: unavailable: %s", job.vid, redact(outcome.reason))
+                    manifest.update(status="unavailable", reason=redact(outcome.reason), account=account.name)
+                    atomic.write_text(job.audio_out, "")
+                    return manifest
+                if outcome.kind == outcomes.AUTH_FAILED:
+                    health.on_auth_failed(turn.state, redact(outcome.reason), now, health.cookie_mtime(account.cookies))
+                    log.error("%s: account %s DISABLED: %s", job.vid, account.name, redact(outcome.reason))
+                    return None
+                if outcome.kind == outcomes.RATE_LIMITED:
+                    health.on_rate_limited(turn.state, adaptive, now, outcome.retry_after)
+                    log.error("%s: %s rate limited (%s); multiplier now x%.2f%s", job.vid, account.name,
+                              redact(outcome.reason), health.multiplier(turn.state),
+                              " and paused" if turn.state.get("paused_until", 0) > now else "")  # fmt: skip
+                else:
+                    health.on_transient(turn.state, now)
+                    log.error("%s: transient failure with %s: %s", job.vid, account.name, redact(outcome.reason))
+                raise DownloadFailed(outcome, account.name) from None
+            now = time.time()
+            health.on_success(turn.state, adaptive, now)
+            stale = [w for w in warnings if outcomes.cookies_rejected(w)]
+            if stale:
+                # The download went through (anonymously), but the account's session is gone.
+                health.on_auth_failed(turn.state, redact(stale[0])[:200], now, health.cookie_mtime(account.cookies))
+                log.error("%s: account %s DISABLED: %s", job.vid, account.name, redact(stale[0]))
+            with atomic.atomic_path(job.audio_out) as tmp:
+                shutil.move(audio, tmp)
+            manifest.update(status="ok", reason=None, account=account.name, **select_info(info))
+            manifest["timings"] = turn.timings() | {"download_seconds": round(now - began, 3)}
+            return manifest
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _candidates(booked: str, accounts: list[Account], state_dir: Path) -> list[Account]:
+    """The booked account first, then the others, least recently used first."""
+    states = read_states(state_dir, [a.name for a in accounts])
+    others = sorted((a for a in accounts if a.name != booked), key=lambda a: states[a.name].get("last_start") or 0)
+    return [a for a in accounts if a.name == booked] + others
+
+
 def run(
     *,
     vid: str,
     url: str,
-    account: Account,
+    booked: str,
+    accounts: list[Account],
     audio_out: str | Path,
     manifest_out: str | Path,
     state_dir: str | Path,
     pacing: dict[str, Any],
+    results_dir: str | Path | None = None,
     socket_timeout: float = 30.0,
 ) -> dict[str, Any]:
-    """Download one video with `account`; write `audio` and `download.json` atomically.
+    """Download one video; write `audio` and `download.json` atomically.
 
     An unavailable video completes with status `unavailable` (and an empty `audio`), so the
-    batch goes on; other failures raise DownloadFailed and Snakemake retries the job.
+    batch goes on; rate limits and transient faults raise DownloadFailed and Snakemake
+    retries the job; refused cookies disable the account and the video fails over.
     """
-    check_cookie_file(account)
-    audio_out, manifest_out = Path(audio_out), Path(manifest_out)
-    workdir = audio_out.parent / ".download"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    delay = account.delay or tuple(pacing["delay"])
-    attempt = _count_attempt(audio_out.parent / ".attempts")
-    manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "account": account.name, "attempts": attempt}
-    log.info("%s: downloading %s with %s", vid, redact(url), account.describe())
-    try:
-        with pace.wait_turn(account.name, state_dir, delay, pacing.get("warmup")) as turn:
-            began = time.time()
-            try:
-                info, audio = fetch(url, workdir, account, socket_timeout)
-            except Exception as exc:  # yt-dlp raises DownloadError and friends
-                outcome = outcomes.classify(exc)
-                turn.state["last_outcome"] = outcome.kind
-                if not outcome.permanent:
-                    turn.state["failures"] = turn.state.get("failures", 0) + 1
-                    log.error("%s: %s (%s)", vid, outcome.kind, redact(outcome.reason))
-                    raise DownloadFailed(outcome) from None
-                log.warning("%s: unavailable: %s", vid, redact(outcome.reason))
-                manifest.update(status="unavailable", reason=redact(outcome.reason))
-                atomic.write_text(audio_out, "")
-            else:
-                turn.state["last_outcome"] = "ok"
-                turn.state["successes"] = turn.state.get("successes", 0) + 1
-                with atomic.atomic_path(audio_out) as tmp:
-                    shutil.move(audio, tmp)
-                manifest.update(status="ok", reason=None, **select_info(info))
-            manifest["timings"] = {
-                "gap": round(turn.gap, 3),
-                "waited": round(turn.waited, 3),
-                "started": round(turn.started, 3),
-                "download_seconds": round(time.time() - began, 3),
-            }
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    atomic.write_json(manifest_out, manifest)
+    job = Job(vid, url, Path(audio_out), Path(manifest_out), Path(state_dir), pacing,
+              Path(results_dir) if results_dir else None, socket_timeout)  # fmt: skip
+    attempt = _count_attempt(job.audio_out.parent / ".attempts")
+    manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked, "attempts": attempt}
+    manifest["job"] = {"started": round(time.time(), 3)}
+    unusable: list[pace.AccountUnusable] = []
+    for account in _candidates(booked, accounts, job.state_dir):
+        try:
+            result = _try_account(job, account, manifest, allow_paused=False)
+        except pace.AccountUnusable as skipped:
+            log.warning("%s: skipping %s", vid, redact(str(skipped)))
+            unusable.append(skipped)
+            continue
+        if result is None:
+            unusable.append(pace.AccountUnusable(account.name, "disabled: cookies refused"))
+            continue
+        return _finish(job, result, unusable)
+    paused = sorted((u for u in unusable if u.until), key=lambda u: u.until or 0)
+    if paused:
+        # Every usable account is pausing: wait for the one whose pause ends first.
+        account = next(a for a in accounts if a.name == paused[0].account)
+        log.warning("%s: all accounts paused or disabled; waiting for %s", vid, account.name)
+        result = _try_account(job, account, manifest, allow_paused=True)
+        if result is not None:
+            return _finish(job, result, unusable)
+    reasons = "; ".join(f"{u.account}: {u.reason}" for u in unusable)
+    raise AllAccountsDisabled(
+        f"claimflow: every download account is disabled ({redact(reasons)}). Finished work is kept. "
+        "Export fresh cookies for these accounts (replacing a cookie file re-enables its account) "
+        "or add accounts to the config, then run the same command again."
+    )
+
+
+def _finish(job: Job, manifest: dict[str, Any], skipped: list[pace.AccountUnusable]) -> dict[str, Any]:
+    if skipped:
+        manifest["failover_from"] = [u.account for u in skipped]
+    manifest["job"]["finished"] = round(time.time(), 3)
+    atomic.write_json(job.manifest_out, manifest)
     return manifest

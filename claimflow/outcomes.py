@@ -84,11 +84,17 @@ def classify(exc: BaseException) -> Outcome:
     if _AUTH_TEXT.search(message):
         return Outcome(AUTH_FAILED, _first_line(message))
     if status == 403:
-        # A bare 403 from a media server is most often a refused session: treat as auth.
-        return Outcome(AUTH_FAILED, "HTTP 403 Forbidden")
+        # A bare 403 is ambiguous (bot detection, an expired media URL, a refused session):
+        # back off like a rate limit rather than disable a possibly healthy account.
+        return Outcome(RATE_LIMITED, "HTTP 403 Forbidden")
     if status is not None:
         return Outcome(TRANSIENT, f"HTTP {status}")
     return Outcome(TRANSIENT, _first_line(message))
+
+
+def cookies_rejected(message: str) -> bool:
+    """yt-dlp's warning that the account's cookies no longer log it in."""
+    return bool(_AUTH_TEXT.search(message))
 
 
 def _first_line(message: str) -> str:

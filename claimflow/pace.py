@@ -6,8 +6,10 @@ downloading. So it holds across restarts, across concurrent snakemake processes 
 cluster jobs sharing the results filesystem, and yt-dlp's write-back of the cookie jar
 never races another download of the same account.
 
-The gap is drawn once per download and never redrawn while waiting: redrawing on every
-poll (as the system this replaces did) pulls the real gaps down toward the minimum.
+The gap is drawn once per download, uniformly in the account's range, times its adaptive
+multiplier and the buffer's factor, and never redrawn while waiting: redrawing on every
+poll (as the system this replaces did) pulls the real gaps down toward the minimum. No
+gap is ever shorter than the account's floor.
 """
 
 from __future__ import annotations
@@ -17,16 +19,36 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from claimflow import atomic
+from claimflow import atomic, health
 from claimflow.accounts import state_path
 
 log = logging.getLogger(__name__)
+
+
+class AccountUnusable(RuntimeError):
+    """The account cannot download now: disabled (until is None) or paused until `until`."""
+
+    def __init__(self, account: str, reason: str, until: float | None = None):
+        super().__init__(f"{account}: {reason}")
+        self.account, self.reason, self.until = account, reason, until
+
+
+@dataclass
+class Plan:
+    """How one account paces: its range, warm-up, floor and the buffer's say."""
+
+    delay: tuple[float, float]
+    warmup: dict[str, Any] | None = None
+    floor: float = 0.0
+    buffer_factor: Callable[[], float | None] | None = None
+    buffer_poll: float = 30.0
+    buffer_max_wait: float = 3600.0
 
 
 @dataclass
@@ -37,31 +59,62 @@ class Turn:
     gap: float
     waited: float
     started: float
-    state: dict[str, Any]
+    state: dict[str, Any] = field(repr=False)
+    drawn: float = 0.0
+    multiplier: float = 1.0
+    buffer_factor: float = 1.0
+
+    def timings(self) -> dict[str, float]:
+        return {
+            "gap": round(self.gap, 3),
+            "drawn": round(self.drawn, 3),
+            "multiplier": round(self.multiplier, 3),
+            "buffer_factor": self.buffer_factor,
+            "waited": round(self.waited, 3),
+            "started": round(self.started, 3),
+        }
 
 
 def load_state(path: Path, name: str) -> dict[str, Any]:
     if path.is_file():
         return atomic.read_json(path)
-    return {"name": name, "status": "active", "last_start": None, "downloads_started": 0}
+    return {"name": name, "status": health.ACTIVE, "last_start": None, "downloads_started": 0, "multiplier": 1.0}
 
 
-def choose_range(
-    state: dict[str, Any], delay: tuple[float, float], warmup: dict[str, Any] | None
-) -> tuple[float, float]:
+def choose_range(state: dict[str, Any], plan: Plan) -> tuple[float, float]:
     """The gap range for this account's next download: warm-up range for its first videos."""
+    warmup = plan.warmup
     if warmup and state.get("downloads_started", 0) < int(warmup.get("videos", 0)):
-        return tuple(warmup["delay"])  # type: ignore[return-value]
-    return delay
+        low, high = warmup["delay"]
+        return float(low), float(high)
+    return float(plan.delay[0]), float(plan.delay[1])
+
+
+def _wait_for_buffer(plan: Plan, account: str, clock: Callable[[], float], sleep: Callable[[float], None]) -> float:
+    if plan.buffer_factor is None:
+        return 1.0
+    began = clock()
+    while True:
+        factor = plan.buffer_factor()
+        if factor is not None:
+            return factor
+        if clock() - began >= plan.buffer_max_wait:
+            log.warning(
+                "%s: buffer still full after %.0fs; is anything transcribing? going on", account, clock() - began
+            )
+            return 1.0
+        log.info("%s: buffer full, waiting for processing to catch up", account)
+        sleep(plan.buffer_poll)
 
 
 @contextlib.contextmanager
 def wait_turn(
     account: str,
     state_dir: str | Path,
-    delay: tuple[float, float],
-    warmup: dict[str, Any] | None = None,
+    plan: Plan,
     *,
+    cookies: str | None = None,
+    allow_paused: bool = False,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
@@ -71,21 +124,31 @@ def wait_turn(
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         state = load_state(path, account)
-        low, high = choose_range(state, delay, warmup)
-        gap = (rng or random).uniform(low, high)
-        waited = 0.0
+        health.refresh(state, health.cookie_mtime(cookies))
+        if health.is_disabled(state):
+            atomic.write_json(path, state)
+            raise AccountUnusable(account, f"disabled: {state.get('disabled_reason')}")
+        until = health.paused_until(state, clock())
+        if until and not allow_paused:
+            raise AccountUnusable(account, f"paused for {until - clock():.0f}s more after repeated rate limits", until)
+        began = clock()
+        factor = _wait_for_buffer(plan, account, clock, sleep)
+        low, high = choose_range(state, plan)
+        drawn = (rng or random).uniform(low, high)
+        scale = health.multiplier(state)
+        gap = max(plan.floor, drawn * scale * factor)
         last = state.get("last_start")
-        if last is not None:
-            remaining = last + gap - clock()
-            if remaining > 0:
-                log.info("%s: waiting %.1fs (gap %.1fs drawn from [%g, %g])", account, remaining, gap, low, high)
-                sleep(remaining)
-                waited = remaining
+        start_at = max((last + gap) if last is not None else 0.0, health.ready_at(state))
+        remaining = start_at - clock()
+        if remaining > 0:
+            log.info("%s: waiting %.1fs (gap %.1fs = %.1fs drawn in [%g, %g] x%.2f adaptive x%.2f buffer)",
+                     account, remaining, gap, drawn, low, high, scale, factor)  # fmt: skip
+            sleep(remaining)
         started = clock()
         # Record the start before downloading: a crash mid-download still counts as a request.
         state.update(last_start=started, last_gap=gap, downloads_started=state.get("downloads_started", 0) + 1)
         atomic.write_json(path, state)
-        turn = Turn(account=account, gap=gap, waited=waited, started=started, state=state)
+        turn = Turn(account, gap, started - began, started, state, drawn, scale, factor)
         try:
             yield turn
         finally:

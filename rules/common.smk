@@ -1,6 +1,7 @@
 # Shared by all rules: the batch (sources -> ids), account assignment and resource slots,
 # path helpers, and every input/params function the rules use.
 
+import sys
 from pathlib import Path
 
 from claimflow import accounts as cf_accounts
@@ -62,19 +63,43 @@ def get_final_outputs():
     return per_video + [f"{RESULTS}/summary.tsv"]
 
 
+def get_download_manifests(wildcards):
+    return [f"{vid_dir(vid)}/download.json" for vid in SOURCES]
+
+
 def get_stored_markers(wildcards):
     return [f"{vid_dir(vid)}/stored.json" for vid in SOURCES]
+
+
+def get_results_dir(wildcards, output):
+    # results/<vid>/download.json -> results: where the download buffer is counted.
+    return str(Path(output.manifest).parent.parent)
 
 
 def get_url(wildcards):
     return SOURCES[wildcards.vid].url
 
 
-def get_account_slot(name):
-    """Resource function: 1 for the videos assigned to account `name`, else 0."""
+_BOOKED = {}
 
-    def slot(wildcards):
-        return int(ASSIGNED.get(wildcards.vid) == name)
+
+def get_booked_account(vid, attempt):
+    """The account a download job books: its assigned one while healthy; on a retry, or when
+    that account is disabled or paused, another healthy one. Decided once per (video,
+    attempt), so every account_<name> resource of one job agrees."""
+    key = (vid, attempt)
+    if key not in _BOOKED:
+        _BOOKED[key] = cf_accounts.choose(
+            vid, ASSIGNED[vid], list(ACCOUNTS.values()), f"{STATE}/accounts", attempt
+        )
+    return _BOOKED[key]
+
+
+def get_account_slot(name):
+    """Resource function: 1 if this download job books account `name`, else 0."""
+
+    def slot(wildcards, attempt):
+        return int(get_booked_account(wildcards.vid, attempt) == name)
 
     return slot
 
@@ -111,3 +136,10 @@ def get_evaluate_settings(wildcards):
 
 def get_database():
     return f"{RESULTS}/claimflow.sqlite"
+
+
+def print_account_health():
+    """One summary of the accounts after a failed run: which are disabled or paused, and why."""
+    message = cf_accounts.health_report(list(ACCOUNTS.values()), f"{STATE}/accounts")
+    if message:
+        print(message, file=sys.stderr)

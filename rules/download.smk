@@ -18,5 +18,12 @@ rule download:
     params:
         url=get_url,
         state=STATE,
+        results=get_results_dir,
     script:
         "../scripts/download.py"
+
+
+# `snakemake downloads`: fetch the whole batch's audio without processing it yet.
+rule downloads:
+    input:
+        get_download_manifests,

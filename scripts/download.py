@@ -4,16 +4,18 @@ from claimflow import accounts, download, logs
 
 logs.setup(snakemake.log[0])
 config = snakemake.config
-by_name = {a.name: a for a in accounts.from_config(config)}
+every = accounts.from_config(config)
 # The account is the slot this job booked, so the scheduler's plan and the download agree.
-booked = [name for name, a in by_name.items() if snakemake.resources.get(a.resource, 0)]
+booked = next(a.name for a in every if snakemake.resources.get(a.resource, 0))
 download.run(
     vid=snakemake.wildcards.vid,
     url=snakemake.params.url,
-    account=by_name[booked[0]],
+    booked=booked,
+    accounts=every,
     audio_out=snakemake.output.audio,
     manifest_out=snakemake.output.manifest,
     state_dir=f"{snakemake.params.state}/accounts",
     pacing=config["pacing"],
+    results_dir=snakemake.params.results,
     socket_timeout=config["pacing"]["socket_timeout"],
 )

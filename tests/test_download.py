@@ -1,4 +1,4 @@
-"""The download stage through real yt-dlp against a real HTTP server on loopback."""
+"""The download stage through real yt-dlp against a fault-injecting HTTP server on loopback."""
 
 import json
 import logging
@@ -8,27 +8,42 @@ from pathlib import Path
 import pytest
 
 from claimflow import download, logs
-from claimflow.accounts import Account
+from claimflow.accounts import Account, from_config
 from tests.conftest import DEMO
+from tests.faultserver import Fault
 
-PACING = {"delay": [0.05, 0.1]}
+PACING = {"delay": [0.05, 0.1], "floor": 0.0, "adaptive": {"failure_multiplier": 1.5, "max_failures": 3}}
 
 
-def _run(tmp_path: Path, url: str, account: Account, vid: str = "v1") -> dict:
+def _run(tmp_path: Path, url: str, accounts: list[Account], vid: str = "v1", booked: str | None = None,
+         pacing_override: dict | None = None, **kw) -> dict:  # fmt: skip
     out = tmp_path / "results" / vid
     return download.run(
         vid=vid,
         url=url,
-        account=account,
+        booked=booked or accounts[0].name,
+        accounts=accounts,
         audio_out=out / "audio",
         manifest_out=out / "download.json",
         state_dir=tmp_path / "state",
-        pacing=PACING,
+        pacing=pacing_override or PACING,
+        **kw,
     )
 
 
+def _state(tmp_path: Path, name: str) -> dict:
+    return json.loads((tmp_path / "state" / f"{name}.json").read_text())
+
+
+def _jar(tmp_path: Path, name: str) -> str:
+    jar = tmp_path / f"{name}.cookies"
+    jar.write_text(f"# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tacct\t{name}-token\n")
+    os.chmod(jar, 0o600)
+    return str(jar)
+
+
 def test_http_download_keeps_the_served_audio_and_info(tmp_path, media_server):
-    manifest = _run(tmp_path, media_server.url("sleep.ogg"), Account("acct1"))
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])
     audio = tmp_path / "results/v1/audio"
     assert manifest["status"] == "ok"
     assert manifest["account"] == "acct1"
@@ -36,58 +51,124 @@ def test_http_download_keeps_the_served_audio_and_info(tmp_path, media_server):
     assert audio.read_bytes() == (DEMO / "sleep.ogg").read_bytes()  # as served: no transcoding
     assert json.loads((tmp_path / "results/v1/download.json").read_text())["status"] == "ok"
     assert not (tmp_path / "results/v1/.download").exists()
+    assert _state(tmp_path, "acct1")["successes"] == 1
 
 
 def test_file_url_download(tmp_path):
-    manifest = _run(tmp_path, (DEMO / "forests.ogg").as_uri(), Account("acct1"))
+    manifest = _run(tmp_path, (DEMO / "forests.ogg").as_uri(), [Account("acct1")])
     assert manifest["status"] == "ok"
     assert (tmp_path / "results/v1/audio").stat().st_size == (DEMO / "forests.ogg").stat().st_size
 
 
 def test_missing_video_ends_unavailable_and_the_job_succeeds(tmp_path, media_server):
-    manifest = _run(tmp_path, media_server.url("gone.ogg"), Account("acct1"))
+    manifest = _run(tmp_path, media_server.url("gone.ogg"), [Account("acct1")])
     assert manifest["status"] == "unavailable"
     assert "404" in manifest["reason"]
     assert (tmp_path / "results/v1/audio").read_bytes() == b""
+    assert _state(tmp_path, "acct1").get("failures", 0) == 0  # the video's fault, not the account's
 
 
-def test_rate_limit_fails_the_job_and_counts_against_the_account(tmp_path, media_server):
-    media_server.faults["/sleep.ogg"] = (429, {"Retry-After": "7"})
+def test_rate_limit_fails_the_job_and_slows_the_account(tmp_path, media_server):
+    media_server.add(Fault("status", status=429, headers={"Retry-After": "7"}))
     with pytest.raises(download.DownloadFailed) as failure:
-        _run(tmp_path, media_server.url("sleep.ogg"), Account("acct1"))
+        _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])
     assert failure.value.outcome.kind == "rate_limited"
     assert not (tmp_path / "results/v1/download.json").exists()
     assert not (tmp_path / "results/v1/audio").exists()
-    state = json.loads((tmp_path / "state/acct1.json").read_text())
+    state = _state(tmp_path, "acct1")
     assert state["failures"] == 1 and state["last_outcome"] == "rate_limited"
+    assert state["multiplier"] == 1.5
+    assert state["not_before"] >= state["last_start"] + 7 - 0.5  # Retry-After honoured
+
+
+def test_three_rate_limits_in_a_row_pause_the_account(tmp_path, media_server):
+    media_server.add(Fault("status", status=429))
+    pacing = PACING | {"adaptive": {"failure_multiplier": 1.5, "max_failures": 3, "pause": [3600, 7200]}}
+    for _ in range(3):
+        with pytest.raises(download.DownloadFailed):
+            _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], pacing_override=pacing)
+    state = _state(tmp_path, "acct1")
+    assert state["multiplier"] == pytest.approx(1.5**3)
+    assert 3600 <= state["paused_until"] - state["last_start"] <= 7200 + 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "timeout"),
+    [(Fault("reset"), 30.0), (Fault("truncate", keep_bytes=2000), 30.0), (Fault("slow", delay=3.0), 1.0),
+     (Fault("status", status=503), 30.0)],
+    ids=["reset", "truncated", "slow", "503"],
+)  # fmt: skip
+def test_network_faults_are_transient_and_back_off(tmp_path, media_server, fault, timeout):
+    fault.path = "/sleep.ogg"
+    media_server.add(fault)
+    with pytest.raises(download.DownloadFailed) as failure:
+        _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], socket_timeout=timeout)
+    assert failure.value.outcome.kind == "transient", failure.value
+    state = _state(tmp_path, "acct1")
+    assert state["transient_streak"] == 1 and state["not_before"] > state["last_start"]
+    assert not (tmp_path / "results/v1/audio").exists()  # no partial file a later stage could read
+
+
+def test_refused_cookies_disable_the_account_and_fail_over(tmp_path, media_server):
+    acct1, acct2 = Account("acct1", cookies=_jar(tmp_path, "acct1")), Account("acct2", cookies=_jar(tmp_path, "acct2"))
+    media_server.add(Fault("status", status=401, cookie="acct1-token"))
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [acct1, acct2], booked="acct1")
+    assert manifest["status"] == "ok" and manifest["account"] == "acct2"
+    assert manifest["failover_from"] == ["acct1"]
+    state = _state(tmp_path, "acct1")
+    assert state["status"] == "disabled" and "401" in state["disabled_reason"]
+    # The next video booked on acct1 goes straight to acct2, without a request as acct1.
+    before = len([r for r in media_server.requests if r.cookie and "acct1" in r.cookie])
+    manifest = _run(tmp_path, media_server.url("forests.ogg"), [acct1, acct2], vid="v2", booked="acct1")
+    assert manifest["account"] == "acct2"
+    assert len([r for r in media_server.requests if r.cookie and "acct1" in r.cookie]) == before
+
+
+def test_private_video_never_disables_an_account(tmp_path, media_server):
+    acct1 = Account("acct1", cookies=_jar(tmp_path, "acct1"))
+    media_server.add(Fault("status", status=404, path="/sleep.ogg"))
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [acct1])
+    assert manifest["status"] == "unavailable"
+    assert _state(tmp_path, "acct1")["status"] == "active"
+
+
+def test_every_account_disabled_stops_with_one_clear_message_then_resumes(tmp_path, media_server):
+    accounts = [Account(n, cookies=_jar(tmp_path, n)) for n in ("acct1", "acct2")]
+    refusal = media_server.add(Fault("status", status=401))
+    with pytest.raises(download.AllAccountsDisabled, match="every download account is disabled") as stop:
+        _run(tmp_path, media_server.url("sleep.ogg"), accounts)
+    assert "acct1" in str(stop.value) and "acct2" in str(stop.value)
+    assert "token" not in str(stop.value)
+    refusal.times = 0  # the site accepts sessions again once cookies are fresh
+    Path(accounts[1].cookies).write_text(Path(accounts[1].cookies).read_text() + "\n")  # a new export
+    os.utime(accounts[1].cookies, (1e9, 1e9))
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), accounts)
+    assert manifest["status"] == "ok" and manifest["account"] == "acct2"
+    assert _state(tmp_path, "acct1")["status"] == "disabled"
 
 
 def test_cookies_are_sent_but_never_logged_or_copied(tmp_path, media_server, caplog):
-    jar = tmp_path / "cookies.txt"
-    jar.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tSID\tsecret-cookie-value-123\n")
+    jar = Path(_jar(tmp_path, "acct1"))
     os.chmod(jar, 0o644)
     with caplog.at_level(logging.DEBUG):
-        manifest = _run(tmp_path, media_server.url("sleep.ogg"), Account("acct1", cookies=str(jar)))
+        manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1", cookies=str(jar))])
     assert manifest["status"] == "ok"
-    media_requests = [r for r in media_server.requests if r["path"] == "/sleep.ogg"]
-    assert any(r["cookie"] and "secret-cookie-value-123" in r["cookie"] for r in media_requests)
+    media_requests = [r for r in media_server.requests if r.path == "/sleep.ogg"]
+    assert media_requests and all(r.cookie and "acct1-token" in r.cookie for r in media_requests)
     assert "readable by other users" in caplog.text
-    assert "secret-cookie-value-123" not in caplog.text
-    everything = "".join(p.read_text(errors="ignore") for p in (tmp_path / "results").rglob("*") if p.is_file()
-                         and p.name != "audio")  # fmt: skip
-    everything += "".join(p.read_text() for p in (tmp_path / "state").glob("*.json"))
-    assert "secret-cookie-value-123" not in everything
+    assert "acct1-token" not in caplog.text
+    written = [p for p in (tmp_path / "results").rglob("*") if p.is_file() and p.name != "audio"]
+    written += list((tmp_path / "state").glob("*.json"))
+    assert all("acct1-token" not in p.read_text(errors="ignore") for p in written)
 
 
 def test_proxy_password_is_masked_in_logs_and_outputs(tmp_path, media_server):
     log_file = tmp_path / "download.log"
     logs.setup(log_file, logging.DEBUG)
     proxy = f"http://user:pr0xy-pass-99@127.0.0.1:{media_server.port}"
-    from claimflow.accounts import from_config
-
     (account,) = from_config({"accounts": [{"name": "acct1", "proxy": proxy}]})
     try:
-        _run(tmp_path, media_server.url("sleep.ogg"), account)
+        _run(tmp_path, media_server.url("sleep.ogg"), [account])
     except download.DownloadFailed:
         pass  # whatever the proxy answered, only the masking is under test
     finally:
@@ -101,4 +182,4 @@ def test_proxy_password_is_masked_in_logs_and_outputs(tmp_path, media_server):
 
 def test_missing_cookie_file_is_a_clear_error(tmp_path, media_server):
     with pytest.raises(FileNotFoundError, match="acct1: cookie file not found"):
-        _run(tmp_path, media_server.url("sleep.ogg"), Account("acct1", cookies=str(tmp_path / "none.txt")))
+        _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1", cookies=str(tmp_path / "none.txt"))])

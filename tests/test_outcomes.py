@@ -28,7 +28,7 @@ def _ytdlp_error(status: int, headers: dict | None = None) -> Exception:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(429, "rate_limited"), (401, "auth_failed"), (403, "auth_failed"), (404, "unavailable"), (503, "transient")],
+    [(429, "rate_limited"), (401, "auth_failed"), (403, "rate_limited"), (404, "unavailable"), (503, "transient")],
 )
 def test_http_status_from_the_exception_chain_decides(status, kind):
     assert outcomes.classify(_ytdlp_error(status)).kind == kind

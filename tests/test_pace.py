@@ -4,6 +4,8 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from claimflow import pace
 
 
@@ -24,7 +26,7 @@ class FakeClock:
 
 def test_first_download_does_not_wait_and_records_its_start(tmp_path: Path):
     clock = FakeClock()
-    with pace.wait_turn("a", tmp_path, (180, 300), clock=clock, sleep=clock.sleep) as turn:
+    with pace.wait_turn("a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep) as turn:
         assert turn.waited == 0
     state = json.loads((tmp_path / "a.json").read_text())
     assert state["last_start"] == 1000.0
@@ -33,9 +35,11 @@ def test_first_download_does_not_wait_and_records_its_start(tmp_path: Path):
 
 def test_second_download_waits_for_the_gap_drawn_once(tmp_path: Path):
     clock = FakeClock()
-    with pace.wait_turn("a", tmp_path, (180, 300), clock=clock, sleep=clock.sleep):
+    with pace.wait_turn("a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep):
         clock.now += 20  # the download itself took 20 s
-    with pace.wait_turn("a", tmp_path, (180, 300), clock=clock, sleep=clock.sleep, rng=random.Random(1)) as turn:
+    with pace.wait_turn(
+        "a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep, rng=random.Random(1)
+    ) as turn:
         expected_gap = random.Random(1).uniform(180, 300)
         assert turn.gap == expected_gap
         assert len(clock.sleeps) == 1  # one sleep for the whole gap: never redrawn while waiting
@@ -47,7 +51,7 @@ def test_warmup_range_applies_to_the_first_videos_only(tmp_path: Path):
     warmup = {"videos": 2, "delay": [1, 2]}
     gaps = []
     for _ in range(4):
-        with pace.wait_turn("a", tmp_path, (100, 200), warmup, clock=clock, sleep=clock.sleep) as turn:
+        with pace.wait_turn("a", tmp_path, pace.Plan((100, 200), warmup), clock=clock, sleep=clock.sleep) as turn:
             gaps.append(turn.gap)
     assert all(1 <= g <= 2 for g in gaps[:2])
     assert all(100 <= g <= 200 for g in gaps[2:])
@@ -55,15 +59,15 @@ def test_warmup_range_applies_to_the_first_videos_only(tmp_path: Path):
 
 def test_accounts_do_not_wait_for_each_other(tmp_path: Path):
     clock = FakeClock()
-    with pace.wait_turn("a", tmp_path, (100, 200), clock=clock, sleep=clock.sleep):
+    with pace.wait_turn("a", tmp_path, pace.Plan((100, 200)), clock=clock, sleep=clock.sleep):
         pass
-    with pace.wait_turn("b", tmp_path, (100, 200), clock=clock, sleep=clock.sleep) as turn:
+    with pace.wait_turn("b", tmp_path, pace.Plan((100, 200)), clock=clock, sleep=clock.sleep) as turn:
         assert turn.waited == 0
 
 
 def _download_with_turn(args: tuple[str, float, float]) -> tuple[float, float]:
     state_dir, low, high = args
-    with pace.wait_turn("shared", state_dir, (low, high)) as turn:
+    with pace.wait_turn("shared", state_dir, pace.Plan((low, high))) as turn:
         time.sleep(0.02)  # the download: the lock is held meanwhile
         return turn.started, time.time()
 
@@ -80,3 +84,54 @@ def test_eight_processes_never_start_closer_than_the_floor(tmp_path: Path):
     # The lock is held through each download: no two downloads of one account overlap.
     assert all(end <= nxt for (_, end), nxt in zip(spans, starts[1:], strict=False))
     assert json.loads((tmp_path / "shared.json").read_text())["downloads_started"] == 8
+
+
+def test_adaptive_multiplier_and_buffer_factor_scale_the_drawn_gap_but_never_below_the_floor(tmp_path: Path):
+    clock = FakeClock()
+    (tmp_path / "a.json").write_text(json.dumps({"name": "a", "last_start": 1000.0, "multiplier": 2.0}))
+    plan = pace.Plan((10, 10), buffer_factor=lambda: 0.5)
+    with pace.wait_turn("a", tmp_path, plan, clock=clock, sleep=clock.sleep) as turn:
+        assert turn.gap == 10.0 and turn.started == 1010.0  # 10 x2 adaptive x0.5 buffer
+    plan = pace.Plan((10, 10), floor=25.0, buffer_factor=lambda: 0.5)
+    with pace.wait_turn("a", tmp_path, plan, clock=clock, sleep=clock.sleep) as turn:
+        assert turn.gap == 25.0 and turn.started == 1035.0
+
+
+def test_full_buffer_waits_until_it_drains(tmp_path: Path):
+    clock = FakeClock()
+    answers = iter([None, None, 1.5])
+    plan = pace.Plan((1, 1), buffer_factor=lambda: next(answers), buffer_poll=30)
+    with pace.wait_turn("a", tmp_path, plan, clock=clock, sleep=clock.sleep) as turn:
+        assert clock.sleeps[:2] == [30, 30]
+        assert turn.buffer_factor == 1.5
+
+
+def test_buffer_wait_is_bounded(tmp_path: Path):
+    clock = FakeClock()
+    plan = pace.Plan((1, 1), buffer_factor=lambda: None, buffer_poll=30, buffer_max_wait=100)
+    with pace.wait_turn("a", tmp_path, plan, clock=clock, sleep=clock.sleep) as turn:
+        assert turn.waited >= 100
+
+
+def test_retry_after_and_pauses_delay_the_start(tmp_path: Path):
+    clock = FakeClock()
+    (tmp_path / "a.json").write_text(json.dumps({"name": "a", "last_start": 990.0, "not_before": 1100.0}))
+    with pace.wait_turn("a", tmp_path, pace.Plan((1, 1)), clock=clock, sleep=clock.sleep) as turn:
+        assert turn.started == 1100.0
+
+
+def test_disabled_and_paused_accounts_refuse_the_turn(tmp_path: Path):
+    clock = FakeClock()
+    (tmp_path / "d.json").write_text(json.dumps({"name": "d", "status": "disabled", "disabled_reason": "HTTP 401"}))
+    (tmp_path / "p.json").write_text(json.dumps({"name": "p", "paused_until": 5000.0}))
+    plan = pace.Plan((1, 1))
+    with pytest.raises(pace.AccountUnusable, match="disabled: HTTP 401"), pace.wait_turn("d", tmp_path, plan):
+        pass
+    with (
+        pytest.raises(pace.AccountUnusable, match="paused") as paused,
+        pace.wait_turn("p", tmp_path, plan, clock=clock),
+    ):
+        pass
+    assert paused.value.until == 5000.0
+    with pace.wait_turn("p", tmp_path, pace.Plan((1, 1)), allow_paused=True, clock=clock, sleep=clock.sleep) as turn:
+        assert turn.started == 5000.0
