@@ -107,6 +107,16 @@ def choose(
     return others[spread % len(others)]
 
 
+def all_disabled(accounts: list[Account], state_dir: str | os.PathLike[str]) -> bool:
+    """True when no account can download (each disabled, its cookie file not replaced since)."""
+    from claimflow import health
+
+    states = read_states(state_dir, [a.name for a in accounts])
+    for account in accounts:
+        health.refresh(states[account.name], health.cookie_mtime(account.cookies))
+    return all(health.is_disabled(states[a.name]) for a in accounts)
+
+
 def health_report(accounts: list[Account], state_dir: str | os.PathLike[str]) -> str:
     """A few lines on accounts that are not downloading, or '' when all are healthy."""
     from claimflow import health

@@ -28,6 +28,19 @@ except SourceError as error:
 ACCOUNTS = {a.name: a for a in cf_accounts.from_config(config)}
 ASSIGNED = cf_accounts.assign(list(SOURCES), list(ACCOUNTS.values()))
 
+# With every account disabled, no download can succeed: say so once, and process what was
+# already downloaded instead of failing thousands of download jobs one by one.
+DOWNLOADS_STOPPED = cf_accounts.all_disabled(
+    list(ACCOUNTS.values()), f"{STATE}/accounts"
+)
+if DOWNLOADS_STOPPED:
+    logger.warning(
+        cf_accounts.health_report(list(ACCOUNTS.values()), f"{STATE}/accounts")
+    )
+    TARGETS = [v for v in SOURCES if Path(f"{RESULTS}/{v}/download.json").exists()]
+else:
+    TARGETS = list(SOURCES)
+
 # Snakemake treats a resource nobody declares as unlimited: declare one slot per account
 # (and the LLM concurrency bound) here, unless the profile or command line already did.
 for _account in ACCOUNTS.values():
@@ -64,11 +77,11 @@ def get_final_outputs():
 
 
 def get_download_manifests(wildcards):
-    return [f"{vid_dir(vid)}/download.json" for vid in SOURCES]
+    return [f"{vid_dir(vid)}/download.json" for vid in TARGETS]
 
 
 def get_stored_markers(wildcards):
-    return [f"{vid_dir(vid)}/stored.json" for vid in SOURCES]
+    return [f"{vid_dir(vid)}/stored.json" for vid in TARGETS]
 
 
 def get_results_dir(wildcards, output):

@@ -54,11 +54,11 @@ def make_batch(tmp_path: Path, videos: int, accounts: list[str], **pacing) -> tu
     return tmp_path, server
 
 
-def run_downloads(workdir: Path, check: bool = True) -> subprocess.CompletedProcess:
+def run_downloads(workdir: Path, check: bool = True, *extra: str) -> subprocess.CompletedProcess:
     # profiles/local declares no account_* resources: the workflow must declare the slots.
     command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "16",
-               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+               "--configfile", str(workdir / "config.yaml"), *extra]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if check and run.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{run.stderr[-5000:]}")
@@ -179,6 +179,11 @@ def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tm
         assert first.returncode != 0
         assert first.stderr.count("claimflow: every download account is disabled, so downloads stopped") == 1
         assert "acct1-token" not in first.stderr and "acct2-token" not in first.stderr
+        # Run again without fixing anything: one message, no futile requests, nothing lost.
+        requests = len(server.requests)
+        again = run_downloads(workdir)
+        assert again.stderr.count("every download account is disabled") == 1
+        assert len(server.requests) == requests
         refusal.times = 0
         for name in ("acct1", "acct2"):  # fresh cookie exports re-enable the accounts
             jar = workdir / f"{name}.cookies"
@@ -188,3 +193,31 @@ def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tm
         server.__exit__()
     docs = manifests(workdir)
     assert len(docs) == 4 and all(d["status"] == "ok" for d in docs)
+
+
+def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
+    import signal
+    import time
+
+    workdir, server = make_batch(tmp_path, 1, ["acct1"])
+    slow = server.add(Fault("slow", path="/v00.ogg", delay=0.5))
+    command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
+               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while sum(r.answer == "slow" for r in server.requests) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # mid-body
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        vid_dir = next((workdir / "results").iterdir())
+        assert not (vid_dir / "audio").exists() and not (vid_dir / "download.json").exists()
+        slow.times = 0
+        run_downloads(workdir, True, "--unlock")  # a hard kill leaves Snakemake's lock behind
+        run_downloads(workdir)
+    finally:
+        server.__exit__()
+    assert (vid_dir / "audio").read_bytes() == DEMO_CLIPS[0].read_bytes()
+    assert json.loads((vid_dir / "download.json").read_text())["attempts"] == 2
