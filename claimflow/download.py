@@ -64,7 +64,9 @@ class _YtdlpLogger:
         log.error(redact(msg))
 
 
-def ytdlp_options(account: Account, workdir: Path, socket_timeout: float) -> dict[str, Any]:
+def ytdlp_options(
+    account: Account, workdir: Path, socket_timeout: float, captions: list[str] | None = None
+) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "format": "bestaudio/best",
         "outtmpl": str(workdir / "audio.%(ext)s"),
@@ -81,6 +83,10 @@ def ytdlp_options(account: Account, workdir: Path, socket_timeout: float) -> dic
         "continuedl": False,
         "cachedir": False,
     }
+    if captions:
+        # Human-made subtitles only: automatic captions are machine transcripts, no better
+        # than Whisper's, and would hide that fact.
+        opts.update(writesubtitles=True, writeautomaticsub=False, subtitleslangs=captions, subtitlesformat="vtt")
     if account.cookies:
         opts["cookiefile"] = str(Path(account.cookies).expanduser())
     if account.proxy:
@@ -93,13 +99,15 @@ class Fetcher:
     extractor) happens before the account's turn, so the first request goes out right when
     the pacing allows, and the cookie jar is written back before the turn ends."""
 
-    def __init__(self, url: str, workdir: Path, account: Account, socket_timeout: float = 30.0):
+    def __init__(
+        self, url: str, workdir: Path, account: Account, socket_timeout: float = 30.0, captions: list[str] | None = None
+    ):
         import yt_dlp
         from yt_dlp.extractor import gen_extractor_classes
 
         self.url = url
         self.logger = _YtdlpLogger()
-        opts = ytdlp_options(account, workdir, socket_timeout)
+        opts = ytdlp_options(account, workdir, socket_timeout, captions)
         opts["logger"] = self.logger
         self.ydl = yt_dlp.YoutubeDL(opts)
         self.ie_key = next((ie.ie_key() for ie in gen_extractor_classes() if ie.suitable(url)), None)
@@ -143,6 +151,8 @@ class Job:
     pacing: dict[str, Any]
     results_dir: Path | None
     socket_timeout: float
+    captions_out: Path | None = None
+    captions_langs: list[str] | None = None
 
     def plan(self, account: Account) -> pace.Plan:
         limits = self.pacing.get("buffer") or {}
@@ -172,7 +182,7 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     plan = job.plan(account)
-    fetch = Fetcher(job.url, workdir, account, job.socket_timeout)
+    fetch = Fetcher(job.url, workdir, account, job.socket_timeout, job.captions_langs if job.captions_out else None)
     try:
         with pace.wait_turn(
             account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
@@ -190,6 +200,7 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
                     log.warning("%s: unavailable: %s", job.vid, redact(outcome.reason))
                     manifest.update(status="unavailable", reason=redact(outcome.reason), account=account.name)
                     atomic.write_text(job.audio_out, "")
+                    _keep_captions(job, {}, manifest)
                     return manifest
                 if outcome.kind == outcomes.AUTH_FAILED:
                     health.on_auth_failed(turn.state, redact(outcome.reason), now, health.cookie_mtime(account.cookies))
@@ -214,10 +225,27 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
             with atomic.atomic_path(job.audio_out) as tmp:
                 shutil.move(audio, tmp)
             manifest.update(status="ok", reason=None, account=account.name, **select_info(info))
+            _keep_captions(job, info, manifest)
             manifest["timings"] = turn.timings() | {"download_seconds": round(now - began, 3)}
             return manifest
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _keep_captions(job: Job, info: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """Move the human-made subtitles yt-dlp fetched (if any) to the fixed `captions` output;
+    an empty file says there were none."""
+    if job.captions_out is None:
+        return
+    manifest["captions"] = None
+    for lang, sub in (info.get("requested_subtitles") or {}).items():
+        path = Path(sub.get("filepath") or "")
+        if sub.get("ext") == "vtt" and path.is_file() and path.stat().st_size:
+            with atomic.atomic_path(job.captions_out) as tmp:
+                shutil.move(path, tmp)
+            manifest["captions"] = {"lang": lang, "ext": "vtt"}
+            return
+    atomic.write_text(job.captions_out, "")
 
 
 def _candidates(booked: str, accounts: list[Account], state_dir: Path) -> list[Account]:
@@ -239,6 +267,8 @@ def run(
     pacing: dict[str, Any],
     results_dir: str | Path | None = None,
     socket_timeout: float = 30.0,
+    captions_out: str | Path | None = None,
+    captions_langs: list[str] | None = None,
 ) -> dict[str, Any]:
     """Download one video; write `audio` and `download.json` atomically.
 
@@ -247,7 +277,8 @@ def run(
     retries the job; refused cookies disable the account and the video fails over.
     """
     job = Job(vid, url, Path(audio_out), Path(manifest_out), Path(state_dir), pacing,
-              Path(results_dir) if results_dir else None, socket_timeout)  # fmt: skip
+              Path(results_dir) if results_dir else None, socket_timeout,
+              Path(captions_out) if captions_out else None, captions_langs)  # fmt: skip
     attempt = _count_attempt(job.audio_out.parent / ".attempts")
     manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked, "attempts": attempt}
     manifest["job"] = {"started": round(time.time(), 3)}

@@ -52,6 +52,50 @@ def load_model(cfg: dict[str, Any], threads: int):  # noqa: ANN201 - WhisperMode
     return model
 
 
+def mem_mb_for(cfg: dict[str, Any]) -> int:
+    """Memory to reserve for one transcribe job, from the size named in the model."""
+    table = cfg.get("mem_mb") or {}
+    name = Path(str(cfg.get("model", BUNDLED_WHISPER))).name.lower()
+    for size, mb in table.items():
+        if size != "default" and size in name:
+            return int(mb)
+    return int(table.get("default", 4000))
+
+
+def _seconds(stamp: str) -> float:
+    parts = [float(p) for p in stamp.replace(",", ".").split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    return parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def from_captions(vid: str, path: str | Path, manifest: dict[str, Any], writer: CaptionWriter) -> dict[str, Any]:
+    """A transcript from the video's human-made subtitles (WebVTT), skipping Whisper."""
+    import webvtt
+
+    segments = []
+    for cue in webvtt.read(str(path)):
+        text = " ".join(cue.text.split())
+        if not text:
+            continue
+        entry = {"id": len(segments) + 1, "start": round(_seconds(cue.start), 3), "end": round(_seconds(cue.end), 3),
+                 "text": text, "avg_logprob": None, "no_speech_prob": None}  # fmt: skip
+        writer.add(entry)
+        segments.append(entry)
+    captions = manifest.get("captions") or {}
+    log.info("%s: %d caption cues (%s); Whisper skipped", vid, len(segments), captions.get("lang"))
+    return {
+        "vid": vid,
+        "status": "ok" if segments else "no_speech",
+        "reason": None if segments else "captions are empty",
+        "source": "captions",
+        "language": captions.get("lang"),
+        "duration": manifest.get("duration") or (segments[-1]["end"] if segments else 0.0),
+        "model": None,
+        "segments": segments,
+    }
+
+
 def empty_transcript(vid: str, status: str, reason: str | None, source: str) -> dict[str, Any]:
     return {"vid": vid, "status": status, "reason": reason, "source": source, "language": None,
             "duration": 0.0, "model": None, "segments": []}  # fmt: skip
@@ -65,8 +109,10 @@ def run(
     cfg: dict[str, Any],
     threads: int,
     outputs: dict[str, str],
+    captions: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Transcribe one video's audio into transcript.json, .srt, .vtt and .txt (atomically)."""
+    """Transcribe one video's audio into transcript.json, .srt, .vtt and .txt (atomically);
+    with `prefer_captions` and human-made subtitles downloaded, use those instead."""
     model_name = cfg.get("model", BUNDLED_WHISPER)
     with contextlib.ExitStack() as stack:
         handles = {
@@ -76,6 +122,8 @@ def run(
         writer = CaptionWriter(handles["srt"], handles["vtt"], handles["txt"])
         if manifest.get("status") != "ok":
             doc = empty_transcript(vid, manifest.get("status", "unavailable"), manifest.get("reason"), "none")
+        elif cfg.get("prefer_captions") and captions and Path(captions).is_file() and Path(captions).stat().st_size:
+            doc = from_captions(vid, captions, manifest, writer)
         else:
             doc = _transcribe(vid, audio, cfg, threads, writer, model_name)
         atomic.write_json(outputs["json"], doc)

@@ -8,6 +8,7 @@ from claimflow import accounts as cf_accounts
 from claimflow import llm as cf_llm
 from claimflow import prompts as cf_prompts
 from claimflow import sources as cf_sources
+from claimflow import transcribe as cf_transcribe
 from claimflow.sources import ID_PATTERN, SourceError
 
 RESULTS = config["results"].rstrip("/")
@@ -124,6 +125,15 @@ def get_account_resources():
 def get_transcribe_settings(wildcards):
     # Everything that changes the transcript, and nothing else (a change reruns transcribe).
     return config["transcribe"]
+
+
+def get_transcribe_mem_mb(wildcards):
+    return cf_transcribe.mem_mb_for(config["transcribe"])
+
+
+def get_transcribe_gpus(wildcards):
+    # `device: auto` cannot know what a cluster node has: ask for a GPU with `device: cuda`.
+    return int(config["transcribe"]["device"] == "cuda")
 
 
 def get_llm_identity(wildcards):

@@ -7,6 +7,7 @@ rule download:
     output:
         audio=f"{RESULTS}/{{vid}}/audio",
         manifest=f"{RESULTS}/{{vid}}/download.json",
+        captions=f"{RESULTS}/{{vid}}/captions.vtt",
     log:
         f"{LOGS}/download/{{vid}}.log",
     benchmark:

@@ -5,6 +5,7 @@ rule transcribe:
     input:
         audio=f"{RESULTS}/{{vid}}/audio",
         manifest=f"{RESULTS}/{{vid}}/download.json",
+        captions=f"{RESULTS}/{{vid}}/captions.vtt",
     output:
         json=f"{RESULTS}/{{vid}}/transcript.json",
         srt=f"{RESULTS}/{{vid}}/transcript.srt",
@@ -18,7 +19,8 @@ rule transcribe:
         "../envs/transcribe.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=get_transcribe_mem_mb,
+        gpu=get_transcribe_gpus,
     params:
         settings=get_transcribe_settings,
     script:

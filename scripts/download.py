@@ -18,4 +18,6 @@ download.run(
     pacing=config["pacing"],
     results_dir=snakemake.params.results,
     socket_timeout=config["pacing"]["socket_timeout"],
+    captions_out=snakemake.output.captions,
+    captions_langs=config["transcribe"]["captions_langs"] if config["transcribe"]["prefer_captions"] else None,
 )

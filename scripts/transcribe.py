@@ -10,4 +10,5 @@ transcribe.run(
     cfg=snakemake.params.settings,
     threads=snakemake.threads,
     outputs={k: snakemake.output[k] for k in ("json", "srt", "vtt", "txt")},
+    captions=snakemake.input.captions,
 )

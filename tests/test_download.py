@@ -183,3 +183,38 @@ def test_proxy_password_is_masked_in_logs_and_outputs(tmp_path, media_server):
 def test_missing_cookie_file_is_a_clear_error(tmp_path, media_server):
     with pytest.raises(FileNotFoundError, match="acct1: cookie file not found"):
         _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1", cookies=str(tmp_path / "none.txt"))])
+
+
+def _captioned_page(root: Path) -> None:
+    (root / "talk.ogg").write_bytes((DEMO / "sleep.ogg").read_bytes())
+    (root / "talk.en.vtt").write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nSleep is essential for memory.\n\n"
+        "00:00:02.500 --> 00:00:09.000\nDuring deep sleep, the brain replays what it learned during the day.\n"
+    )
+    (root / "talk.html").write_text(
+        "<!DOCTYPE html><html><head><title>Sleep talk</title></head><body><video controls>"
+        '<source src="talk.ogg" type="audio/ogg">'
+        '<track kind="subtitles" src="talk.en.vtt" srclang="en" label="English"></video></body></html>'
+    )
+
+
+def test_human_subtitles_are_fetched_with_the_audio(tmp_path, media_server):
+    _captioned_page(media_server.root)
+    captions = tmp_path / "results/v1/captions.vtt"
+    manifest = _run(tmp_path, media_server.url("talk.html"), [Account("acct1")], captions_out=captions,
+                    captions_langs=["en", "en-.*"])  # fmt: skip
+    assert manifest["status"] == "ok" and manifest["captions"] == {"lang": "en", "ext": "vtt"}
+    assert "Sleep is essential for memory." in captions.read_text()
+    assert (tmp_path / "results/v1/audio").read_bytes() == (DEMO / "sleep.ogg").read_bytes()
+
+
+def test_no_subtitles_leaves_an_empty_captions_file(tmp_path, media_server):
+    captions = tmp_path / "results/v1/captions.vtt"
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], captions_out=captions,
+                    captions_langs=["en"])  # fmt: skip
+    assert manifest["captions"] is None and captions.read_bytes() == b""
+
+
+def test_automatic_captions_are_never_requested():
+    opts = download.ytdlp_options(Account("a"), Path("/tmp"), 30, captions=["en"])
+    assert opts["writesubtitles"] is True and opts["writeautomaticsub"] is False

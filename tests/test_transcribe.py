@@ -56,13 +56,67 @@ def test_captions_parse_with_real_subtitle_parsers(interest):
     assert Path(outputs["txt"]).read_text().splitlines()[0] == doc["segments"][0]["text"]
 
 
-def test_word_error_rate_on_the_demo_clip_is_low(interest):
-    doc, _ = interest
-    reference = _normalize((DEMO / "texts/interest.txt").read_text())
-    hypothesis = _normalize(" ".join(s["text"] for s in doc["segments"]))
-    # tiny.en writes numbers as digits ("7%", "72") where the speaker said words, which
-    # alone costs about 0.1 here; see issue 5 for the measured bound per clip.
-    assert jiwer.wer(reference, hypothesis) < 0.3
+# Word error rate of the bundled tiny.en (int8, beam 5, VAD) on the espeak-ng demo clips,
+# measured: sleep 0.092, interest 0.120, forests 0.056 (mean 0.089). Decoding is deterministic
+# for a given model and settings, so the bounds leave room only for library drift: 0.15 per
+# clip, 0.11 on average. Most of the error is tiny.en writing digits where words were spoken
+# ("seventy two" -> "72") and espeak's flat voice on rare words ("adenosine").
+WER_BOUND_PER_CLIP = 0.15
+WER_BOUND_MEAN = 0.11
+
+
+def test_word_error_rate_on_the_demo_clips_is_within_the_measured_bound(tmp_path, interest):
+    rates = {}
+    for clip in ("sleep", "interest", "forests"):
+        if clip == "interest":
+            doc = interest[0]
+        else:
+            doc = transcribe.run(vid=clip, audio=DEMO / f"{clip}.ogg", manifest={"status": "ok"}, cfg=CFG,
+                                 threads=2, outputs=_outputs(tmp_path))  # fmt: skip
+        reference = _normalize((DEMO / f"texts/{clip}.txt").read_text())
+        rates[clip] = jiwer.wer(reference, _normalize(" ".join(s["text"] for s in doc["segments"])))
+    assert max(rates.values()) <= WER_BOUND_PER_CLIP, rates
+    assert sum(rates.values()) / len(rates) <= WER_BOUND_MEAN, rates
+
+
+def test_batched_pipeline_and_word_timestamps(tmp_path):
+    cfg = CFG | {"batch_size": 4, "word_timestamps": True}
+    doc = transcribe.run(vid="b", audio=DEMO / "forests.ogg", manifest={"status": "ok"}, cfg=cfg, threads=2,
+                         outputs=_outputs(tmp_path))  # fmt: skip
+    assert doc["settings"]["batch_size"] == 4
+    words = [w for s in doc["segments"] for w in s["words"]]
+    assert len(words) > 40
+    assert all(s["start"] <= w["start"] <= w["end"] <= s["end"] + 0.01 for s in doc["segments"] for w in s["words"])
+    reference = _normalize((DEMO / "texts/forests.txt").read_text())
+    assert jiwer.wer(reference, _normalize(" ".join(s["text"] for s in doc["segments"]))) <= WER_BOUND_PER_CLIP
+
+
+def test_captions_replace_whisper_when_preferred(tmp_path):
+    captions = tmp_path / "captions.vtt"
+    captions.write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nSleep is essential for memory.\n\n"
+        "01:00:02.500 --> 01:00:08.250\nDuring deep sleep, the brain <i>replays</i> the day.\n"
+    )
+    manifest = {"status": "ok", "captions": {"lang": "en", "ext": "vtt"}, "duration": 3608.25}
+    # A model that cannot load proves Whisper is skipped.
+    cfg = CFG | {"prefer_captions": True, "model": "/nonexistent/model"}
+    doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, cfg=cfg, threads=1,
+                         outputs=_outputs(tmp_path), captions=captions)  # fmt: skip
+    assert doc["source"] == "captions" and doc["language"] == "en"
+    assert [(s["start"], s["end"]) for s in doc["segments"]] == [(0.0, 2.5), (3602.5, 3608.25)]
+    assert doc["segments"][1]["text"] == "During deep sleep, the brain replays the day."
+    assert len(pysrt.open(str(tmp_path / "transcript.srt"))) == 2
+    # Not preferred (or no captions): Whisper runs as usual.
+    doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, cfg=CFG | {"prefer_captions": False},
+                         threads=2, outputs=_outputs(tmp_path), captions=captions)  # fmt: skip
+    assert doc["source"] == "whisper:tiny.en"
+
+
+def test_memory_reservation_follows_the_model_size():
+    table = {"tiny": 1000, "large": 11000, "default": 4000}
+    assert transcribe.mem_mb_for({"model": "tiny.en", "mem_mb": table}) == 1000
+    assert transcribe.mem_mb_for({"model": "large-v3", "mem_mb": table}) == 11000
+    assert transcribe.mem_mb_for({"model": "/models/my-ct2", "mem_mb": table}) == 4000
 
 
 def test_silence_gives_no_speech(tmp_path):

@@ -1,0 +1,60 @@
+"""Transcription paths through the real workflow: captions first, silence, unavailable."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import wave
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.faultserver import FaultServer
+from tests.test_download import _captioned_page
+
+pytestmark = pytest.mark.slow
+
+
+def test_captions_skip_whisper_silence_yields_nothing_and_dead_videos_pass_through(tmp_path):
+    www = tmp_path / "www"
+    www.mkdir()
+    _captioned_page(www)
+    silent = tmp_path / "silence.wav"
+    with wave.open(str(silent), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(b"\x00\x00" * 16000 * 8)
+    with FaultServer(www) as server:
+        sources = [server.url("talk.html"), str(silent), server.url("removed.ogg")]
+        config = {"sources": sources, "accounts": [{"name": "a"}], "pacing": {"delay": [0.1, 0.2], "floor": 0.1}}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                   str(tmp_path), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
+                   str(REPO / "config/demo.yaml"), str(tmp_path / "config.yaml")]  # fmt: skip
+        run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = tmp_path / "results"
+    transcripts = {p.parent.name: json.loads(p.read_text()) for p in results.glob("*/transcript.json")}
+    by_source = {t["source"]: t for t in transcripts.values()}
+    captioned = by_source["captions"]
+    assert [s["text"] for s in captioned["segments"]][0] == "Sleep is essential for memory."
+    log = (results / "logs/transcribe" / f"{captioned['vid']}.log").read_text()
+    assert "Whisper skipped" in log and "whisper tiny.en on" not in log
+    silent_doc = transcripts["file-silence"]
+    assert silent_doc["status"] == "no_speech" and silent_doc["source"] == "whisper:tiny.en"
+    dead = next(t for t in transcripts.values() if t["vid"].startswith("generic-removed"))
+    assert dead["status"] == "unavailable" and "404" in dead["reason"]
+    conn = sqlite3.connect(results / "claimflow.sqlite")
+    statuses = dict(conn.execute("SELECT vid, status FROM videos"))
+    assert statuses == {captioned["vid"]: "ok", "file-silence": "no_speech", dead["vid"]: "unavailable"}
+    claims = dict(conn.execute("SELECT vid, COUNT(*) FROM claims GROUP BY vid"))
+    assert "file-silence" not in claims and dead["vid"] not in claims  # nothing invented
+    for vid in ("file-silence", dead["vid"]):
+        doc = json.loads((results / vid / "claims.json").read_text())
+        assert doc["claims"] == [] and doc["usage"]["requests"] == 0
+    summary = (results / "summary.tsv").read_text()
+    assert "no_speech" in summary and "unavailable" in summary
