@@ -27,6 +27,7 @@ import jsonschema
 
 from claimflow import atomic
 from claimflow.logs import register_secret
+from claimflow.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +42,29 @@ class InvalidOutput(LLMError):
 
 @dataclass
 class Usage:
+    """Requests and tokens spent (cache hits cost nothing), and their estimated price."""
+
     requests: int = 0
     cached: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    price: dict[str, float] | None = None  # USD per million prompt / completion tokens
 
     def add(self, prompt: int, completion: int) -> None:
         self.requests += 1
         self.prompt_tokens += prompt
         self.completion_tokens += completion
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+    @property
+    def cost_usd(self) -> float | None:
+        if self.price is None:
+            return None
+        return round((self.prompt_tokens * self.price.get("prompt", 0.0)
+                      + self.completion_tokens * self.price.get("completion", 0.0)) / 1e6, 6)  # fmt: skip
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "cached": self.cached, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": self.cost_usd}  # fmt: skip
 
 
 @dataclass
@@ -62,8 +74,14 @@ class Client:
     provider: str
     model: str
     settings: dict[str, Any]
-    cache_dir: Path | None = None
+    state_dir: Path | None = None
     usage: Usage = field(default_factory=Usage)
+
+    @property
+    def cache_dir(self) -> Path | None:
+        if self.state_dir is None or not self.settings.get("cache", True):
+            return None
+        return self.state_dir / "llm-cache"
 
     def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> dict[str, Any]:
         key = self._cache_key(messages, schema)
@@ -114,33 +132,62 @@ class Client:
             self.settings.get("api_key_env", "OPENAI_API_KEY"),
             float(self.settings.get("timeout", 120)),
             int(self.settings.get("max_retries", 5)),
+            self._limiter(),
         )
-        mode = _FORMAT_CHOICE.get(self._endpoint(), self.settings.get("response_format", "auto"))
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "temperature": float(self.settings.get("temperature", 0.0)),
             "max_tokens": int(self.settings.get("max_tokens", 1500)),
         }
-        try:
-            response = client.chat.completions.create(response_format=_response_format(mode, schema, name), **kwargs)
-        except (openai.BadRequestError, openai.InternalServerError, openai.UnprocessableEntityError) as exc:
-            if mode != "auto":
-                raise
-            # llama.cpp's server answers json_schema with an error: switch once, remember it.
-            log.info(
-                "endpoint refused response_format json_schema (%s); using json_object + schema", type(exc).__name__
-            )
-            _FORMAT_CHOICE[self._endpoint()] = "json_object"
-            response = client.chat.completions.create(
-                response_format=_response_format("json_object", schema, name), **kwargs
-            )
+        mode = self.settings.get("response_format", "auto")
+        if mode == "auto":
+            mode = self._known_format()
+        if mode == "auto":
+            # Probe once, without retries: llama.cpp's server answers json_schema with a 500
+            # (OpenAI and vLLM accept it). Remember the answer for every later request.
+            try:
+                response = client.with_options(max_retries=0).chat.completions.create(
+                    response_format=_response_format("json_schema", schema, name), **kwargs
+                )
+                self._remember_format("json_schema")
+            except (openai.BadRequestError, openai.InternalServerError, openai.UnprocessableEntityError) as exc:
+                if "json_schema" not in str(exc) and "response_format" not in str(exc):
+                    raise
+                log.info("endpoint refused response_format json_schema; using json_object with the schema")
+                self._remember_format("json_object")
+                response = client.chat.completions.create(
+                    response_format=_response_format("json_object", schema, name), **kwargs
+                )
         else:
-            if mode == "auto":
-                _FORMAT_CHOICE[self._endpoint()] = "json_schema"
+            response = client.chat.completions.create(response_format=_response_format(mode, schema, name), **kwargs)
         usage = response.usage
         self.usage.add(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
         return response.choices[0].message.content or ""
+
+    def _limiter(self) -> RateLimiter | None:
+        rpm = self.settings.get("requests_per_minute")
+        if not rpm or self.state_dir is None:
+            return None
+        return _rate_limiter(str(self.state_dir / "llm-rate.json"), float(rpm))
+
+    def _formats_file(self) -> Path | None:
+        return self.state_dir / "llm-endpoints.json" if self.state_dir else None
+
+    def _known_format(self) -> str:
+        if self._endpoint() in _FORMAT_CHOICE:
+            return _FORMAT_CHOICE[self._endpoint()]
+        path = self._formats_file()
+        if path and path.is_file():
+            return atomic.read_json(path).get(self._endpoint(), "auto")
+        return "auto"
+
+    def _remember_format(self, mode: str) -> None:
+        _FORMAT_CHOICE[self._endpoint()] = mode
+        path = self._formats_file()
+        if path:
+            known = atomic.read_json(path) if path.is_file() else {}
+            atomic.write_json(path, known | {self._endpoint(): mode})
 
     def _endpoint(self) -> str:
         return f"{self.settings.get('base_url')}|{self.model}"
@@ -149,7 +196,7 @@ class Client:
     def _cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         material = {
             "provider": self.provider,
-            "model": self.model,
+            "model": Path(self.model).name if self.provider == "local" else self.model,
             "base_url": self.settings.get("base_url"),
             "temperature": self.settings.get("temperature", 0.0),
             "max_tokens": self.settings.get("max_tokens", 1500),
@@ -200,7 +247,14 @@ def _load_llama(model_path: str, n_ctx: int, threads: int):  # noqa: ANN202 - ll
 
 
 @functools.cache
-def _openai_client(base_url: str | None, api_key_env: str, timeout: float, max_retries: int):  # noqa: ANN202
+def _rate_limiter(path: str, per_minute: float) -> RateLimiter:
+    return RateLimiter(path, per_minute)
+
+
+@functools.cache
+def _openai_client(
+    base_url: str | None, api_key_env: str, timeout: float, max_retries: int, limiter: RateLimiter | None
+):  # noqa: ANN202 - fmt: skip
     import openai
 
     api_key = os.environ.get(api_key_env)
@@ -212,8 +266,12 @@ def _openai_client(base_url: str | None, api_key_env: str, timeout: float, max_r
             )
         api_key = "not-needed"  # local OpenAI-compatible servers usually take any key
     register_secret(api_key)
-    # The client's own retries honour Retry-After and back off exponentially with jitter.
-    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+    # The client's own retries honour Retry-After and back off exponentially with jitter; the
+    # request hook puts every HTTP request, retries included, through the shared rate limit.
+    hooks = {"request": [lambda request: limiter.acquire()]} if limiter else {}
+    http_client = openai.DefaultHttpxClient(event_hooks=hooks, timeout=timeout)
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries,
+                         http_client=http_client)  # fmt: skip
 
 
 def concurrency_slots(llm: dict[str, Any], threads_per_job: int = 2) -> int:
@@ -226,7 +284,9 @@ def concurrency_slots(llm: dict[str, Any], threads_per_job: int = 2) -> int:
     return slots
 
 
-def from_config(llm: dict[str, Any], threads: int = 1, cache_dir: str | Path | None = None) -> Client:
+def from_config(llm: dict[str, Any], threads: int = 1, state_dir: str | Path | None = None) -> Client:
+    """A client for `llm` config; `state_dir` holds the response cache, the shared rate-limit
+    slot file and what each endpoint accepts as response_format."""
     from claimflow.models import bundled_gguf_path
 
     provider = llm.get("provider", "local")
@@ -235,4 +295,10 @@ def from_config(llm: dict[str, Any], threads: int = 1, cache_dir: str | Path | N
         model = bundled_gguf_path()
     settings = dict(llm)
     settings["threads"] = threads
-    return Client(provider, model, settings, Path(cache_dir) if cache_dir else None)
+    if provider == "local":
+        price: dict[str, float] | None = {"prompt": 0.0, "completion": 0.0}  # runs here: no bill
+    else:
+        price = (llm.get("prices") or {}).get(model)
+    client = Client(provider, model, settings, Path(state_dir) if state_dir else None)
+    client.usage.price = price
+    return client

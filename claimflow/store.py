@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS videos (
     vid TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, title TEXT, channel TEXT,
     duration REAL, upload_date TEXT, source TEXT, account TEXT, language TEXT,
     transcript_source TEXT, mine_prompt TEXT, evaluate_prompt TEXT, llm_model TEXT,
-    prompt_tokens INTEGER, completion_tokens INTEGER, stored_at REAL
+    prompt_tokens INTEGER, completion_tokens INTEGER, llm_requests INTEGER, llm_cached INTEGER,
+    cost_usd REAL, stored_at REAL
 );
 CREATE TABLE IF NOT EXISTS segments (
     vid TEXT NOT NULL, segment_id INTEGER NOT NULL, start REAL, end REAL, text TEXT,
@@ -84,8 +85,21 @@ def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:
             "point `results` at a new folder or migrate the database"
         )
     conn.executescript(SCHEMA)
+    _add_missing_columns(conn)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Databases written by an earlier claimflow get the columns added since (NULL there)."""
+    for table, body in _TABLE_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, kind in body:
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+_TABLE_COLUMNS = {"videos": [("llm_requests", "INTEGER"), ("llm_cached", "INTEGER"), ("cost_usd", "REAL")]}
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> int:
@@ -137,6 +151,11 @@ def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -
             "llm_model": claims.get("model"),
             "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
             "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
+            "llm_requests": sum(u.get("requests", 0) for u in usage),
+            "llm_cached": sum(u.get("cached", 0) for u in usage),
+            "cost_usd": None
+            if any(u.get("cost_usd") is None for u in usage if u)
+            else sum(u["cost_usd"] for u in usage if u),
             "stored_at": time.time(),
         }
     )

@@ -26,6 +26,7 @@ rule summary:
         markers=get_stored_markers,
     output:
         tsv=f"{RESULTS}/summary.tsv",
+        usage=f"{RESULTS}/usage.json",
     log:
         f"{LOGS}/summary.log",
     benchmark:

@@ -4,7 +4,6 @@ from claimflow import atomic, evaluate, llm, logs
 
 logs.setup(snakemake.log[0])
 config = snakemake.config
-cache = f"{config['state']}/llm-cache" if config["llm"]["cache"] else None
-client = llm.from_config(config["llm"], threads=snakemake.threads, cache_dir=cache)
+client = llm.from_config(config["llm"], threads=snakemake.threads, state_dir=config["state"])
 result = evaluate.run(atomic.read_json(snakemake.input.claims), client, config["evaluate"])
 atomic.write_json(snakemake.output.evaluation, result)

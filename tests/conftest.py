@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.faultserver import FaultServer
+from tests.llmserver import llama_server
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "demo"
@@ -23,3 +24,10 @@ def media_server(tmp_path: Path) -> Iterator[FaultServer]:
         (root / clip.name).write_bytes(clip.read_bytes())
     with FaultServer(root) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def llama_base_url() -> Iterator[str]:
+    """The real OpenAI-compatible llama_cpp.server with the bundled model, on loopback."""
+    with llama_server() as base:
+        yield base

@@ -25,7 +25,7 @@ SEGMENTS = [
 
 @pytest.fixture
 def client(tmp_path):
-    return llm.from_config({"provider": "local", "max_tokens": 200}, threads=2, cache_dir=tmp_path / "cache")
+    return llm.from_config({"provider": "local", "max_tokens": 200}, threads=2, state_dir=tmp_path)
 
 
 def test_answer_follows_the_schema(client):
@@ -36,7 +36,7 @@ def test_answer_follows_the_schema(client):
 
 def test_second_identical_request_is_served_from_the_cache(client, tmp_path):
     first = client.complete_json(MESSAGES, SCHEMA, name="t")
-    again = llm.from_config({"provider": "local", "max_tokens": 200}, threads=2, cache_dir=tmp_path / "cache")
+    again = llm.from_config({"provider": "local", "max_tokens": 200}, threads=2, state_dir=tmp_path)
     assert again.complete_json(MESSAGES, SCHEMA, name="t") == first
     assert again.usage.requests == 0 and again.usage.cached == 1
 

@@ -103,3 +103,23 @@ def test_deleting_claims_reruns_only_that_videos_later_stages(demo_run: Path):
     assert conn.execute("SELECT COUNT(DISTINCT vid) FROM videos").fetchone()[0] == 3
     stats = json.loads((results / "file-sleep/claims.json").read_text())["usage"]
     assert stats["requests"] == 0 and stats["cached"] >= 1  # the rerun spent no tokens
+
+
+def test_a_prompt_change_reruns_only_the_stage_it_feeds(demo_run: Path, tmp_path: Path):
+    prompt = tmp_path / "evaluate.custom.md"
+    prompt.write_text((REPO / "claimflow/prompts/evaluate.v1.md").read_text() + "\nBe strict.\n")
+    plan = snakemake(demo_run, "-n", "--config", f"evaluate={{prompt: {prompt}}}")
+    per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
+    vids = {"file-sleep", "file-interest", "file-forests"}
+    assert per_video == {(rule, vid) for rule in ("evaluate", "store") for vid in vids}
+
+
+def test_the_batch_usage_is_summed(demo_run: Path):
+    usage = json.loads((demo_run / "results/usage.json").read_text())
+    assert usage["videos"] == 3 and usage["by_status"] == {"ok": 3}
+    assert usage["cost_usd"] == 0.0  # the bundled model runs here
+    assert usage["tokens_per_audio_hour"] > 0
+    rows = (demo_run / "results/summary.tsv").read_text().splitlines()
+    header = rows[0].split("\t")
+    tokens = sum(int(r.split("\t")[header.index("prompt_tokens")]) for r in rows[1:])
+    assert usage["prompt_tokens"] == tokens

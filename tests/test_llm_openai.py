@@ -1,0 +1,117 @@
+"""The openai provider against a real OpenAI-compatible server (llama_cpp.server with the
+bundled model) on loopback, directly and through a fault-injecting proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from claimflow import llm, mine
+from tests.llmserver import FaultProxy, LLMFault
+from tests.test_llm_local import MESSAGES, SCHEMA, SEGMENTS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def fresh_endpoint_memory():
+    llm._FORMAT_CHOICE.clear()
+    llm._openai_client.cache_clear()
+    yield
+    llm._FORMAT_CHOICE.clear()
+
+
+def _client(base_url: str, state_dir, **settings) -> llm.Client:
+    config = {"provider": "openai", "base_url": base_url, "model": "smollm2", "max_tokens": 200, "timeout": 20,
+              "max_retries": 3, "requests_per_minute": 6000} | settings  # fmt: skip
+    return llm.from_config(config, threads=1, state_dir=state_dir)
+
+
+def test_mining_through_the_openai_client_falls_back_from_json_schema_once(llama_base_url, tmp_path):
+    with FaultProxy(llama_base_url) as proxy:
+        client = _client(proxy.base_url, tmp_path, max_tokens=1200, timeout=300)
+        result = mine.run({"vid": "f", "status": "ok", "segments": SEGMENTS}, client, {"limits": {"claims": 5}})
+    full = " ".join(s["text"] for s in SEGMENTS)
+    assert result["claims"] and not result["failed_windows"]
+    assert all(span["quote"] in full for c in result["claims"] for span in c["evidence_spans"])
+    # llama.cpp's server refuses json_schema (HTTP 500): probed once without retries, then json_object.
+    kinds = [(r.response_format, r.answer) for r in proxy.requests]
+    assert kinds[0] == ("json_schema", "ok") or kinds[0][0] == "json_schema"
+    assert all(kind == "json_object" for kind, _ in kinds[1:])
+    assert json.loads((tmp_path / "llm-endpoints.json").read_text()) == {f"{proxy.base_url}|smollm2": "json_object"}
+    assert result["usage"]["requests"] == 1 and result["usage"]["completion_tokens"] > 0
+
+
+def test_a_later_process_remembers_what_the_endpoint_accepts(llama_base_url, tmp_path):
+    (tmp_path / "llm-endpoints.json").write_text(json.dumps({f"{llama_base_url}|smollm2": "json_object"}))
+    with FaultProxy(llama_base_url) as proxy:
+        client = _client(proxy.base_url.replace(proxy.base_url, llama_base_url), tmp_path)
+        client.settings["base_url"] = llama_base_url
+        client.complete_json(MESSAGES, SCHEMA, "t")
+    assert client.usage.requests == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "answers"),
+    [
+        (LLMFault("status", status=429, headers={"Retry-After": "1"}), ["429", "ok"]),
+        (LLMFault("status", status=500), ["500", "ok"]),
+        (LLMFault("hang", delay=4.0), ["hang", "ok"]),
+    ],
+    ids=["429-retry-after", "500", "hang-past-timeout"],
+)
+def test_transient_server_faults_are_retried_by_the_client(llama_base_url, tmp_path, fault, answers):
+    with FaultProxy(llama_base_url) as proxy:
+        proxy.add(fault)
+        client = _client(proxy.base_url, tmp_path, response_format="json_object", timeout=2)
+        data = client.complete_json(MESSAGES, SCHEMA, "t")
+    assert set(data) == {"topic", "count"}
+    assert [r.answer for r in proxy.requests] == answers
+    wait = proxy.requests[1].t - proxy.requests[0].t
+    if fault.status == 429:
+        assert wait >= 1.0  # Retry-After honoured
+    if fault.action == "hang":
+        assert 2.0 <= wait < 4.0  # the client gave up at its timeout, not when the server answered
+    assert client.usage.requests == 1  # one logical request; the retries were the client's
+
+
+@pytest.mark.parametrize("action", ["malformed", "bad_schema"])
+def test_invalid_answers_get_exactly_one_repair(llama_base_url, tmp_path, action):
+    with FaultProxy(llama_base_url) as proxy:
+        proxy.add(LLMFault(action))
+        client = _client(proxy.base_url, tmp_path, response_format="json_object")
+        data = client.complete_json(MESSAGES, SCHEMA, "t")
+    assert set(data) == {"topic", "count"}
+    assert [r.answer for r in proxy.requests] == [action, "ok"]
+    assert client.usage.requests == 2
+
+
+def test_a_window_that_stays_invalid_is_recorded_and_the_video_completes(llama_base_url, tmp_path):
+    with FaultProxy(llama_base_url) as proxy:
+        proxy.add(LLMFault("bad_schema", times=None))
+        client = _client(proxy.base_url, tmp_path, response_format="json_object")
+        result = mine.run({"vid": "f", "status": "ok", "segments": SEGMENTS}, client, {})
+    assert result["claims"] == []
+    assert len(result["failed_windows"]) == 1
+    assert "schema violation at claims" in result["failed_windows"][0]["reason"]
+    assert len(proxy.requests) == 2  # the answer and one repair, nothing more
+
+
+def test_missing_api_key_for_openai_proper_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLAIMFLOW_TEST_KEY", raising=False)
+    client = llm.from_config({"provider": "openai", "model": "gpt-4o-mini", "api_key_env": "CLAIMFLOW_TEST_KEY"})
+    with pytest.raises(llm.LLMError, match="CLAIMFLOW_TEST_KEY is not set"):
+        client.complete_json(MESSAGES, SCHEMA, "t")
+
+
+def test_api_key_never_reaches_logs_or_errors(llama_base_url, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("CLAIMFLOW_TEST_KEY", "sk-secret-test-key-123456")
+    with FaultProxy(llama_base_url) as proxy:
+        proxy.add(LLMFault("status", status=401, times=None))
+        client = _client(proxy.base_url, tmp_path, response_format="json_object", api_key_env="CLAIMFLOW_TEST_KEY")
+        with pytest.raises(Exception) as failure:
+            client.complete_json(MESSAGES, SCHEMA, "t")
+    assert "sk-secret-test-key-123456" not in str(failure.value) + caplog.text
+    assert os.environ["CLAIMFLOW_TEST_KEY"]  # it was set: the client used it

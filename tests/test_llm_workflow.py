@@ -1,0 +1,54 @@
+"""Mining and evaluation through the real workflow with the openai provider, against the real
+llama_cpp.server behind a fault-injecting proxy: the batch completes, and a rerun of the LLM
+stages is served entirely from the cache (zero requests counted at the server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.llmserver import FaultProxy, LLMFault
+
+pytestmark = pytest.mark.slow
+
+
+def _snakemake(workdir, *args):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
+               str(REPO / "config/demo.yaml"), str(workdir / "config.yaml"), *args]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return run
+
+
+def test_batch_completes_through_faults_and_a_rerun_spends_nothing(llama_base_url, tmp_path):
+    with FaultProxy(llama_base_url) as proxy:
+        proxy.add(LLMFault("status", status=429, headers={"Retry-After": "1"}))
+        proxy.add(LLMFault("status", status=500))
+        proxy.add(LLMFault("malformed"))
+        config = {
+            "sources": str(REPO / "demo/sources.txt"),
+            "llm": {"provider": "openai", "base_url": proxy.base_url, "model": "smollm2", "timeout": 300,
+                    "max_retries": 4, "requests_per_minute": 600,
+                    "prices": {"smollm2": {"prompt": 0.15, "completion": 0.6}}},
+        }  # fmt: skip
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        _snakemake(tmp_path)
+        answers = [r.answer for r in proxy.requests]
+        assert {"429", "500", "malformed"} <= set(answers)
+        first_pass = len(proxy.requests)
+        _snakemake(tmp_path, "--forcerun", "mine", "evaluate")
+        assert len(proxy.requests) == first_pass  # every answer came from the cache
+    results = tmp_path / "results"
+    usage = json.loads((results / "usage.json").read_text())
+    assert usage["by_status"] == {"ok": 3}
+    assert usage["llm_cached"] >= 6 and usage["llm_requests"] == 0  # the latest run spent nothing
+    for vid in ("file-sleep", "file-interest", "file-forests"):
+        claims = json.loads((results / vid / "claims.json").read_text())
+        assert claims["provider"] == "openai" and not claims["failed_windows"]
+        assert claims["usage"]["cost_usd"] == 0.0  # cached: no new tokens, no new cost
