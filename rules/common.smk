@@ -127,8 +127,10 @@ def get_transcribe_settings(wildcards):
     return config["transcribe"]
 
 
-def get_transcribe_mem_mb(wildcards):
-    return cf_transcribe.mem_mb_for(config["transcribe"])
+def get_transcribe_mem_mb(wildcards, input):
+    # Evaluated when the job is ready, so the downloaded audio's length is known.
+    seconds = cf_transcribe.audio_seconds(input.manifest, input.audio)
+    return cf_transcribe.mem_mb_for(config["transcribe"], seconds)
 
 
 def get_transcribe_gpus(wildcards):

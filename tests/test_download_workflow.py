@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from claimflow.sources import read_sources
 from tests.conftest import DEMO_CLIPS, REPO
 from tests.faultserver import Fault, FaultServer
 
@@ -212,7 +213,8 @@ def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
         time.sleep(1.0)  # mid-body
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        vid_dir = next((workdir / "results").iterdir())
+        (source,) = read_sources(str(workdir / "videos.txt"))
+        vid_dir = workdir / "results" / source.vid
         assert not (vid_dir / "audio").exists() and not (vid_dir / "download.json").exists()
         slow.times = 0
         run_downloads(workdir, True, "--unlock")  # a hard kill leaves Snakemake's lock behind

@@ -112,11 +112,16 @@ def test_captions_replace_whisper_when_preferred(tmp_path):
     assert doc["source"] == "whisper:tiny.en"
 
 
-def test_memory_reservation_follows_the_model_size():
-    table = {"tiny": 1000, "large": 11000, "default": 4000}
-    assert transcribe.mem_mb_for({"model": "tiny.en", "mem_mb": table}) == 1000
-    assert transcribe.mem_mb_for({"model": "large-v3", "mem_mb": table}) == 11000
-    assert transcribe.mem_mb_for({"model": "/models/my-ct2", "mem_mb": table}) == 4000
+def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path):
+    cfg = {"mem_mb": {"tiny": 500, "large": 6500, "default": 3000}, "mem_mb_per_audio_hour": 3500}
+    assert transcribe.mem_mb_for(cfg | {"model": "tiny.en"}, 1800) == 500 + 1750
+    assert transcribe.mem_mb_for(cfg | {"model": "large-v3"}, 3600) == 6500 + 3500
+    assert transcribe.mem_mb_for(cfg | {"model": "/models/my-ct2"}, None) == 3000 + 3500  # unknown: an hour
+    manifest = tmp_path / "download.json"
+    manifest.write_text('{"duration": null}')
+    assert 27 < transcribe.audio_seconds(manifest, DEMO / "sleep.ogg") < 30  # probed from the container
+    manifest.write_text('{"duration": 125.5}')
+    assert transcribe.audio_seconds(manifest, DEMO / "sleep.ogg") == 125.5
 
 
 def test_silence_gives_no_speech(tmp_path):
