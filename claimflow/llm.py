@@ -227,9 +227,11 @@ def _response_format(mode: str, schema: dict[str, Any], name: str) -> dict[str, 
 
 def _parse_valid(content: str, schema: dict[str, Any]) -> dict[str, Any]:
     try:
-        data = json.loads(content)
+        # strict=False: small models write raw newlines and tabs inside strings, which
+        # llama.cpp's grammar lets through; the meaning is intact, so take them.
+        data = json.loads(content, strict=False)
     except json.JSONDecodeError as exc:
-        raise InvalidOutput(f"not JSON ({exc.msg} at {exc.pos})") from None
+        raise InvalidOutput(f"not JSON ({exc.msg}, char {exc.pos})") from None
     try:
         jsonschema.validate(data, schema)
     except jsonschema.ValidationError as exc:

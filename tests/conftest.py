@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,3 +32,13 @@ def llama_base_url() -> Iterator[str]:
     """The real OpenAI-compatible llama_cpp.server with the bundled model, on loopback."""
     with llama_server() as base:
         yield base
+
+
+def write_silence(path: Path, seconds: float) -> Path:
+    """A mono 16 kHz WAV of digital silence: the no-speech case without any model guessing."""
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(b"\x00\x00" * int(16000 * seconds))
+    return path

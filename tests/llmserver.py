@@ -61,11 +61,12 @@ def llama_server(threads: int = 2) -> Iterator[str]:
 
 @dataclass
 class LLMFault:
-    action: str  # "status", "hang", "malformed", "bad_schema"
+    action: str  # "status", "hang", "malformed", "bad_schema", "content"
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 5.0
     times: int | None = 1
+    content: str = ""  # the answer's text, for action "content"
 
 
 @dataclass
@@ -132,9 +133,9 @@ class FaultProxy:
                 if fault is not None and fault.action == "hang":
                     time.sleep(fault.delay)
                 status, payload = self._forward(body)
-                if fault is not None and fault.action in ("malformed", "bad_schema") and status == 200:
-                    content = '{"claims": [{"claim_text": "cut off' if fault.action == "malformed" else '{"claims": 7}'
-                    payload["choices"][0]["message"]["content"] = content
+                if fault is not None and fault.action in ("malformed", "bad_schema", "content") and status == 200:
+                    content = {"malformed": '{"claims": [{"claim_text": "cut off', "bad_schema": '{"claims": 7}'}
+                    payload["choices"][0]["message"]["content"] = content.get(fault.action, fault.content)
                 self._send(status, payload)
 
             def do_GET(self) -> None:  # noqa: N802

@@ -30,7 +30,7 @@ def make_batch(tmp_path: Path, videos: int, accounts: list[str], **pacing) -> tu
     www.mkdir()
     for i in range(videos):
         shutil.copy(DEMO_CLIPS[i % len(DEMO_CLIPS)], www / f"v{i:02d}.ogg")
-    server = FaultServer(www).__enter__()
+    server = FaultServer(www)  # bound to its port now, serving inside `with server:`
     (tmp_path / "videos.txt").write_text("".join(server.url(f"v{i:02d}.ogg") + "\n" for i in range(videos)))
     entries = []
     for name in accounts:
@@ -107,10 +107,8 @@ def assert_one_job_per_account_at_a_time(docs: list[dict]) -> None:
 def test_accounts_download_in_parallel_each_at_its_own_pace(tmp_path):
     workdir, server = make_batch(tmp_path, 12, ["acct1", "acct2", "acct3"])
     server.add(Fault("status", status=404, path="/v05.ogg"))
-    try:
+    with server:
         run_downloads(workdir)
-    finally:
-        server.__exit__()
     per = downloads_by_account(server)
     assert set(per) == {"acct1", "acct2", "acct3"}
     assert_paced(per)
@@ -131,10 +129,8 @@ def test_accounts_download_in_parallel_each_at_its_own_pace(tmp_path):
 def test_rate_limited_account_backs_off_and_its_video_is_retried(tmp_path):
     workdir, server = make_batch(tmp_path, 8, ["acct1", "acct2"])
     server.add(Fault("status", status=429, cookie="acct1-token", times=1, headers={"Retry-After": "2"}))
-    try:
+    with server:
         run_downloads(workdir)
-    finally:
-        server.__exit__()
     per = downloads_by_account(server)
     assert_paced(per)
     limited = [i for i, s in enumerate(per["acct1"]) if s[2] == "429"]
@@ -154,10 +150,8 @@ def test_rate_limited_account_backs_off_and_its_video_is_retried(tmp_path):
 def test_refused_cookies_disable_an_account_and_the_others_take_its_videos(tmp_path):
     workdir, server = make_batch(tmp_path, 9, ["acct1", "acct2", "acct3"])
     server.add(Fault("status", status=401, cookie="acct2-token"))
-    try:
+    with server:
         run_downloads(workdir)
-    finally:
-        server.__exit__()
     per = downloads_by_account(server)
     assert_paced(per)
     assert len(per["acct2"]) == 1  # refused once, then never used again
@@ -175,7 +169,7 @@ def test_refused_cookies_disable_an_account_and_the_others_take_its_videos(tmp_p
 def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tmp_path):
     workdir, server = make_batch(tmp_path, 4, ["acct1", "acct2"])
     refusal = server.add(Fault("status", status=401))
-    try:
+    with server:
         first = run_downloads(workdir, check=False)
         assert first.returncode != 0
         assert first.stderr.count("claimflow: every download account is disabled, so downloads stopped") == 1
@@ -190,8 +184,6 @@ def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tm
             jar = workdir / f"{name}.cookies"
             jar.write_text(jar.read_text() + "\n")
         run_downloads(workdir)
-    finally:
-        server.__exit__()
     docs = manifests(workdir)
     assert len(docs) == 4 and all(d["status"] == "ok" for d in docs)
 
@@ -205,8 +197,8 @@ def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
     command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
                "--configfile", str(workdir / "config.yaml")]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
+    with server:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 60
         while sum(r.answer == "slow" for r in server.requests) < 2 and time.time() < deadline:
             time.sleep(0.1)
@@ -219,7 +211,5 @@ def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
         slow.times = 0
         run_downloads(workdir, True, "--unlock")  # a hard kill leaves Snakemake's lock behind
         run_downloads(workdir)
-    finally:
-        server.__exit__()
     assert (vid_dir / "audio").read_bytes() == DEMO_CLIPS[0].read_bytes()
     assert json.loads((vid_dir / "download.json").read_text())["attempts"] == 2

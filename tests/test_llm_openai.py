@@ -115,3 +115,13 @@ def test_api_key_never_reaches_logs_or_errors(llama_base_url, tmp_path, monkeypa
             client.complete_json(MESSAGES, SCHEMA, "t")
     assert "sk-secret-test-key-123456" not in str(failure.value) + caplog.text
     assert os.environ["CLAIMFLOW_TEST_KEY"]  # it was set: the client used it
+
+
+def test_raw_newlines_inside_strings_are_taken_without_a_repair(tmp_path):
+    # Small models behind llama.cpp write literal newlines inside JSON strings (seen on an hour
+    # of demo speech); strict json.loads rejected every such window.
+    with FaultProxy() as server:
+        server.add(LLMFault("content", content='{"topic": "two\nlines", "count": 2}'))
+        client = _client(server.base_url, tmp_path, response_format="json_object")
+        assert client.complete_json(MESSAGES, SCHEMA, "t") == {"topic": "two\nlines", "count": 2}
+    assert [r.answer for r in server.requests] == ["content"]

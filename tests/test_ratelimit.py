@@ -23,7 +23,7 @@ def test_processes_share_one_limit_and_never_exceed_it(tmp_path):
     assert len(starts) == 24
     assert min(gaps) >= 0.1 - 0.01, min(gaps)
     achieved = (len(starts) - 1) / (starts[-1] - starts[0]) * 60
-    assert achieved <= per_minute * 1.01
+    assert per_minute * 0.9 <= achieved <= per_minute
 
 
 def test_an_idle_limiter_does_not_wait(tmp_path):

@@ -1,6 +1,5 @@
 """Real faster-whisper (bundled tiny.en) on real speech from the demo clips."""
 
-import wave
 from pathlib import Path
 
 import jiwer
@@ -9,7 +8,7 @@ import pytest
 import webvtt
 
 from claimflow import transcribe
-from tests.conftest import DEMO
+from tests.conftest import DEMO, write_silence
 
 CFG = {"model": "tiny.en", "device": "auto", "compute_type": "auto", "vad": True, "batch_size": 1}
 
@@ -125,12 +124,7 @@ def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path
 
 
 def test_silence_gives_no_speech(tmp_path):
-    silent = tmp_path / "silence.wav"
-    with wave.open(str(silent), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(b"\x00\x00" * 16000 * 5)
+    silent = write_silence(tmp_path / "silence.wav", 5)
     doc = transcribe.run(vid="s", audio=silent, manifest={"status": "ok"}, cfg=CFG, threads=2,
                          outputs=_outputs(tmp_path))  # fmt: skip
     assert doc["status"] == "no_speech"

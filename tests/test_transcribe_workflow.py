@@ -6,12 +6,11 @@ import json
 import sqlite3
 import subprocess
 import sys
-import wave
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, write_silence
 from tests.faultserver import FaultServer
 from tests.test_download import _captioned_page
 
@@ -22,12 +21,7 @@ def test_captions_skip_whisper_silence_yields_nothing_and_dead_videos_pass_throu
     www = tmp_path / "www"
     www.mkdir()
     _captioned_page(www)
-    silent = tmp_path / "silence.wav"
-    with wave.open(str(silent), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(b"\x00\x00" * 16000 * 8)
+    silent = write_silence(tmp_path / "silence.wav", 8)
     with FaultServer(www) as server:
         sources = [server.url("talk.html"), str(silent), server.url("removed.ogg")]
         config = {"sources": sources, "accounts": [{"name": "a"}], "pacing": {"delay": [0.1, 0.2], "floor": 0.1}}
