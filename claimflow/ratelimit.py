@@ -1,10 +1,10 @@
 """A requests-per-minute limit shared by every process of a batch.
 
 Each request start reserves the next free slot in a small state file under a `filelock`:
-slots are `60 / requests_per_minute` seconds apart plus a 2% headroom, so no window ever holds
-more starts than the limit, however many mine and evaluate jobs (or cluster nodes on a shared filesystem)
-run at once. The wait happens outside the lock, so waiting processes do not block each
-other from reserving.
+slots are `60 / requests_per_minute` seconds apart plus 2% headroom, so no window ever holds
+more starts than the limit, however many mine and evaluate jobs (or cluster nodes on a shared
+filesystem) run at once. The wait happens outside the lock, so waiting processes do not block
+each other from reserving.
 """
 
 from __future__ import annotations

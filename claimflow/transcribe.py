@@ -59,8 +59,8 @@ def mem_mb_for(cfg: dict[str, Any], audio_seconds: float | None = None) -> int:
     and featurizes the whole file at once: measured ~3.4 GB for an hour, whatever the model)."""
     table = cfg.get("mem_mb") or {}
     name = Path(str(cfg.get("model", BUNDLED_WHISPER))).name.lower()
-    base = next((int(mb) for size, mb in table.items() if size != "default" and size in name), None)
-    base = base if base is not None else int(table.get("default", 4000))
+    sizes = (int(mb) for size, mb in table.items() if size != "default" and size in name)
+    base = next(sizes, int(table.get("default", 4000)))
     hours = (audio_seconds if audio_seconds is not None else 3600.0) / 3600
     return base + int(math.ceil(hours * float(cfg.get("mem_mb_per_audio_hour", 3500))))
 
