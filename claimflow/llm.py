@@ -1,7 +1,7 @@
 """LLM providers behind one interface, returning schema-valid JSON.
 
-- `local`: a GGUF model run in-process by llama-cpp-python (the bundled SmolLM2-135M by
-  default), constrained by the JSON schema through llama.cpp's grammar.
+- `local`: a GGUF model run by llama-cpp-python in a child process (claimflow.localllm; the
+  bundled SmolLM2-135M by default), constrained by the JSON schema through llama.cpp's grammar.
 - `openai`: the `openai` client against any OpenAI-compatible endpoint (`base_url`). OpenAI
   takes `{"type": "json_schema", ...}`; llama.cpp's server refuses that and takes
   `{"type": "json_object", "schema": ...}`. `response_format: auto` tries the first and
@@ -25,7 +25,7 @@ from typing import Any
 
 import jsonschema
 
-from claimflow import atomic
+from claimflow import atomic, localllm
 from claimflow.logs import register_secret
 from claimflow.ratelimit import RateLimiter
 
@@ -112,8 +112,12 @@ class Client:
         return self._openai(messages, schema, name)
 
     def _local(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
-        llama = _load_llama(self.model, int(self.settings.get("n_ctx", 4096)), int(self.settings.get("threads", 1)))
-        result = llama.create_chat_completion(
+        # The model runs in a child process: a native crash becomes RuntimeCrashed, which
+        # names the runtime, the signal and the fix instead of killing the job silently.
+        llama = localllm.runtime(
+            self.model, int(self.settings.get("n_ctx", 4096)), int(self.settings.get("threads", 1))
+        )
+        result = llama.chat(
             messages=messages,
             response_format={"type": "json_object", "schema": schema},
             temperature=float(self.settings.get("temperature", 0.0)),
@@ -238,14 +242,6 @@ def _parse_valid(content: str, schema: dict[str, Any]) -> dict[str, Any]:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         raise InvalidOutput(f"schema violation at {where}: {exc.message[:200]}") from None
     return data
-
-
-@functools.cache
-def _load_llama(model_path: str, n_ctx: int, threads: int):  # noqa: ANN202 - llama_cpp.Llama
-    from llama_cpp import Llama
-
-    # Loaded once per job process, never per window.
-    return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, seed=0, verbose=False)
 
 
 @functools.cache

@@ -47,4 +47,24 @@ def setup(log_path: str | Path | None, level: int = logging.INFO) -> logging.Log
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    sys.excepthook = _log_then_raise
     return logging.getLogger("claimflow")
+
+
+def _log_then_raise(kind: type[BaseException], error: BaseException, tb) -> None:  # noqa: ANN001
+    """An error that ends a job goes into the job's log too (masked), not only to Snakemake's
+    console: the log is where a user looks days later."""
+    logging.getLogger("claimflow").error("job failed: %s: %s", kind.__name__, error, exc_info=(kind, error, tb))
+    sys.__excepthook__(kind, redact_exception(error), tb)
+
+
+def redact_exception(error: BaseException) -> BaseException:
+    """The same exception with its message masked, for the console copy of the traceback."""
+    text = str(error)
+    masked = redact(text)
+    if masked == text:
+        return error
+    try:
+        return type(error)(masked)
+    except Exception:
+        return RuntimeError(masked)

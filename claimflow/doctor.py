@@ -1,0 +1,190 @@
+"""`claimflow doctor`: check the environment before a five-day batch starts.
+
+Each check runs the real thing in miniature: the configured LLM answers one short prompt (the
+local model in its child process, so a native crash is reported, not suffered), the configured
+Whisper model transcribes one second of speech, yt-dlp reports its version and JavaScript
+runtime, and the results and state folders take a file. Each line is OK, WARN (works, but
+something will bite) or FAIL, and every line that is not OK ends with the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from claimflow import localllm
+from claimflow.config import WORKFLOW_DIR
+from claimflow.logs import redact, register_secret
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+DEMO_CLIP = WORKFLOW_DIR / "demo" / "forests.ogg"
+# Portable baseline of the local model's build (x86-64-v3): what it may use on any machine.
+PORTABLE_FEATURES = {"SSE3", "SSSE3", "SSE4_2", "AVX", "AVX2", "F16C", "FMA", "BMI2"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:<5} {self.name:<11} {self.detail}"
+        if self.fix and self.status != OK:
+            text += f"\n{'':<18}fix: {self.fix}"
+        return redact(text)
+
+
+def run(config: dict[str, Any]) -> list[Check]:
+    checks: list[Callable[[dict[str, Any]], Check]] = [check_folders, check_llm, check_transcribe, check_ytdlp]
+    results = []
+    for check in checks:
+        try:
+            results.append(check(config))
+        except Exception as exc:  # a check that breaks is a failed check, never a traceback
+            name = check.__name__.removeprefix("check_")
+            results.append(Check(name, FAIL, f"{type(exc).__name__}: {exc}", "see the message above"))
+    return results
+
+
+# -- folders ---------------------------------------------------------------------------------
+def check_folders(config: dict[str, Any]) -> Check:
+    for key in ("results", "state"):
+        folder = Path(config[key])
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
+                pass
+        except OSError as exc:
+            return Check("folders", FAIL, f"{key} folder '{folder}' is not writable ({exc.strerror})",
+                         f"make it writable or set `{key}:` to a folder you own")  # fmt: skip
+    return Check("folders", OK, f"results '{config['results']}' and state '{config['state']}' are writable")
+
+
+# -- the LLM ---------------------------------------------------------------------------------
+def check_llm(config: dict[str, Any]) -> Check:
+    llm = config["llm"]
+    if llm.get("provider", "local") == "local":
+        return _check_local(llm)
+    return _check_endpoint(llm)
+
+
+def _check_local(llm: dict[str, Any]) -> Check:
+    from claimflow.models import bundled_gguf_path
+
+    model = llm.get("model") or "bundled"
+    try:
+        path = bundled_gguf_path() if model == "bundled" else str(Path(model).expanduser())
+    except FileNotFoundError as exc:
+        return Check("llm", FAIL, str(exc), "run `make` again to reinstall the bundled model")
+    if not Path(path).is_file():
+        return Check("llm", FAIL, f"llm.model '{model}' is not a file", "set llm.model to a GGUF file or `bundled`")
+    runtime = localllm.LocalRuntime(path, n_ctx=512, threads=1)
+    started = time.monotonic()
+    try:
+        answer = runtime.chat(messages=[{"role": "user", "content": "Say OK."}], max_tokens=8, temperature=0.0)
+    except localllm.RuntimeCrashed as exc:
+        return Check("llm", FAIL, str(exc).split(" Fix: ")[0], localllm.REBUILD_HINT)
+    except RuntimeError as exc:
+        return Check("llm", FAIL, str(exc), "set llm.model to a readable GGUF file or `bundled`")
+    finally:
+        runtime.close()
+    seconds = time.monotonic() - started
+    info = runtime.info
+    assert info is not None
+    built = info.built_for
+    detail = (f"local model {Path(path).name} answered in {seconds:.1f} s "
+              f"(llama-cpp-python {info.version}, built for {' '.join(built) or 'no SIMD'}; "
+              f"answer: {answer['choices'][0]['message']['content']!r:.40})")  # fmt: skip
+    beyond = sorted(f for f in built if f.split("_")[0] in ("AVX512", "AMX") or f == "AVX_VNNI")
+    if beyond:
+        return Check("llm", WARN, f"{detail}; the build uses {' '.join(beyond)}, beyond the portable baseline",
+                     "it runs here, but may crash on other CPUs (AMX: llama.cpp issue 20824); "
+                     "`make rebuild-llm` builds the portable runtime")  # fmt: skip
+    return Check("llm", OK, detail)
+
+
+def _check_endpoint(llm: dict[str, Any]) -> Check:
+    import openai
+
+    base_url, model = llm.get("base_url"), llm.get("model")
+    where = base_url or "api.openai.com"
+    key_env = llm.get("api_key_env", "OPENAI_API_KEY")
+    key = os.environ.get(key_env)
+    if not key and not base_url:
+        return Check("llm", FAIL, f"llm.provider is openai but ${key_env} is not set",
+                     f"export {key_env}=<your key> (or name another variable in llm.api_key_env)")  # fmt: skip
+    register_secret(key)
+    client = openai.OpenAI(base_url=base_url, api_key=key or "not-needed", timeout=15, max_retries=0)
+    started = time.monotonic()
+    try:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Say OK."}], max_tokens=4)
+    except openai.APIConnectionError as exc:
+        cause = exc.__cause__ or exc
+        return Check("llm", FAIL, f"endpoint {where} did not answer ({type(cause).__name__}: {cause})",
+                     "start the server, or correct llm.base_url")  # fmt: skip
+    except openai.AuthenticationError as exc:
+        return Check("llm", FAIL, f"endpoint {where} refused the key in ${key_env} ({exc.status_code})",
+                     f"export a valid key as {key_env}")  # fmt: skip
+    except openai.NotFoundError as exc:
+        return Check("llm", FAIL, f"endpoint {where} does not know model '{model}' ({exc.status_code})",
+                     "set llm.model to a model the endpoint serves")  # fmt: skip
+    except openai.APIStatusError as exc:
+        return Check("llm", FAIL, f"endpoint {where} answered {exc.status_code}: {str(exc)[:200]}",
+                     "check the endpoint's own logs; a 429 means its rate limit is already spent")  # fmt: skip
+    return Check("llm", OK, f"endpoint {where} answered with model '{model}' in {time.monotonic() - started:.1f} s")
+
+
+# -- transcription ---------------------------------------------------------------------------
+def check_transcribe(config: dict[str, Any]) -> Check:
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    from claimflow.transcribe import load_model, resolve_device
+
+    cfg = dict(config["transcribe"], batch_size=1)
+    device, compute_type = resolve_device(cfg.get("device", "auto"), cfg.get("compute_type", "auto"))
+    started = time.monotonic()
+    try:
+        model = load_model(cfg, threads=1)
+    except Exception as exc:
+        detail = f"Whisper model '{cfg.get('model')}' did not load on {device}/{compute_type}"
+        return Check("transcribe", FAIL, f"{detail}: {type(exc).__name__}: {exc}",
+                     "check transcribe.model (offline only `tiny.en` is bundled), device, compute_type")  # fmt: skip
+    # One second of speech from the demo; of silence where the demo is not shipped.
+    audio = decode_audio(str(DEMO_CLIP))[:16000] if DEMO_CLIP.is_file() else np.zeros(16000, dtype=np.float32)
+    segments, _info = model.transcribe(audio, beam_size=1, vad_filter=False)
+    text = " ".join(s.text.strip() for s in segments)
+    return Check("transcribe", OK, f"Whisper '{cfg.get('model')}' on {device}/{compute_type} transcribed 1 s "
+                 f"in {time.monotonic() - started:.1f} s: {text!r:.40}")  # fmt: skip
+
+
+# -- yt-dlp ----------------------------------------------------------------------------------
+def check_ytdlp(config: dict[str, Any]) -> Check:
+    import yt_dlp
+    from yt_dlp.globals import supported_js_runtimes
+
+    found = []
+    for runtime_cls in supported_js_runtimes.value.values():
+        info = runtime_cls().info
+        if info is not None and info.supported is not False:
+            found.append(f"{info.name} {info.version}")
+    try:
+        import yt_dlp_ejs  # noqa: F401 - presence is the check
+
+        ejs = "EJS scripts installed"
+    except ImportError:
+        ejs = "no EJS scripts"
+    detail = f"yt-dlp {yt_dlp.version.__version__}; JavaScript runtime: {', '.join(found) or 'none'}; {ejs}"
+    if not found or ejs.startswith("no"):
+        return Check("yt-dlp", WARN, detail,
+                     "YouTube needs a JavaScript runtime and yt-dlp's EJS scripts for full format support "
+                     "(`pip install 'yt-dlp[default]'` and Deno); other sites and local files work as they are",
+                     )  # fmt: skip
+    return Check("yt-dlp", OK, detail)

@@ -1,0 +1,249 @@
+"""The local model's runtime (llama-cpp-python) in a child process.
+
+llama.cpp is native code compiled for a set of CPU features. On a CPU it was not built for
+(SIGILL), or one whose kernels are faulty (AMX: llama.cpp issue 20824, SIGSEGV), it dies by a
+signal and takes its process with it: in-process, a mine job would vanish with an empty log.
+In a child process the crash becomes an error the job can explain: which runtime, which
+signal, which CPU features it was built for, what this CPU has, and the fix.
+
+The child speaks length-prefixed JSON over its stdin/stdout; its own stdout is moved to
+stderr first, so native code that prints cannot corrupt the protocol. The model is loaded
+once per child, and one child serves every request of a job.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import functools
+import json
+import logging
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+REBUILD_HINT = (
+    "rebuild the runtime for a portable CPU baseline with `make rebuild-llm` (README: 'The local "
+    "model's build'), or use an OpenAI-compatible endpoint (llm.provider: openai, llm.base_url)"
+)
+# CPU features worth naming when a runtime crashes: the ones builds differ by.
+NOTABLE_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512_vnni", "avx512_bf16",
+                     "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")  # fmt: skip
+
+
+class RuntimeCrashed(RuntimeError):
+    """The local model's runtime died (a signal or an unexpected exit): an environment fault,
+    never a fault of one transcript window, so mining must not record it as a failed window."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What the child reported about its runtime before loading the model."""
+
+    version: str
+    system_info: str  # llama_print_system_info(): the backends and CPU features compiled in
+
+    @property
+    def built_for(self) -> list[str]:
+        return built_features(self.system_info)
+
+
+# Entries of llama.cpp's system info that are build options, not CPU instruction sets.
+NOT_CPU_FEATURES = {"LLAMAFILE", "OPENMP", "REPACK", "KLEIDIAI", "ACCELERATE", "BLAS"}
+
+
+def built_features(system_info: str) -> list[str]:
+    """CPU instruction sets a build uses, from llama.cpp's system info ("AVX2 = 1 | FMA = 1 | ...")."""
+    features = []
+    for part in system_info.replace("\n", "|").split("|"):
+        name, sep, value = part.partition("=")
+        name = name.strip().split(":")[-1].strip()
+        if sep and value.strip() == "1" and name not in NOT_CPU_FEATURES:
+            features.append(name)
+    return features
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The notable features of this CPU (Linux), for error messages and `claimflow doctor`."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in NOTABLE_CPU_FLAGS if f in flags]
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+class LocalRuntime:
+    """A GGUF model served by llama-cpp-python in a child process."""
+
+    def __init__(self, model_path: str, n_ctx: int = 4096, threads: int = 1) -> None:
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.info: RuntimeInfo | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------
+    def chat(self, **request: Any) -> dict[str, Any]:
+        """llama_cpp.Llama.create_chat_completion(**request), answered by the child."""
+        with self._lock:
+            self._ensure_started()
+            reply = self._exchange({"op": "chat", "request": request})
+            return reply["result"]
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            _send(proc.stdin, {"op": "quit"})
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+
+    # -- the child ---------------------------------------------------------------------
+    def _ensure_started(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        cmd = [sys.executable, "-m", "claimflow.localllm", self.model_path, str(self.n_ctx), str(self.threads)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        threading.Thread(target=self._drain_stderr, args=(self._proc.stderr,), daemon=True).start()
+        hello = self._exchange(None, stage="starting")
+        self.info = RuntimeInfo(hello["version"], hello["system_info"])
+        log.info(
+            "local model runtime: llama-cpp-python %s, built for %s, threads %d (pid %d)",
+            self.info.version,
+            " ".join(self.info.built_for) or "no SIMD features",
+            self.threads,
+            self._proc.pid,
+        )
+        self._exchange(None, stage="loading the model")
+
+    def _exchange(self, message: dict[str, Any] | None, stage: str = "answering") -> dict[str, Any]:
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        try:
+            if message is not None:
+                _send(proc.stdin, message)
+            reply = _receive(proc.stdout)
+        except (BrokenPipeError, EOFError, ConnectionResetError):
+            reply = None
+        if reply is None:
+            raise self._crashed(stage)
+        if reply.get("error"):
+            raise RuntimeError(f"local model runtime: {reply['error']}")
+        return reply
+
+    def _crashed(self, stage: str) -> RuntimeCrashed:
+        proc = self._proc
+        assert proc is not None
+        try:
+            returncode = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            returncode = proc.wait()
+        self._proc = None
+        version = self.info.version if self.info else _installed_version()
+        built = " ".join(self.info.built_for) if self.info else "unknown (it died before reporting)"
+        tail = "".join(self._stderr_tail).strip().splitlines()[-5:]
+        message = (
+            f"the local model's runtime (llama-cpp-python {version}) died with {describe_exit(returncode)} "
+            f"while {stage} (model {Path(self.model_path).name}). It was built for CPU features: {built}; "
+            f"this CPU has: {' '.join(cpu_flags()) or 'unknown'}. A native crash like this usually means the "
+            f"runtime was compiled for another CPU, or uses kernels that are faulty on this one. Fix: {REBUILD_HINT}."
+        )
+        if tail:
+            message += " Its last output: " + " / ".join(line.strip() for line in tail)
+        return RuntimeCrashed(message)
+
+    def _drain_stderr(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            self._stderr_tail.append(raw.decode("utf-8", "replace"))
+
+
+@functools.cache
+def runtime(model_path: str, n_ctx: int, threads: int) -> LocalRuntime:
+    """One child per model and settings per job process; closed when the job ends."""
+    rt = LocalRuntime(model_path, n_ctx, threads)
+    atexit.register(rt.close)
+    return rt
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama_cpp_python")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+# -- wire format: 4-byte big-endian length, then UTF-8 JSON ------------------------------
+def _send(stream: IO[bytes] | None, message: dict[str, Any]) -> None:
+    assert stream is not None
+    data = json.dumps(message).encode()
+    stream.write(struct.pack(">I", len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> dict[str, Any] | None:
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    (size,) = struct.unpack(">I", header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return json.loads(data)
+
+
+def _serve(model_path: str, n_ctx: int, threads: int) -> None:
+    """The child: report the runtime, load the model, answer requests until told to quit."""
+    # Keep the protocol on a private copy of stdout; anything native code prints goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    inp = sys.stdin.buffer
+    import llama_cpp
+
+    _send(out, {"version": llama_cpp.__version__, "system_info": llama_cpp.llama_print_system_info().decode()})
+    try:
+        llama = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, seed=0, verbose=False)
+    except Exception as exc:  # a Python-level failure (bad path, bad file) is reported, not a crash
+        _send(out, {"error": f"could not load {model_path}: {exc}"})
+        return
+    _send(out, {"ready": True})
+    # Fault injection for tests (a real signal, raised by the child itself): the crash a runtime
+    # built for another CPU meets, at the first request, so its report can be checked end to end.
+    crash_with = os.environ.get("CLAIMFLOW_TEST_RUNTIME_SIGNAL")
+    while (message := _receive(inp)) is not None and message.get("op") == "chat":
+        if crash_with:
+            os.kill(os.getpid(), getattr(signal, crash_with))
+        try:
+            _send(out, {"result": llama.create_chat_completion(**message["request"])})
+        except Exception as exc:
+            _send(out, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
