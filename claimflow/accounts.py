@@ -8,7 +8,6 @@ never holds secrets: no cookie contents, no proxy credentials.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ def resource_name(account: str) -> str:
 
 def from_config(config: dict[str, Any]) -> list[Account]:
     accounts = []
-    for entry in config.get("accounts") or [{"name": "anonymous"}]:
+    for entry in config["accounts"]:  # required by the schema
         delay = entry.get("delay")
         proxy = entry.get("proxy")
         if proxy:
@@ -83,28 +82,18 @@ def read_states(state_dir: str | os.PathLike[str], names: list[str]) -> dict[str
     return states
 
 
-def choose(
-    vid: str, assigned: str, accounts: list[Account], state_dir: str | os.PathLike[str], attempt: int = 1
-) -> str:
-    """The account a download job should book: its assigned one while that is healthy,
-    otherwise (or on a retry) another healthy account, spread over them by video id."""
-    from claimflow import health
+def book(assigned: str, names: list[str], attempt: int = 1) -> str:
+    """The account a download job books: its assigned one, then on each retry the next one
+    round the list. A pure function of (assignment, attempt), so building the DAG reads no
+    state file per job; the job itself consults the account's health under its lock and
+    fails over from a disabled or paused account (claimflow.download)."""
+    start = names.index(assigned)
+    return names[(start + attempt - 1) % len(names)]
 
-    now = time.time()
-    by_name = {a.name: a for a in accounts}
-    states = read_states(state_dir, list(by_name))
-    healthy = []
-    for name, state in states.items():
-        health.refresh(state, health.cookie_mtime(by_name[name].cookies))
-        if not health.is_disabled(state) and not health.paused_until(state, now):
-            healthy.append(name)
-    if not healthy:
-        return assigned
-    if attempt <= 1 and assigned in healthy:
-        return assigned
-    spread = int(hashlib.sha1(vid.encode()).hexdigest()[:8], 16) + attempt
-    others = [n for n in healthy if n != assigned] or healthy
-    return others[spread % len(others)]
+
+def booked_from_resources(resources: Any, accounts: list[Account]) -> str:
+    """The account whose slot the job holds (the `account_<name>` resource set to 1)."""
+    return next(a.name for a in accounts if resources.get(a.resource, 0))
 
 
 def all_disabled(accounts: list[Account], state_dir: str | os.PathLike[str]) -> bool:

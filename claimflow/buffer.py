@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+
+from claimflow.settings import Buffer
 
 
 def count(results: str | Path) -> int:
@@ -27,12 +28,12 @@ def count(results: str | Path) -> int:
     return waiting
 
 
-def factor(size: int, limits: dict[str, Any]) -> float | None:
+def factor(size: int, limits: Buffer) -> float | None:
     """Gap multiplier for a buffer of `size`; None means: wait, the buffer is full."""
-    if size >= int(limits.get("max", 100)):
+    if size >= limits.max:
         return None
-    if size < int(limits.get("min", 20)):
-        return float(limits.get("fast", 0.5))
-    if size > int(limits.get("target", 50)):
-        return float(limits.get("slow", 1.5))
+    if size < limits.min:
+        return limits.fast
+    if size > limits.target:
+        return limits.slow
     return 1.0

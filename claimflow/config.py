@@ -4,6 +4,7 @@ defaults filled in. The `claimflow` command reads config exactly as the workflow
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,17 @@ class ConfigError(ValueError):
     pass
 
 
-def load(configfiles: Iterable[str | Path] = ()) -> dict[str, Any]:
+def load(configfiles: Iterable[str | Path] = (), overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The merged, validated config with the schema's defaults filled in; `overrides` last, as
+    Snakemake's `--config` would."""
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import update_config, validate
 
     config = _read(DEFAULTS)
     for path in configfiles:
         update_config(config, _read(Path(path)))
+    if overrides:
+        update_config(config, copy.deepcopy(overrides))
     try:
         validate(config, str(SCHEMA), set_default=True)
     except WorkflowError as exc:

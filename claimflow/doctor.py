@@ -9,6 +9,7 @@ something will bite) or FAIL, and every line that is not OK ends with the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from claimflow import localllm
 from claimflow.config import WORKFLOW_DIR
 from claimflow.logs import redact, register_secret
+from claimflow.settings import LLMIdentity, LLMRuntime, Settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 DEMO_CLIP = WORKFLOW_DIR / "demo" / "forests.ogg"
@@ -69,16 +71,16 @@ def check_folders(config: dict[str, Any]) -> Check:
 
 # -- the LLM ---------------------------------------------------------------------------------
 def check_llm(config: dict[str, Any]) -> Check:
-    llm = config["llm"]
-    if llm.get("provider", "local") == "local":
-        return _check_local(llm)
-    return _check_endpoint(llm)
+    loaded = Settings.from_config(config)
+    if loaded.llm.provider == "local":
+        return _check_local(loaded.llm)
+    return _check_endpoint(loaded.llm, loaded.llm_runtime)
 
 
-def _check_local(llm: dict[str, Any]) -> Check:
+def _check_local(identity: LLMIdentity) -> Check:
     from claimflow.models import bundled_gguf_path
 
-    model = llm.get("model") or "bundled"
+    model = identity.model
     try:
         path = bundled_gguf_path() if model == "bundled" else str(Path(model).expanduser())
     except FileNotFoundError as exc:
@@ -110,12 +112,12 @@ def _check_local(llm: dict[str, Any]) -> Check:
     return Check("llm", OK, detail)
 
 
-def _check_endpoint(llm: dict[str, Any]) -> Check:
+def _check_endpoint(identity: LLMIdentity, runtime: LLMRuntime) -> Check:
     import openai
 
-    base_url, model = llm.get("base_url"), llm.get("model")
+    base_url, model = runtime.base_url, identity.model
     where = base_url or "api.openai.com"
-    key_env = llm.get("api_key_env", "OPENAI_API_KEY")
+    key_env = runtime.api_key_env
     key = os.environ.get(key_env)
     if not key and not base_url:
         return Check("llm", FAIL, f"llm.provider is openai but ${key_env} is not set",
@@ -148,20 +150,22 @@ def check_transcribe(config: dict[str, Any]) -> Check:
 
     from claimflow.transcribe import load_model, resolve_device
 
-    cfg = dict(config["transcribe"], batch_size=1)
-    device, compute_type = resolve_device(cfg.get("device", "auto"), cfg.get("compute_type", "auto"))
+    loaded = Settings.from_config(config)
+    name = loaded.transcribe.model
+    runtime = dataclasses.replace(loaded.transcribe_runtime, batch_size=1)
+    device, compute_type = resolve_device(runtime.device, runtime.compute_type)
     started = time.monotonic()
     try:
-        model = load_model(cfg, threads=1)
+        model = load_model(name, runtime, threads=1)
     except Exception as exc:
-        detail = f"Whisper model '{cfg.get('model')}' did not load on {device}/{compute_type}"
+        detail = f"Whisper model '{name}' did not load on {device}/{compute_type}"
         return Check("transcribe", FAIL, f"{detail}: {type(exc).__name__}: {exc}",
                      "check transcribe.model (offline only `tiny.en` is bundled), device, compute_type")  # fmt: skip
     # One second of speech from the demo; of silence where the demo is not shipped.
     audio = decode_audio(str(DEMO_CLIP))[:16000] if DEMO_CLIP.is_file() else np.zeros(16000, dtype=np.float32)
     segments, _info = model.transcribe(audio, beam_size=1, vad_filter=False)
     text = " ".join(s.text.strip() for s in segments)
-    return Check("transcribe", OK, f"Whisper '{cfg.get('model')}' on {device}/{compute_type} transcribed 1 s "
+    return Check("transcribe", OK, f"Whisper '{name}' on {device}/{compute_type} transcribed 1 s "
                  f"in {time.monotonic() - started:.1f} s: {text!r:.40}")  # fmt: skip
 
 

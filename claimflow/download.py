@@ -22,6 +22,7 @@ from typing import Any
 from claimflow import atomic, buffer, health, outcomes, pace
 from claimflow.accounts import Account, check_cookie_file, read_states
 from claimflow.logs import redact
+from claimflow.settings import Pacing
 
 log = logging.getLogger(__name__)
 
@@ -148,28 +149,27 @@ class Job:
     audio_out: Path
     manifest_out: Path
     state_dir: Path
-    pacing: dict[str, Any]
+    pacing: Pacing
     results_dir: Path | None
-    socket_timeout: float
     captions_out: Path | None = None
-    captions_langs: list[str] | None = None
+    captions_langs: tuple[str, ...] | None = None
 
     def plan(self, account: Account) -> pace.Plan:
-        limits = self.pacing.get("buffer") or {}
+        limits = self.pacing.buffer
         factor = None
-        if self.results_dir is not None and limits:
+        if self.results_dir is not None:
             results = self.results_dir
 
             def factor() -> float | None:
                 return buffer.factor(buffer.count(results), limits)
 
         return pace.Plan(
-            delay=account.delay or tuple(self.pacing["delay"]),
-            warmup=self.pacing.get("warmup"),
-            floor=float(account.floor if account.floor is not None else self.pacing.get("floor", 0.0)),
+            delay=account.delay or self.pacing.delay,
+            warmup=self.pacing.warmup,
+            floor=account.floor if account.floor is not None else self.pacing.floor,
             buffer_factor=factor,
-            buffer_poll=float(limits.get("poll", 30)),
-            buffer_max_wait=float(limits.get("max_wait", 3600)),
+            buffer_poll=limits.poll,
+            buffer_max_wait=limits.max_wait,
         )
 
 
@@ -177,12 +177,13 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
     """One download attempt with `account`. Returns the manifest, or None when the account's
     cookies were refused (it is now disabled and the caller fails over)."""
     check_cookie_file(account)
-    adaptive = job.pacing.get("adaptive") or {}
+    adaptive = job.pacing.adaptive
     workdir = job.audio_out.parent / ".download"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     plan = job.plan(account)
-    fetch = Fetcher(job.url, workdir, account, job.socket_timeout, job.captions_langs if job.captions_out else None)
+    captions = list(job.captions_langs) if job.captions_out and job.captions_langs else None
+    fetch = Fetcher(job.url, workdir, account, job.pacing.socket_timeout, captions)
     try:
         with pace.wait_turn(
             account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
@@ -264,11 +265,10 @@ def run(
     audio_out: str | Path,
     manifest_out: str | Path,
     state_dir: str | Path,
-    pacing: dict[str, Any],
+    pacing: Pacing,
     results_dir: str | Path | None = None,
-    socket_timeout: float = 30.0,
     captions_out: str | Path | None = None,
-    captions_langs: list[str] | None = None,
+    captions_langs: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Download one video; write `audio` and `download.json` atomically.
 
@@ -277,7 +277,7 @@ def run(
     retries the job; refused cookies disable the account and the video fails over.
     """
     job = Job(vid, url, Path(audio_out), Path(manifest_out), Path(state_dir), pacing,
-              Path(results_dir) if results_dir else None, socket_timeout,
+              Path(results_dir) if results_dir else None,
               Path(captions_out) if captions_out else None, captions_langs)  # fmt: skip
     attempt = _count_attempt(job.audio_out.parent / ".attempts")
     manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked, "attempts": attempt}

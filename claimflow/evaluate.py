@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 
 from claimflow import prompts
 from claimflow.llm import Client, LLMError
+from claimflow.settings import EvaluateResult
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ DIMENSIONS = [
     "epistemic_value", "actionability", "novelty", "verifiability",
     "understandability", "temporal_stability", "scope",
 ]  # fmt: skip
-DEFAULT_TIERS = {"A": 8.0, "B": 6.5, "C": 5.0}
-DEFAULT_WEIGHTS = {"importance": 0.5, "novelty": 0.25, "confidence": 0.25}
 
 
 def response_schema(claim_ids: list[str]) -> dict[str, Any]:
@@ -82,14 +81,11 @@ def _messages(batch: list[dict[str, Any]], prompt_name: str) -> list[dict[str, s
     ]
 
 
-def run(claims_doc: dict[str, Any], client: Client, cfg: dict[str, Any]) -> dict[str, Any]:
-    tiers = cfg.get("tiers") or DEFAULT_TIERS
-    weights = cfg.get("weights") or DEFAULT_WEIGHTS
-    prompt_name = cfg.get("prompt", "evaluate.v1")
+def run(claims_doc: dict[str, Any], client: Client, cfg: EvaluateResult) -> dict[str, Any]:
+    tiers, weights, prompt_name, batch_size = dict(cfg.tiers), dict(cfg.weights), cfg.prompt, cfg.batch_size
     claims = [c for c in claims_doc.get("claims", []) if c.get("supported", True)]
-    merged = find_duplicates(claims, float(cfg.get("merge_threshold", 92)))
+    merged = find_duplicates(claims, cfg.merge_threshold)
     to_rate = [c for c in claims if c["claim_id"] not in merged]
-    batch_size = int(cfg.get("batch_size", 10))
 
     rated: dict[str, dict[str, Any]] = {}
     failed: list[dict[str, Any]] = []
@@ -159,6 +155,7 @@ def run(claims_doc: dict[str, Any], client: Client, cfg: dict[str, Any]) -> dict
         "prompt": prompts.fingerprint(prompt_name),
         "provider": client.provider,
         "model": client.model.rsplit("/", 1)[-1],
+        "provenance": client.provenance() | {"prompt": prompts.fingerprint(prompt_name)},
         "tiers": tiers,
         "weights": weights,
         "evaluations": evaluations,

@@ -16,6 +16,8 @@ import math
 import random
 from typing import Any
 
+from claimflow.settings import Adaptive
+
 ACTIVE = "active"
 DISABLED = "disabled"
 
@@ -55,28 +57,27 @@ def multiplier(state: dict[str, Any]) -> float:
     return float(state.get("multiplier", 1.0))
 
 
-def on_success(state: dict[str, Any], adaptive: dict[str, Any], now: float) -> None:
-    step = float(adaptive.get("success_step", 0.1))
-    state["multiplier"] = round(max(1.0, multiplier(state) - step), 6)
+def on_success(state: dict[str, Any], adaptive: Adaptive, now: float) -> None:
+    state["multiplier"] = round(max(1.0, multiplier(state) - adaptive.success_step), 6)
     state.update(rate_limit_streak=0, transient_streak=0, last_outcome="ok", last_outcome_at=now)
     state["successes"] = state.get("successes", 0) + 1
 
 
 def on_rate_limited(
     state: dict[str, Any],
-    adaptive: dict[str, Any],
+    adaptive: Adaptive,
     now: float,
     retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> None:
-    state["multiplier"] = round(multiplier(state) * float(adaptive.get("failure_multiplier", 1.5)), 6)
+    state["multiplier"] = round(multiplier(state) * adaptive.failure_multiplier, 6)
     streak = state.get("rate_limit_streak", 0) + 1
     state.update(rate_limit_streak=streak, last_outcome="rate_limited", last_outcome_at=now)
     state["failures"] = state.get("failures", 0) + 1
     if retry_after:
         state["not_before"] = max(state.get("not_before") or 0.0, now + float(retry_after))
-    if streak >= int(adaptive.get("max_failures", 3)):
-        low, high = adaptive.get("pause", [3600, 7200])
+    if streak >= adaptive.max_failures:
+        low, high = adaptive.pause
         state["paused_until"] = now + (rng or random).uniform(low, high)
         state["rate_limit_streak"] = 0
         state["pauses"] = state.get("pauses", 0) + 1

@@ -28,6 +28,7 @@ import jsonschema
 from claimflow import atomic, localllm
 from claimflow.logs import register_secret
 from claimflow.ratelimit import RateLimiter
+from claimflow.settings import LLMIdentity, LLMRuntime
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +70,40 @@ class Usage:
 
 @dataclass
 class Client:
-    """One configured provider plus the cache and a running usage count."""
+    """One configured provider plus the cache and a running usage count. `identity` decides the
+    answers (and keys the cache); `runtime` only how they are fetched."""
 
-    provider: str
-    model: str
-    settings: dict[str, Any]
+    identity: LLMIdentity
+    runtime: LLMRuntime
+    threads: int = 1
     state_dir: Path | None = None
     usage: Usage = field(default_factory=Usage)
 
     @property
+    def provider(self) -> str:
+        return self.identity.provider
+
+    @property
+    def model(self) -> str:
+        """The model as used: the bundled GGUF resolved to its file for the local provider."""
+        if self.identity.provider == "local" and self.identity.model == "bundled":
+            from claimflow.models import bundled_gguf_path
+
+            return bundled_gguf_path()
+        return self.identity.model
+
+    @property
     def cache_dir(self) -> Path | None:
-        if self.state_dir is None or not self.settings.get("cache", True):
+        if self.state_dir is None or not self.runtime.cache:
             return None
         return self.state_dir / "llm-cache"
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced an output: the identity, and where and how it ran."""
+        where = self.runtime.base_url or ("in-process" if self.provider == "local" else "api.openai.com")
+        return {"provider": self.provider, "model": Path(self.model).name if self.provider == "local" else self.model,
+                "temperature": self.identity.temperature, "max_tokens": self.identity.max_tokens,
+                "endpoint": where, "threads": self.threads}  # fmt: skip
 
     def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> dict[str, Any]:
         key = self._cache_key(messages, schema)
@@ -114,15 +136,13 @@ class Client:
     def _local(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         # The model runs in a child process: a native crash becomes RuntimeCrashed, which
         # names the runtime, the signal and the fix instead of killing the job silently.
-        llama = localllm.runtime(
-            self.model, int(self.settings.get("n_ctx", 4096)), int(self.settings.get("threads", 1))
-        )
+        llama = localllm.runtime(self.model, self.runtime.n_ctx, self.threads)
         result = llama.chat(
             messages=messages,
             response_format={"type": "json_object", "schema": schema},
-            temperature=float(self.settings.get("temperature", 0.0)),
-            max_tokens=int(self.settings.get("max_tokens", 1500)),
-            repeat_penalty=float(self.settings.get("repeat_penalty", 1.1)),
+            temperature=self.identity.temperature,
+            max_tokens=self.identity.max_tokens,
+            repeat_penalty=self.identity.repeat_penalty,
         )
         usage = result.get("usage") or {}
         self.usage.add(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
@@ -131,20 +151,15 @@ class Client:
     def _openai(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
         import openai
 
-        client = _openai_client(
-            self.settings.get("base_url"),
-            self.settings.get("api_key_env", "OPENAI_API_KEY"),
-            float(self.settings.get("timeout", 120)),
-            int(self.settings.get("max_retries", 5)),
-            self._limiter(),
-        )
+        rt = self.runtime
+        client = _openai_client(rt.base_url, rt.api_key_env, rt.timeout, rt.max_retries, self._limiter())
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
-            "temperature": float(self.settings.get("temperature", 0.0)),
-            "max_tokens": int(self.settings.get("max_tokens", 1500)),
+            "temperature": self.identity.temperature,
+            "max_tokens": self.identity.max_tokens,
         }
-        mode = self.settings.get("response_format", "auto")
+        mode = rt.response_format
         if mode == "auto":
             mode = self._known_format()
         if mode == "auto":
@@ -170,10 +185,9 @@ class Client:
         return response.choices[0].message.content or ""
 
     def _limiter(self) -> RateLimiter | None:
-        rpm = self.settings.get("requests_per_minute")
-        if not rpm or self.state_dir is None:
+        if self.state_dir is None:
             return None
-        return _rate_limiter(str(self.state_dir / "llm-rate.json"), float(rpm))
+        return _rate_limiter(str(self.state_dir / "llm-rate.json"), self.runtime.requests_per_minute)
 
     def _formats_file(self) -> Path | None:
         return self.state_dir / "llm-endpoints.json" if self.state_dir else None
@@ -194,19 +208,23 @@ class Client:
             atomic.write_json(path, known | {self._endpoint(): mode})
 
     def _endpoint(self) -> str:
-        return f"{self.settings.get('base_url')}|{self.model}"
+        return f"{self.runtime.base_url}|{self.model}"
 
     # -- cache -----------------------------------------------------------------------
     def _cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+        # Exactly what decides the answer: the identity (the result settings of mine and
+        # evaluate) and the input. Not the endpoint: the same model behind another URL (a
+        # batch moved to another server) answers the same, and its answers are reused.
         material = {
             "provider": self.provider,
             "model": Path(self.model).name if self.provider == "local" else self.model,
-            "base_url": self.settings.get("base_url"),
-            "temperature": self.settings.get("temperature", 0.0),
-            "max_tokens": self.settings.get("max_tokens", 1500),
+            "temperature": self.identity.temperature,
+            "max_tokens": self.identity.max_tokens,
             "messages": messages,
             "schema": schema,
         }
+        if self.provider == "local":
+            material["repeat_penalty"] = self.identity.repeat_penalty
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
     def _cache_get(self, key: str) -> dict[str, Any] | None:
@@ -272,31 +290,31 @@ def _openai_client(
                          http_client=http_client)  # fmt: skip
 
 
-def concurrency_slots(llm: dict[str, Any], threads_per_job: int = 2) -> int:
+def concurrency_slots(identity: LLMIdentity, runtime: LLMRuntime, threads_per_job: int = 2) -> int:
     """How many LLM jobs may run at once. A remote endpoint takes `max_concurrency`; a local
     model is CPU-bound, and oversubscribed llama.cpp threads slow every job down, so it also
     stays within the machine's cores."""
-    slots = int(llm.get("max_concurrency", 4))
-    if llm.get("provider", "local") == "local":
+    slots = runtime.max_concurrency
+    if identity.provider == "local":
         slots = min(slots, max(1, (os.cpu_count() or 1) // max(1, threads_per_job)))
     return slots
 
 
-def from_config(llm: dict[str, Any], threads: int = 1, state_dir: str | Path | None = None) -> Client:
-    """A client for `llm` config; `state_dir` holds the response cache, the shared rate-limit
-    slot file and what each endpoint accepts as response_format."""
-    from claimflow.models import bundled_gguf_path
-
-    provider = llm.get("provider", "local")
-    model = llm.get("model") or "bundled"
-    if provider == "local" and model == "bundled":
-        model = bundled_gguf_path()
-    settings = dict(llm)
-    settings["threads"] = threads
-    if provider == "local":
-        price: dict[str, float] | None = {"prompt": 0.0, "completion": 0.0}  # runs here: no bill
+def client(identity: LLMIdentity, runtime: LLMRuntime, threads: int = 1, state_dir: str | Path | None = None) -> Client:
+    """A client; `state_dir` holds the response cache, the shared rate-limit slot file and what
+    each endpoint accepts as response_format."""
+    made = Client(identity, runtime, threads, Path(state_dir) if state_dir else None)
+    if identity.provider == "local":
+        made.usage.price = {"prompt": 0.0, "completion": 0.0}  # runs here: no bill
     else:
-        price = (llm.get("prices") or {}).get(model)
-    client = Client(provider, model, settings, Path(state_dir) if state_dir else None)
-    client.usage.price = price
-    return client
+        made.usage.price = runtime.prices.get(identity.model)
+    return made
+
+
+def from_config(llm: dict[str, Any], threads: int = 1, state_dir: str | Path | None = None) -> Client:
+    """A client for an `llm:` config section, validated and defaulted by the schema like the
+    workflow's own (for tools and tests that run outside it)."""
+    from claimflow import settings
+
+    loaded = settings.load({"llm": llm})
+    return client(loaded.llm, loaded.llm_runtime, threads, state_dir)

@@ -16,6 +16,7 @@ from typing import Any
 
 from claimflow import chunk, grounding, prompts
 from claimflow.llm import Client, LLMError
+from claimflow.settings import MineLimits, MineResult
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ CLAIM_TYPES = ["factual", "causal", "normative", "forecast", "definition"]
 STANCES = ["asserts", "questions", "opposes", "neutral"]
 
 
-def response_schema(limits: dict[str, int]) -> dict[str, Any]:
+def response_schema(limits: MineLimits) -> dict[str, Any]:
     """What the model must answer; arrays and strings are bounded so small models stop."""
 
     def text(n: int) -> dict[str, Any]:
@@ -53,18 +54,18 @@ def response_schema(limits: dict[str, int]) -> dict[str, Any]:
                     "domain": text(30),
                     "stance": {"type": "string", "enum": STANCES},
                 },
-                limits.get("claims", 8),
+                limits.claims,
             ),
-            "jargon": items({"term": text(50), "definition": text(150)}, limits.get("jargon", 4)),
+            "jargon": items({"term": text(50), "definition": text(150)}, limits.jargon),
             "people": items(
                 {
                     "name": text(60),
                     "entity_type": {"type": "string", "enum": ["person", "organization"]},
                     "role": text(60),
                 },
-                limits.get("people", 4),
+                limits.people,
             ),
-            "mental_models": items({"name": text(60), "definition": text(150)}, limits.get("mental_models", 3)),
+            "mental_models": items({"name": text(60), "definition": text(150)}, limits.mental_models),
         },
         "required": ["claims", "jargon", "people", "mental_models"],
     }
@@ -99,20 +100,13 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def mine_windows(transcript: dict[str, Any], client: Client, cfg: dict[str, Any]) -> dict[str, Any]:
+def mine_windows(transcript: dict[str, Any], client: Client, cfg: MineResult) -> dict[str, Any]:
     segments = [s for s in transcript.get("segments", []) if s.get("text", "").strip()]
-    wins = chunk.windows(
-        segments,
-        int(cfg.get("chunk_tokens", 750)),
-        int(cfg.get("min_tokens", 300)),
-        int(cfg.get("max_tokens", 1000)),
-        int(cfg.get("overlap_tokens", 100)),
-    )
-    schema = response_schema(cfg.get("limits", {}))
-    prompt_name = cfg.get("prompt", "mine.v1")
-    keep_unsupported = cfg.get("unsupported", "drop") == "flag"
-    q_threshold = float(cfg.get("quote_threshold", 90))
-    s_threshold = float(cfg.get("statement_threshold", 85))
+    wins = chunk.windows(segments, cfg.chunk_tokens, cfg.min_tokens, cfg.max_tokens, cfg.overlap_tokens)
+    schema = response_schema(cfg.limits)
+    prompt_name = cfg.prompt
+    keep_unsupported = cfg.unsupported == "flag"
+    q_threshold, s_threshold = cfg.quote_threshold, cfg.statement_threshold
 
     found: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in ("claims", "jargon", "people", "mental_models")}
     failed: list[dict[str, Any]] = []
@@ -189,15 +183,16 @@ def mine_windows(transcript: dict[str, Any], client: Client, cfg: dict[str, Any]
     }
 
 
-def run(transcript: dict[str, Any], client: Client, cfg: dict[str, Any]) -> dict[str, Any]:
+def run(transcript: dict[str, Any], client: Client, cfg: MineResult) -> dict[str, Any]:
     """Mine one video's transcript; a video without speech or audio passes its status on."""
     result: dict[str, Any] = {
         "vid": transcript.get("vid"),
         "status": transcript.get("status", "ok"),
         "reason": transcript.get("reason"),
-        "prompt": prompts.fingerprint(cfg.get("prompt", "mine.v1")),
+        "prompt": prompts.fingerprint(cfg.prompt),
         "provider": client.provider,
         "model": client.model.rsplit("/", 1)[-1],
+        "provenance": client.provenance() | {"prompt": prompts.fingerprint(cfg.prompt)},
     }
     if result["status"] != "ok":
         empty = {"windows": 0, "failed_windows": [], "claims": [], "jargon": [], "people": [], "mental_models": []}

@@ -27,6 +27,7 @@ from filelock import FileLock
 
 from claimflow import atomic, health
 from claimflow.accounts import state_path
+from claimflow.settings import Warmup
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Plan:
     """How one account paces: its range, warm-up, floor and the buffer's say."""
 
     delay: tuple[float, float]
-    warmup: dict[str, Any] | None = None
+    warmup: Warmup | None = None
     floor: float = 0.0
     buffer_factor: Callable[[], float | None] | None = None
     buffer_poll: float = 30.0
@@ -84,8 +85,8 @@ def load_state(path: Path, name: str) -> dict[str, Any]:
 def choose_range(state: dict[str, Any], plan: Plan) -> tuple[float, float]:
     """The gap range for this account's next download: warm-up range for its first videos."""
     warmup = plan.warmup
-    if warmup and state.get("downloads_started", 0) < int(warmup.get("videos", 0)):
-        low, high = warmup["delay"]
+    if warmup and state.get("downloads_started", 0) < warmup.videos:
+        low, high = warmup.delay
         return float(low), float(high)
     return float(plan.delay[0]), float(plan.delay[1])
 

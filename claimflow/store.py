@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
-
-SCHEMA = """
+# The database's schema version is SQLite's own `PRAGMA user_version`. MIGRATIONS[n] takes a
+# database from version n to n + 1; each runs in its own immediate transaction, so concurrent
+# store jobs agree on one upgrade, and a killed one leaves the previous version intact.
+BASE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (
     vid TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, title TEXT, channel TEXT,
     duration REAL, upload_date TEXT, source TEXT, account TEXT, language TEXT,
     transcript_source TEXT, mine_prompt TEXT, evaluate_prompt TEXT, llm_model TEXT,
-    prompt_tokens INTEGER, completion_tokens INTEGER, llm_requests INTEGER, llm_cached INTEGER,
-    cost_usd REAL, stored_at REAL
+    prompt_tokens INTEGER, completion_tokens INTEGER, stored_at REAL
 );
 CREATE TABLE IF NOT EXISTS segments (
     vid TEXT NOT NULL, segment_id INTEGER NOT NULL, start REAL, end REAL, text TEXT,
@@ -58,6 +58,34 @@ CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts USING fts5(claim_text, vid UNINDEX
 CREATE VIRTUAL TABLE IF NOT EXISTS quotes_fts USING fts5(quote, vid UNINDEXED, owner_id UNINDEXED);
 """
 
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits the open transaction first, and a migration must be atomic.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _add_columns(conn: sqlite3.Connection, table: str, columns: list[tuple[str, str]]) -> None:
+    # Idempotent: databases stamped version 1 by early builds may already have some of them.
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for column, kind in columns:
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    # 0 -> 1: the tables, the evidence index and the full-text indexes.
+    lambda conn: _run_script(conn, BASE_SCHEMA),
+    # 1 -> 2: LLM requests, cache hits and estimated cost per video.
+    lambda conn: _add_columns(
+        conn, "videos", [("llm_requests", "INTEGER"), ("llm_cached", "INTEGER"), ("cost_usd", "REAL")]
+    ),  # fmt: skip
+    # 2 -> 3: what produced each video's results (model, device, compute type, endpoint, prompts).
+    lambda conn: _add_columns(conn, "videos", [("provenance", "TEXT")]),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
 VIDEO_TABLES = (
     "videos",
     "segments",
@@ -78,28 +106,32 @@ def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, SCHEMA_VERSION):
-        raise RuntimeError(
-            f"{path} has schema version {version}, this claimflow writes {SCHEMA_VERSION}; "
-            "point `results` at a new folder or migrate the database"
-        )
-    conn.executescript(SCHEMA)
-    _add_missing_columns(conn)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    migrate(conn, str(path))
     return conn
 
 
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Databases written by an earlier claimflow get the columns added since (NULL there)."""
-    for table, body in _TABLE_COLUMNS.items():
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        for column, kind in body:
-            if column not in present:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-_TABLE_COLUMNS = {"videos": [("llm_requests", "INTEGER"), ("llm_cached", "INTEGER"), ("cost_usd", "REAL")]}
+def migrate(conn: sqlite3.Connection, name: str = "the database") -> int:
+    """Apply the migrations the database lacks, in order; return the version it is now at."""
+    while (version := schema_version(conn)) < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) == version:  # another store job may have done it meanwhile
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{name} has schema version {version}, newer than this claimflow's {SCHEMA_VERSION}: it was "
+            "written by a later claimflow. Update claimflow, or point `results` at a new folder."
+        )
+    return version
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> int:
@@ -156,6 +188,13 @@ def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -
             "cost_usd": None
             if any(u.get("cost_usd") is None for u in usage if u)
             else sum(u["cost_usd"] for u in usage if u),
+            "provenance": json.dumps(
+                {
+                    k: doc.get("provenance")
+                    for k, doc in (("transcribe", transcript), ("mine", claims), ("evaluate", evaluation))
+                    if doc.get("provenance")
+                }
+            ),  # fmt: skip
             "stored_at": time.time(),
         }
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from claimflow import atomic
 from claimflow.models import BUNDLED_WHISPER, bundled_whisper_path
+from claimflow.settings import TranscribeResult, TranscribeRuntime
 from claimflow.subtitles import CaptionWriter
 
 log = logging.getLogger(__name__)
@@ -41,28 +42,27 @@ def resolve_model(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
 
 
-def load_model(cfg: dict[str, Any], threads: int):  # noqa: ANN201 - WhisperModel or pipeline
+def load_model(model_name: str, runtime: TranscribeRuntime, threads: int):  # noqa: ANN201 - model or pipeline
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    device, compute_type = resolve_device(cfg.get("device", "auto"), cfg.get("compute_type", "auto"))
-    model = WhisperModel(resolve_model(cfg.get("model", BUNDLED_WHISPER)), device=device,
-                         compute_type=compute_type, cpu_threads=threads)  # fmt: skip
-    log.info("whisper %s on %s (%s, %d threads)", cfg.get("model", BUNDLED_WHISPER), device, compute_type, threads)
-    if int(cfg.get("batch_size", 1)) > 1:
+    device, compute_type = resolve_device(runtime.device, runtime.compute_type)
+    model = WhisperModel(resolve_model(model_name), device=device, compute_type=compute_type, cpu_threads=threads)
+    log.info("whisper %s on %s (%s, %d threads)", model_name, device, compute_type, threads)
+    if runtime.batch_size > 1:
         return BatchedInferencePipeline(model=model)
     return model
 
 
-def mem_mb_for(cfg: dict[str, Any], audio_seconds: float | None = None) -> int:
+def mem_mb_for(model_name: str, runtime: TranscribeRuntime, audio_seconds: float | None = None) -> int:
     """Memory to reserve for one transcribe job: the model's size (from the table, by the
     size named in the model) plus what faster-whisper holds per hour of audio (it decodes
     and featurizes the whole file at once: measured ~3.4 GB for an hour, whatever the model)."""
-    table = cfg.get("mem_mb") or {}
-    name = Path(str(cfg.get("model", BUNDLED_WHISPER))).name.lower()
+    table = runtime.mem_mb
+    name = Path(model_name).name.lower()
     sizes = (int(mb) for size, mb in table.items() if size != "default" and size in name)
-    base = next(sizes, int(table.get("default", 4000)))
+    base = next(sizes, int(table["default"]))
     hours = (audio_seconds if audio_seconds is not None else 3600.0) / 3600
-    return base + int(math.ceil(hours * float(cfg.get("mem_mb_per_audio_hour", 3500))))
+    return base + int(math.ceil(hours * runtime.mem_mb_per_audio_hour))
 
 
 def audio_seconds(manifest_path: str | Path, audio_path: str | Path) -> float | None:
@@ -113,6 +113,18 @@ def from_captions(vid: str, path: str | Path, manifest: dict[str, Any], writer: 
     }
 
 
+def provenance(settings: TranscribeResult, runtime: TranscribeRuntime, threads: int) -> dict[str, Any]:
+    """What made a transcript: its result settings, and the device it ran on (runtime settings
+    rerun nothing, so a batch moved to a GPU mixes both; this says which is which)."""
+    from importlib.metadata import version
+
+    device, compute_type = resolve_device(runtime.device, runtime.compute_type)
+    return {"model": settings.model, "beam_size": settings.beam_size, "vad": settings.vad,
+            "language": settings.language, "word_timestamps": settings.word_timestamps,
+            "device": device, "compute_type": compute_type, "batch_size": runtime.batch_size,
+            "threads": threads, "faster_whisper": version("faster-whisper")}  # fmt: skip
+
+
 def empty_transcript(vid: str, status: str, reason: str | None, source: str) -> dict[str, Any]:
     return {"vid": vid, "status": status, "reason": reason, "source": source, "language": None,
             "duration": 0.0, "model": None, "segments": []}  # fmt: skip
@@ -123,14 +135,14 @@ def run(
     vid: str,
     audio: str | Path,
     manifest: dict[str, Any],
-    cfg: dict[str, Any],
+    settings: TranscribeResult,
+    runtime: TranscribeRuntime,
     threads: int,
     outputs: dict[str, str],
     captions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Transcribe one video's audio into transcript.json, .srt, .vtt and .txt (atomically);
     with `prefer_captions` and human-made subtitles downloaded, use those instead."""
-    model_name = cfg.get("model", BUNDLED_WHISPER)
     with contextlib.ExitStack() as stack:
         handles = {
             kind: stack.enter_context(atomic.atomic_open(outputs[kind], "w", encoding="utf-8"))
@@ -139,25 +151,26 @@ def run(
         writer = CaptionWriter(handles["srt"], handles["vtt"], handles["txt"])
         if manifest.get("status") != "ok":
             doc = empty_transcript(vid, manifest.get("status", "unavailable"), manifest.get("reason"), "none")
-        elif cfg.get("prefer_captions") and captions and Path(captions).is_file() and Path(captions).stat().st_size:
+        elif settings.prefer_captions and captions and Path(captions).is_file() and Path(captions).stat().st_size:
             doc = from_captions(vid, captions, manifest, writer)
         else:
-            doc = _transcribe(vid, audio, cfg, threads, writer, model_name)
+            doc = _transcribe(vid, audio, settings, runtime, threads, writer)
         atomic.write_json(outputs["json"], doc)
     return doc
 
 
-def _transcribe(vid: str, audio: str | Path, cfg: dict[str, Any], threads: int, writer: CaptionWriter,
-                model_name: str) -> dict[str, Any]:  # fmt: skip
-    model = load_model(cfg, threads)
+def _transcribe(vid: str, audio: str | Path, settings: TranscribeResult, runtime: TranscribeRuntime, threads: int,
+                writer: CaptionWriter) -> dict[str, Any]:  # fmt: skip
+    model_name = settings.model
+    model = load_model(model_name, runtime, threads)
     options: dict[str, Any] = {
-        "beam_size": int(cfg.get("beam_size", 5)),
-        "vad_filter": bool(cfg.get("vad", True)),
-        "word_timestamps": bool(cfg.get("word_timestamps", False)),
-        "language": None if cfg.get("language", "auto") == "auto" else cfg["language"],
+        "beam_size": settings.beam_size,
+        "vad_filter": settings.vad,
+        "word_timestamps": settings.word_timestamps,
+        "language": None if settings.language == "auto" else settings.language,
     }
-    if int(cfg.get("batch_size", 1)) > 1:
-        options["batch_size"] = int(cfg["batch_size"])
+    if runtime.batch_size > 1:
+        options["batch_size"] = runtime.batch_size
     began = time.time()
     stream, info = model.transcribe(str(audio), **options)
     segments = []
@@ -186,7 +199,7 @@ def _transcribe(vid: str, audio: str | Path, cfg: dict[str, Any], threads: int, 
         "language_probability": round(info.language_probability, 4),
         "duration": round(info.duration, 3),
         "model": model_name,
-        "settings": {k: v for k, v in options.items() if k != "language"} | {"language": cfg.get("language", "auto")},
+        "provenance": provenance(settings, runtime, threads),
         "transcribe_seconds": round(elapsed, 3),
         "segments": segments,
     }

@@ -6,10 +6,19 @@ from pathlib import Path
 
 from claimflow import accounts as cf_accounts
 from claimflow import llm as cf_llm
-from claimflow import prompts as cf_prompts
+from claimflow import settings as cf_settings
 from claimflow import sources as cf_sources
 from claimflow import transcribe as cf_transcribe
 from claimflow.sources import ID_PATTERN, SourceError
+
+# The typed settings, built once per parse (every cluster job re-parses: this is cheap and
+# reads no per-job file). Rules pass each stage's result settings as its `settings` param.
+try:
+    for _warning in cf_settings.check(config):
+        logger.warning(f"claimflow: {_warning}")
+    SETTINGS = cf_settings.Settings.from_config(config)
+except cf_settings.SettingsError as error:
+    raise WorkflowError(f"claimflow: {error}") from None
 
 RESULTS = config["results"].rstrip("/")
 STATE = config["state"].rstrip("/")
@@ -27,6 +36,7 @@ except SourceError as error:
     raise WorkflowError(f"claimflow: {error}") from None
 
 ACCOUNTS = {a.name: a for a in cf_accounts.from_config(config)}
+ACCOUNT_NAMES = list(ACCOUNTS)
 ASSIGNED = cf_accounts.assign(list(SOURCES), list(ACCOUNTS.values()))
 
 # With every account disabled, no download can succeed: say so once, and process what was
@@ -48,7 +58,9 @@ for _account in ACCOUNTS.values():
     if _account.resource not in workflow.global_resources:
         workflow.register_resource(_account.resource, 1)
 if "llm" not in workflow.global_resources:
-    workflow.register_resource("llm", cf_llm.concurrency_slots(config["llm"]))
+    workflow.register_resource(
+        "llm", cf_llm.concurrency_slots(SETTINGS.llm, SETTINGS.llm_runtime)
+    )
 
 
 def vid_dir(vid):
@@ -71,8 +83,10 @@ PER_VIDEO_OUTPUTS = [
 
 
 def get_final_outputs():
+    # TARGETS, not SOURCES: with every account disabled, videos not yet downloaded are not
+    # planned at all, and the run finishes what it can with exit status 0.
     per_video = [
-        f"{vid_dir(vid)}/{name}" for vid in SOURCES for name in PER_VIDEO_OUTPUTS
+        f"{vid_dir(vid)}/{name}" for vid in TARGETS for name in PER_VIDEO_OUTPUTS
     ]
     return per_video + [f"{RESULTS}/summary.tsv"]
 
@@ -94,26 +108,14 @@ def get_url(wildcards):
     return SOURCES[wildcards.vid].url
 
 
-_BOOKED = {}
-
-
-def get_booked_account(vid, attempt):
-    """The account a download job books: its assigned one while healthy; on a retry, or when
-    that account is disabled or paused, another healthy one. Decided once per (video,
-    attempt), so every account_<name> resource of one job agrees."""
-    key = (vid, attempt)
-    if key not in _BOOKED:
-        _BOOKED[key] = cf_accounts.choose(
-            vid, ASSIGNED[vid], list(ACCOUNTS.values()), f"{STATE}/accounts", attempt
-        )
-    return _BOOKED[key]
-
-
 def get_account_slot(name):
-    """Resource function: 1 if this download job books account `name`, else 0."""
+    """Resource function: 1 if this download job books account `name`, else 0. The booking
+    is a pure function of the video's assigned account and the attempt (no state read).
+    """
 
     def slot(wildcards, attempt):
-        return int(get_booked_account(wildcards.vid, attempt) == name)
+        booked = cf_accounts.book(ASSIGNED[wildcards.vid], ACCOUNT_NAMES, attempt)
+        return int(booked == name)
 
     return slot
 
@@ -123,40 +125,30 @@ def get_account_resources():
 
 
 def get_transcribe_settings(wildcards):
-    # Everything that changes the transcript, and nothing else (a change reruns transcribe).
-    return config["transcribe"]
+    # Exactly what changes the transcript; runtime settings are read by the job from config.
+    return cf_settings.as_param(SETTINGS.transcribe)
 
 
 def get_transcribe_mem_mb(wildcards, input):
     # Evaluated when the job is ready, so the downloaded audio's length is known.
     seconds = cf_transcribe.audio_seconds(input.manifest, input.audio)
-    return cf_transcribe.mem_mb_for(config["transcribe"], seconds)
+    return cf_transcribe.mem_mb_for(
+        SETTINGS.transcribe.model, SETTINGS.transcribe_runtime, seconds
+    )
 
 
 def get_transcribe_gpus(wildcards):
     # `device: auto` cannot know what a cluster node has: ask for a GPU with `device: cuda`.
-    return int(config["transcribe"]["device"] == "cuda")
-
-
-def get_llm_identity(wildcards):
-    # Provider and model change the answers; timeouts, rates and concurrency do not.
-    return {
-        k: config["llm"][k] for k in ("provider", "model", "temperature", "max_tokens")
-    }
+    return int(SETTINGS.transcribe_runtime.device == "cuda")
 
 
 def get_mine_settings(wildcards):
-    return {
-        **config["mine"],
-        "prompt_version": cf_prompts.fingerprint(config["mine"]["prompt"]),
-    }
+    # The LLM identity, the prompt (by content), chunking, limits and grounding thresholds.
+    return cf_settings.as_param(SETTINGS.mine)
 
 
 def get_evaluate_settings(wildcards):
-    return {
-        **config["evaluate"],
-        "prompt_version": cf_prompts.fingerprint(config["evaluate"]["prompt"]),
-    }
+    return cf_settings.as_param(SETTINGS.evaluate)
 
 
 def get_database():

@@ -17,6 +17,5 @@ rule evaluate:
         llm=1,
     params:
         settings=get_evaluate_settings,
-        llm=get_llm_identity,
     script:
         "../scripts/evaluate.py"

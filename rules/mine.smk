@@ -17,6 +17,5 @@ rule mine:
         llm=1,
     params:
         settings=get_mine_settings,
-        llm=get_llm_identity,
     script:
         "../scripts/mine.py"

@@ -1,23 +1,25 @@
 """Snakemake entry point for rule download (thin: adapts the snakemake object)."""
 
 from claimflow import accounts, download, logs
+from claimflow.settings import Settings
 
 logs.setup(snakemake.log[0])
-config = snakemake.config
-every = accounts.from_config(config)
-# The account is the slot this job booked, so the scheduler's plan and the download agree.
-booked = next(a.name for a in every if snakemake.resources.get(a.resource, 0))
+# Everything a download uses is a runtime setting: changing accounts or pacing never
+# re-downloads a finished video.
+settings = Settings.from_config(snakemake.config)
+every = accounts.from_config(snakemake.config)
+captions = settings.transcribe
 download.run(
     vid=snakemake.wildcards.vid,
     url=snakemake.params.url,
-    booked=booked,
+    # The account is the slot this job booked, so the scheduler's plan and the download agree.
+    booked=accounts.booked_from_resources(snakemake.resources, every),
     accounts=every,
     audio_out=snakemake.output.audio,
     manifest_out=snakemake.output.manifest,
     state_dir=f"{snakemake.params.state}/accounts",
-    pacing=config["pacing"],
+    pacing=settings.pacing,
     results_dir=snakemake.params.results,
-    socket_timeout=config["pacing"]["socket_timeout"],
     captions_out=snakemake.output.captions,
-    captions_langs=config["transcribe"]["captions_langs"] if config["transcribe"]["prefer_captions"] else None,
+    captions_langs=captions.captions_langs if captions.prefer_captions else None,
 )

@@ -1,9 +1,11 @@
 """Snakemake entry point for rule evaluate."""
 
 from claimflow import atomic, evaluate, llm, logs
+from claimflow.settings import EvaluateResult, Settings, from_param
 
 logs.setup(snakemake.log[0])
-config = snakemake.config
-client = llm.from_config(config["llm"], threads=snakemake.threads, state_dir=config["state"])
-result = evaluate.run(atomic.read_json(snakemake.input.claims), client, config["evaluate"])
+settings = from_param(EvaluateResult, snakemake.params.settings)  # a change reruns evaluation
+runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeouts: rerun nothing
+client = llm.client(settings.llm, runtime.llm_runtime, threads=snakemake.threads, state_dir=runtime.state)
+result = evaluate.run(atomic.read_json(snakemake.input.claims), client, settings)
 atomic.write_json(snakemake.output.evaluation, result)

@@ -1,9 +1,11 @@
 """Snakemake entry point for rule mine."""
 
 from claimflow import atomic, llm, logs, mine
+from claimflow.settings import MineResult, Settings, from_param
 
 logs.setup(snakemake.log[0])
-config = snakemake.config
-client = llm.from_config(config["llm"], threads=snakemake.threads, state_dir=config["state"])
-result = mine.run(atomic.read_json(snakemake.input.transcript), client, config["mine"])
+settings = from_param(MineResult, snakemake.params.settings)  # a change reruns mining
+runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeouts: rerun nothing
+client = llm.client(settings.llm, runtime.llm_runtime, threads=snakemake.threads, state_dir=runtime.state)
+result = mine.run(atomic.read_json(snakemake.input.transcript), client, settings)
 atomic.write_json(snakemake.output.claims, result)

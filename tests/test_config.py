@@ -29,7 +29,7 @@ def test_shipped_configs_validate_and_defaults_fill_in():
 
 def test_a_typo_fails_naming_the_key():
     config = _defaults()
-    config["pacing"]["dealy"] = [1, 2]
+    config["pacing"] = {"dealy": [1, 2]}
     with pytest.raises(WorkflowError, match="dealy"):
         validate(config, SCHEMA, set_default=True)
 

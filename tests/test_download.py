@@ -7,12 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import download, logs
+from claimflow import download, logs, settings
 from claimflow.accounts import Account, from_config
 from tests.conftest import DEMO
 from tests.faultserver import Fault
 
-PACING = {"delay": [0.05, 0.1], "floor": 0.0, "adaptive": {"failure_multiplier": 1.5, "max_failures": 3}}
+PACING = {"delay": [0.05, 0.1], "floor": 0.0, "warmup": {"videos": 0},
+          "adaptive": {"failure_multiplier": 1.5, "max_failures": 3}}  # fmt: skip
+
+
+def _pacing(section: dict) -> settings.Pacing:
+    return settings.load({"pacing": section}).pacing
 
 
 def _run(tmp_path: Path, url: str, accounts: list[Account], vid: str = "v1", booked: str | None = None,
@@ -26,7 +31,7 @@ def _run(tmp_path: Path, url: str, accounts: list[Account], vid: str = "v1", boo
         audio_out=out / "audio",
         manifest_out=out / "download.json",
         state_dir=tmp_path / "state",
-        pacing=pacing_override or PACING,
+        pacing=_pacing(pacing_override or PACING),
         **kw,
     )
 
@@ -102,7 +107,8 @@ def test_network_faults_are_transient_and_back_off(tmp_path, media_server, fault
     fault.path = "/sleep.ogg"
     media_server.add(fault)
     with pytest.raises(download.DownloadFailed) as failure:
-        _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], socket_timeout=timeout)
+        _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")],
+             pacing_override=PACING | {"socket_timeout": timeout})  # fmt: skip
     assert failure.value.outcome.kind == "transient", failure.value
     state = _state(tmp_path, "acct1")
     assert state["transient_streak"] == 1 and state["not_before"] > state["last_start"]

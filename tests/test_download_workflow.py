@@ -188,6 +188,29 @@ def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tm
     assert len(docs) == 4 and all(d["status"] == "ok" for d in docs)
 
 
+def test_with_every_account_disabled_the_default_target_finishes_what_was_downloaded(tmp_path):
+    workdir, server = make_batch(tmp_path, 3, ["acct1"])
+    first_vid = next(iter(read_sources(str(workdir / "videos.txt")))).vid
+    base = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile", str(REPO / "config/demo.yaml"),
+            str(workdir / "config.yaml")]  # fmt: skip
+    with server:
+        subprocess.run([*base[:3], f"results/{first_vid}/download.json", *base[3:]], check=True, capture_output=True,
+                       timeout=600)  # fmt: skip
+        server.add(Fault("status", status=401))
+        assert run_downloads(workdir, check=False).returncode != 0  # the other two: acct1 is now disabled
+        requests = len(server.requests)
+        plan = subprocess.run([*base, "-n"], capture_output=True, text=True, timeout=600)
+        assert plan.returncode == 0 and "rule download:" not in plan.stdout, plan.stdout[-3000:]
+        run = subprocess.run(base, capture_output=True, text=True, timeout=900)
+        assert len(server.requests) == requests  # no futile download attempt
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stderr.count("every download account is disabled, so downloads stopped") == 1
+    assert (workdir / f"results/{first_vid}/stored.json").is_file()
+    summary = (workdir / "results/summary.tsv").read_text().splitlines()
+    assert len(summary) == 2 and summary[1].startswith(first_vid)
+
+
 def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
     import signal
     import time

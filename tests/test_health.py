@@ -4,9 +4,10 @@ import random
 import pytest
 
 from claimflow import buffer, health
-from claimflow.accounts import Account, choose
+from claimflow.accounts import book
+from claimflow.settings import Adaptive, Buffer
 
-ADAPTIVE = {"failure_multiplier": 1.5, "success_step": 0.1, "max_failures": 3, "pause": [3600, 7200]}
+ADAPTIVE = Adaptive(failure_multiplier=1.5, success_step=0.1, max_failures=3, pause=(3600, 7200))
 
 
 def test_rate_limits_grow_the_multiplier_and_three_in_a_row_pause():
@@ -57,14 +58,14 @@ def test_buffer_counts_downloaded_but_unmined_videos(tmp_path):
         for f in files:
             (tmp_path / name / f).write_text("{}")
     assert buffer.count(tmp_path) == 1
-    limits = {"min": 20, "target": 50, "max": 100}
+    limits = Buffer(min=20, target=50, max=100, fast=0.5, slow=1.5, poll=30, max_wait=3600)
     assert [buffer.factor(n, limits) for n in (0, 19, 20, 50, 51, 99, 100)] == [0.5, 0.5, 1.0, 1.0, 1.5, 1.5, None]
 
 
-def test_jobs_book_their_assigned_account_until_it_is_disabled(tmp_path):
-    accounts = [Account("a"), Account("b"), Account("c")]
-    assert choose("v1", "a", accounts, tmp_path) == "a"
+def test_a_job_books_its_assigned_account_and_each_retry_the_next_one(tmp_path):
+    names = ["a", "b", "c"]
+    assert book("a", names) == "a" and book("b", names) == "b"
+    assert [book("b", names, attempt) for attempt in (1, 2, 3, 4)] == ["b", "c", "a", "b"]
+    # A pure function: no state file is read while the DAG is built, even a disabled account's.
     (tmp_path / "a.json").write_text(json.dumps({"status": "disabled"}))
-    picks = {choose(f"v{i}", "a", accounts, tmp_path) for i in range(20)}
-    assert picks == {"b", "c"}  # spread over the healthy ones
-    assert choose("v1", "b", accounts, tmp_path, attempt=2) in {"c"}  # a retry moves on
+    assert book("a", names) == "a"  # the job itself fails over, under the account's lock

@@ -1,8 +1,10 @@
 """The local provider: the bundled SmolLM2-135M through llama-cpp-python, for real."""
 
+import dataclasses
+
 import pytest
 
-from claimflow import evaluate, llm, mine
+from claimflow import evaluate, llm, mine, settings
 
 SCHEMA = {
     "type": "object",
@@ -42,7 +44,9 @@ def test_second_identical_request_is_served_from_the_cache(client, tmp_path):
 
 
 def test_truncated_answer_gets_one_repair_then_fails_clearly(tmp_path):
-    tiny = llm.from_config({"provider": "local", "max_tokens": 3}, threads=2)
+    # Below the schema's minimum on purpose (a config could not ask for it): a cut-off answer.
+    loaded = settings.load()
+    tiny = llm.client(dataclasses.replace(loaded.llm, max_tokens=3), loaded.llm_runtime, threads=2)
     with pytest.raises(llm.InvalidOutput, match="not JSON"):
         tiny.complete_json(MESSAGES, SCHEMA, name="t")
     assert tiny.usage.requests == 2  # the answer and exactly one repair attempt
@@ -50,7 +54,7 @@ def test_truncated_answer_gets_one_repair_then_fails_clearly(tmp_path):
 
 def test_mining_grounds_every_quote_in_the_transcript(tmp_path):
     client = llm.from_config({"provider": "local", "max_tokens": 1200}, threads=2)
-    cfg = {"limits": {"claims": 5, "jargon": 3, "people": 3, "mental_models": 2}}
+    cfg = settings.load({"mine": {"limits": {"claims": 5, "jargon": 3, "people": 3, "mental_models": 2}}}).mine
     result = mine.run({"vid": "f", "status": "ok", "segments": SEGMENTS}, client, cfg)
     full = " ".join(s["text"] for s in SEGMENTS)
     assert result["windows"] == 1 and not result["failed_windows"]
@@ -61,7 +65,7 @@ def test_mining_grounds_every_quote_in_the_transcript(tmp_path):
                 assert span["quote"] in full
                 seg = {s["id"]: s for s in SEGMENTS}[span["segment_ids"][0]]
                 assert span["t0"] == seg["start"]
-    evaluation = evaluate.run(result, client, {"tiers": {"A": 8.0, "B": 6.5, "C": 5.0}})
+    evaluation = evaluate.run(result, client, settings.load().evaluate)
     assert {e["claim_id"] for e in evaluation["evaluations"]} == {c["claim_id"] for c in result["claims"]}
     for entry in evaluation["evaluations"]:
         if entry["decision"] in ("accept", "reject"):
@@ -70,7 +74,9 @@ def test_mining_grounds_every_quote_in_the_transcript(tmp_path):
 
 def test_videos_without_speech_get_empty_results_and_no_requests():
     client = llm.from_config({"provider": "local"}, threads=1)
-    result = mine.run({"vid": "s", "status": "no_speech", "reason": "no speech detected", "segments": []}, client, {})
+    defaults = settings.load()
+    transcript = {"vid": "s", "status": "no_speech", "reason": "no speech detected", "segments": []}
+    result = mine.run(transcript, client, defaults.mine)
     assert result["status"] == "no_speech" and result["claims"] == []
-    assert evaluate.run(result, client, {})["evaluations"] == []
+    assert evaluate.run(result, client, defaults.evaluate)["evaluations"] == []
     assert client.usage.requests == 0

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from claimflow import llm, mine
+from claimflow import llm, mine, settings
 from tests.llmserver import FaultProxy, LLMFault
 from tests.test_llm_local import MESSAGES, SCHEMA, SEGMENTS
 
@@ -32,7 +32,11 @@ def _client(base_url: str, state_dir, **settings) -> llm.Client:
 def test_mining_through_the_openai_client_falls_back_from_json_schema_once(llama_base_url, tmp_path):
     with FaultProxy(llama_base_url) as proxy:
         client = _client(proxy.base_url, tmp_path, max_tokens=1200, timeout=300)
-        result = mine.run({"vid": "f", "status": "ok", "segments": SEGMENTS}, client, {"limits": {"claims": 5}})
+        result = mine.run(
+            {"vid": "f", "status": "ok", "segments": SEGMENTS},
+            client,
+            settings.load({"mine": {"limits": {"claims": 5}}}).mine,
+        )
     full = " ".join(s["text"] for s in SEGMENTS)
     assert result["claims"] and not result["failed_windows"]
     assert all(span["quote"] in full for c in result["claims"] for span in c["evidence_spans"])
@@ -46,11 +50,9 @@ def test_mining_through_the_openai_client_falls_back_from_json_schema_once(llama
 
 def test_a_later_process_remembers_what_the_endpoint_accepts(llama_base_url, tmp_path):
     (tmp_path / "llm-endpoints.json").write_text(json.dumps({f"{llama_base_url}|smollm2": "json_object"}))
-    with FaultProxy(llama_base_url) as proxy:
-        client = _client(proxy.base_url.replace(proxy.base_url, llama_base_url), tmp_path)
-        client.settings["base_url"] = llama_base_url
-        client.complete_json(MESSAGES, SCHEMA, "t")
-    assert client.usage.requests == 1
+    client = _client(llama_base_url, tmp_path)
+    client.complete_json(MESSAGES, SCHEMA, "t")
+    assert client.usage.requests == 1  # no json_schema probe: the remembered format was used
 
 
 @pytest.mark.parametrize(
@@ -92,7 +94,7 @@ def test_a_window_that_stays_invalid_is_recorded_and_the_video_completes(llama_b
     with FaultProxy(llama_base_url) as proxy:
         proxy.add(LLMFault("bad_schema", times=None))
         client = _client(proxy.base_url, tmp_path, response_format="json_object")
-        result = mine.run({"vid": "f", "status": "ok", "segments": SEGMENTS}, client, {})
+        result = mine.run({"vid": "f", "status": "ok", "segments": SEGMENTS}, client, settings.load().mine)
     assert result["claims"] == []
     assert len(result["failed_windows"]) == 1
     assert result["failed_windows"][0]["reason"].startswith("schema violation")

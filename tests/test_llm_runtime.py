@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from claimflow import llm, localllm, mine
+from claimflow import llm, localllm, mine, settings
 from claimflow.models import bundled_gguf_path
 from tests.conftest import REPO
 
@@ -98,7 +98,7 @@ def test_mining_stops_on_a_crashed_runtime_instead_of_recording_failed_windows(t
     transcript = {"vid": "f", "status": "ok", "segments": [{"id": 1, "start": 0.0, "end": 9.0, "text": FOREST_TEXT}]}
     try:
         with pytest.raises(localllm.RuntimeCrashed, match="SIGSEGV"):
-            mine.run(transcript, client, {})
+            mine.run(transcript, client, settings.load().mine)
     finally:
         localllm.runtime.cache_clear()
 

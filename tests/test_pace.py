@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from claimflow import pace
+from claimflow.settings import Warmup
 
 
 class FakeClock:
@@ -48,7 +49,7 @@ def test_second_download_waits_for_the_gap_drawn_once(tmp_path: Path):
 
 def test_warmup_range_applies_to_the_first_videos_only(tmp_path: Path):
     clock = FakeClock()
-    warmup = {"videos": 2, "delay": [1, 2]}
+    warmup = Warmup(videos=2, delay=(1, 2))
     gaps = []
     for _ in range(4):
         with pace.wait_turn("a", tmp_path, pace.Plan((100, 200), warmup), clock=clock, sleep=clock.sleep) as turn:

@@ -1,5 +1,9 @@
 import contextlib
+import shutil
 import sqlite3
+from pathlib import Path
+
+import pytest
 
 from claimflow import store
 
@@ -71,3 +75,53 @@ def test_failed_upsert_keeps_the_previous_rows(tmp_path):
     with contextlib.suppress(sqlite3.IntegrityError):
         store.upsert(conn, "v1", rows)
     assert conn.execute("SELECT COUNT(*) FROM claims WHERE vid='v1'").fetchone()[0] == 2
+
+
+FIXTURE_V1 = Path(__file__).parent / "fixtures/claimflow-v1.sqlite"  # written by the demo at schema version 1
+
+
+def _table_rows(conn: sqlite3.Connection, table: str, columns: str) -> list[tuple]:
+    return sorted(conn.execute(f"SELECT {columns} FROM {table}").fetchall(), key=repr)
+
+
+def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows(tmp_path):
+    db = tmp_path / "old.sqlite"
+    shutil.copy(FIXTURE_V1, db)
+    old = sqlite3.connect(db)
+    assert store.schema_version(old) == 1
+    before = {t: _table_rows(old, t, "*") for t in ("segments", "claims", "evaluations", "evidence", "jargon")}
+    videos_before = _table_rows(old, "videos", "vid, status, title, prompt_tokens, llm_requests")
+    fts_before = _table_rows(old, "claims_fts", "claim_text, vid")
+    old.close()
+    assert videos_before and before["claims"]
+
+    conn = store.connect(db)
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 3
+    for table, rows in before.items():
+        assert _table_rows(conn, table, "*") == rows, table
+    assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
+    assert _table_rows(conn, "claims_fts", "claim_text, vid") == fts_before
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
+    assert "provenance" in columns
+    # New rows go in next to the old ones, with the new column filled.
+    store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
+    assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
+    conn.close()
+    assert store.schema_version(store.connect(db)) == 3  # a second connect changes nothing
+
+
+def test_every_migration_from_an_empty_database_gives_the_current_schema(tmp_path):
+    conn = store.connect(tmp_path / "new.sqlite")
+    assert store.schema_version(conn) == store.SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    assert set(store.VIDEO_TABLES) | {"evidence_owner"} <= tables
+
+
+def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
+    db = tmp_path / "future.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 3"):
+        store.connect(db)
+    assert store.schema_version(sqlite3.connect(db)) == 99

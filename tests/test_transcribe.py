@@ -7,10 +7,16 @@ import pysrt
 import pytest
 import webvtt
 
-from claimflow import transcribe
+from claimflow import settings, transcribe
 from tests.conftest import DEMO, write_silence
 
 CFG = {"model": "tiny.en", "device": "auto", "compute_type": "auto", "vad": True, "batch_size": 1}
+
+
+def _cfg(transcribe_section: dict) -> dict:
+    """transcribe.run's settings and runtime, validated and defaulted by the schema."""
+    loaded = settings.load({"transcribe": transcribe_section})
+    return {"settings": loaded.transcribe, "runtime": loaded.transcribe_runtime}
 
 
 def _outputs(tmp_path: Path) -> dict[str, str]:
@@ -27,7 +33,7 @@ def _normalize(text: str) -> str:
 def interest(tmp_path_factory) -> tuple[dict, dict[str, str]]:
     out = tmp_path_factory.mktemp("interest")
     outputs = _outputs(out)
-    doc = transcribe.run(vid="v", audio=DEMO / "interest.ogg", manifest={"status": "ok"}, cfg=CFG, threads=2,
+    doc = transcribe.run(vid="v", audio=DEMO / "interest.ogg", manifest={"status": "ok"}, **_cfg(CFG), threads=2,
                          outputs=outputs)  # fmt: skip
     return doc, outputs
 
@@ -70,7 +76,7 @@ def test_word_error_rate_on_the_demo_clips_is_within_the_measured_bound(tmp_path
         if clip == "interest":
             doc = interest[0]
         else:
-            doc = transcribe.run(vid=clip, audio=DEMO / f"{clip}.ogg", manifest={"status": "ok"}, cfg=CFG,
+            doc = transcribe.run(vid=clip, audio=DEMO / f"{clip}.ogg", manifest={"status": "ok"}, **_cfg(CFG),
                                  threads=2, outputs=_outputs(tmp_path))  # fmt: skip
         reference = _normalize((DEMO / f"texts/{clip}.txt").read_text())
         rates[clip] = jiwer.wer(reference, _normalize(" ".join(s["text"] for s in doc["segments"])))
@@ -80,9 +86,9 @@ def test_word_error_rate_on_the_demo_clips_is_within_the_measured_bound(tmp_path
 
 def test_batched_pipeline_and_word_timestamps(tmp_path):
     cfg = CFG | {"batch_size": 4, "word_timestamps": True}
-    doc = transcribe.run(vid="b", audio=DEMO / "forests.ogg", manifest={"status": "ok"}, cfg=cfg, threads=2,
+    doc = transcribe.run(vid="b", audio=DEMO / "forests.ogg", manifest={"status": "ok"}, **_cfg(cfg), threads=2,
                          outputs=_outputs(tmp_path))  # fmt: skip
-    assert doc["settings"]["batch_size"] == 4
+    assert doc["provenance"]["batch_size"] == 4 and doc["provenance"]["device"] == "cpu"
     words = [w for s in doc["segments"] for w in s["words"]]
     assert len(words) > 40
     assert all(s["start"] <= w["start"] <= w["end"] <= s["end"] + 0.01 for s in doc["segments"] for w in s["words"])
@@ -99,23 +105,24 @@ def test_captions_replace_whisper_when_preferred(tmp_path):
     manifest = {"status": "ok", "captions": {"lang": "en", "ext": "vtt"}, "duration": 3608.25}
     # A model that cannot load proves Whisper is skipped.
     cfg = CFG | {"prefer_captions": True, "model": "/nonexistent/model"}
-    doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, cfg=cfg, threads=1,
+    doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, **_cfg(cfg), threads=1,
                          outputs=_outputs(tmp_path), captions=captions)  # fmt: skip
     assert doc["source"] == "captions" and doc["language"] == "en"
     assert [(s["start"], s["end"]) for s in doc["segments"]] == [(0.0, 2.5), (3602.5, 3608.25)]
     assert doc["segments"][1]["text"] == "During deep sleep, the brain replays the day."
     assert len(pysrt.open(str(tmp_path / "transcript.srt"))) == 2
     # Not preferred (or no captions): Whisper runs as usual.
-    doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, cfg=CFG | {"prefer_captions": False},
+    doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, **_cfg(CFG | {"prefer_captions": False}),
                          threads=2, outputs=_outputs(tmp_path), captions=captions)  # fmt: skip
     assert doc["source"] == "whisper:tiny.en"
 
 
 def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path):
     cfg = {"mem_mb": {"tiny": 500, "large": 6500, "default": 3000}, "mem_mb_per_audio_hour": 3500}
-    assert transcribe.mem_mb_for(cfg | {"model": "tiny.en"}, 1800) == 500 + 1750
-    assert transcribe.mem_mb_for(cfg | {"model": "large-v3"}, 3600) == 6500 + 3500
-    assert transcribe.mem_mb_for(cfg | {"model": "/models/my-ct2"}, None) == 3000 + 3500  # unknown: an hour
+    runtime = settings.load({"transcribe": cfg}).transcribe_runtime
+    assert transcribe.mem_mb_for("tiny.en", runtime, 1800) == 500 + 1750
+    assert transcribe.mem_mb_for("large-v3", runtime, 3600) == 6500 + 3500
+    assert transcribe.mem_mb_for("/models/my-ct2", runtime, None) == 3000 + 3500  # unknown: an hour
     manifest = tmp_path / "download.json"
     manifest.write_text('{"duration": null}')
     assert 27 < transcribe.audio_seconds(manifest, DEMO / "sleep.ogg") < 30  # probed from the container
@@ -125,7 +132,7 @@ def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path
 
 def test_silence_gives_no_speech(tmp_path):
     silent = write_silence(tmp_path / "silence.wav", 5)
-    doc = transcribe.run(vid="s", audio=silent, manifest={"status": "ok"}, cfg=CFG, threads=2,
+    doc = transcribe.run(vid="s", audio=silent, manifest={"status": "ok"}, **_cfg(CFG), threads=2,
                          outputs=_outputs(tmp_path))  # fmt: skip
     assert doc["status"] == "no_speech"
     assert doc["segments"] == []
@@ -133,8 +140,10 @@ def test_silence_gives_no_speech(tmp_path):
 
 
 def test_unavailable_video_passes_through_without_loading_a_model(tmp_path):
-    doc = transcribe.run(vid="u", audio=tmp_path / "missing", manifest={"status": "unavailable", "reason": "HTTP 404"},
-                         cfg={**CFG, "model": "/nonexistent/model"}, threads=1, outputs=_outputs(tmp_path))  # fmt: skip
+    manifest = {"status": "unavailable", "reason": "HTTP 404"}
+    cfg = _cfg({**CFG, "model": "/nonexistent/model"})
+    doc = transcribe.run(vid="u", audio=tmp_path / "missing", manifest=manifest, **cfg, threads=1,
+                         outputs=_outputs(tmp_path))  # fmt: skip
     assert doc["status"] == "unavailable" and doc["reason"] == "HTTP 404"
     assert (tmp_path / "transcript.vtt").read_text().startswith("WEBVTT")
 

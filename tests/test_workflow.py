@@ -129,3 +129,46 @@ def test_the_batch_usage_is_summed(demo_run: Path):
     header = rows[0].split("\t")
     tokens = sum(int(r.split("\t")[header.index("prompt_tokens")]) for r in rows[1:])
     assert usage["prompt_tokens"] == tokens
+
+
+# Every runtime setting at once, changed from what the demo ran with: none may rerun anything.
+RUNTIME_CHANGES = {
+    "transcribe": {"device": "cpu", "compute_type": "int8_float32", "batch_size": 4,
+                   "mem_mb": {"tiny": 900, "default": 5000}, "mem_mb_per_audio_hour": 4000},
+    "llm": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "OTHER_KEY", "response_format": "json_object",
+            "max_concurrency": 2, "requests_per_minute": 30, "timeout": 60, "max_retries": 2, "n_ctx": 2048,
+            "cache": False, "prices": {"x": {"prompt": 1.0, "completion": 2.0}}},
+    "pacing": {"delay": [5, 9], "floor": 2, "warmup": {"videos": 3, "delay": [2, 4]},
+               "buffer": {"min": 1, "target": 2, "max": 3, "fast": 0.7, "slow": 1.2, "poll": 5, "max_wait": 60},
+               "adaptive": {"failure_multiplier": 2.0, "success_step": 0.2, "max_failures": 5, "pause": [60, 120]},
+               "socket_timeout": 10},
+    "accounts": [{"name": "demo_a", "delay": [3, 4], "floor": 1}, {"name": "demo_b", "proxy": "http://u:p@127.0.0.1:9"}],
+}  # fmt: skip
+
+
+def _plan(workdir: Path, changes: dict, tmp_path: Path) -> set[tuple[str, str]]:
+    (tmp_path / "changes.yaml").write_text(yaml.safe_dump(changes))
+    run = snakemake(workdir, "-n", "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml"),
+                    str(tmp_path / "changes.yaml"))  # fmt: skip
+    return {job for job in planned_jobs(run.stdout + run.stderr) if job[1]}
+
+
+def test_runtime_settings_rerun_nothing(demo_run: Path, tmp_path: Path):
+    # Moving a batch to a GPU or a cluster, or another endpoint, pacing or accounts: no work redone.
+    assert _plan(demo_run, RUNTIME_CHANGES, tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    ("changes", "stages"),
+    [
+        ({"transcribe": {"beam_size": 2}}, ("transcribe", "mine", "evaluate", "store")),
+        ({"transcribe": {"vad": False}}, ("transcribe", "mine", "evaluate", "store")),
+        ({"llm": {"temperature": 0.3}}, ("mine", "evaluate", "store")),
+        ({"mine": {"chunk_tokens": 600}}, ("mine", "evaluate", "store")),
+        ({"evaluate": {"merge_threshold": 80}}, ("evaluate", "store")),
+    ],
+    ids=["whisper-beam", "vad", "llm-temperature", "chunking", "evaluation"],
+)
+def test_result_settings_rerun_their_stage_and_what_follows(demo_run, tmp_path, changes, stages):
+    vids = {"file-sleep", "file-interest", "file-forests"}
+    assert _plan(demo_run, changes, tmp_path) == {(rule, vid) for rule in stages for vid in vids}

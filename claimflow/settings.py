@@ -1,0 +1,280 @@
+"""One typed view of the configuration, built once from the validated config.
+
+Defaults live in one place, `config/schema.yaml`: Snakemake's `validate(..., set_default=True)`
+(or `claimflow.config.load`) fills them in, and nothing here or in the stages has a default of
+its own, so a missing key fails loudly instead of meeting a second, drifting default.
+
+Each stage's settings come in two kinds:
+- **result** settings change what the stage writes. A rule passes them as its `settings` param
+  (`as_param`), so changing one reruns exactly that stage and what follows it (Snakemake's
+  params rerun trigger), and its script reads them back from that param (`from_param`).
+- **runtime** settings change how a job runs, never what it writes: device, compute type,
+  batch size, threads, memory, endpoint, key, timeouts, retries, rates, concurrency, pacing,
+  buffer. Jobs read them from the config (`Settings.from_config(snakemake.config)`); they are
+  never params, so changing them reruns nothing. Outputs record them as provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], data: dict[str, Any]) -> T:
+    """A dataclass from a (validated) dict, nested dataclasses and tuples included. Every field
+    must be present: the schema supplies defaults, this layer none."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            raise KeyError(f"{cls.__name__}: setting '{f.name}' is missing (the schema should have filled it in)")
+        values[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return build(hint, value)
+    if origin is tuple and isinstance(value, list | tuple):
+        return tuple(value)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _convert(inner[0], value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def as_param(settings: Any) -> dict[str, Any]:
+    """A plain, JSON-like dict for a Snakemake param (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(settings))
+
+
+def from_param(cls: type[T], param: Any) -> T:
+    """The settings a rule passed as its param, typed again (Snakemake hands back a dict)."""
+    return build(cls, dict(param))
+
+
+# -- transcription ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TranscribeResult:
+    model: str
+    language: str
+    beam_size: int
+    vad: bool
+    word_timestamps: bool
+    prefer_captions: bool
+    captions_langs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TranscribeRuntime:
+    device: str
+    compute_type: str
+    batch_size: int
+    mem_mb: dict[str, int]
+    mem_mb_per_audio_hour: int
+
+
+# -- the LLM ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LLMIdentity:
+    """What decides the model's answers (result settings of mine and evaluate)."""
+
+    provider: str
+    model: str
+    temperature: float
+    max_tokens: int
+    repeat_penalty: float
+
+
+@dataclass(frozen=True)
+class LLMRuntime:
+    """How requests are made: where, with which key, how fast, how patiently."""
+
+    base_url: str | None
+    api_key_env: str
+    response_format: str
+    max_concurrency: int
+    requests_per_minute: float
+    timeout: float
+    max_retries: int
+    n_ctx: int
+    cache: bool
+    prices: dict[str, dict[str, float]]
+
+
+# -- mining and evaluation -------------------------------------------------------------------
+@dataclass(frozen=True)
+class MineLimits:
+    claims: int
+    jargon: int
+    people: int
+    mental_models: int
+
+
+@dataclass(frozen=True)
+class MineResult:
+    llm: LLMIdentity
+    prompt: str
+    prompt_version: str  # the prompt file's content hash: editing the file reruns mining
+    chunk_tokens: int
+    min_tokens: int
+    max_tokens: int
+    overlap_tokens: int
+    unsupported: str
+    quote_threshold: float
+    statement_threshold: float
+    limits: MineLimits
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    llm: LLMIdentity
+    prompt: str
+    prompt_version: str
+    batch_size: int
+    merge_threshold: float
+    tiers: dict[str, float]
+    weights: dict[str, float]
+
+
+# -- downloads -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Warmup:
+    videos: int
+    delay: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Buffer:
+    min: int
+    target: int
+    max: int
+    fast: float
+    slow: float
+    poll: float
+    max_wait: float
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    failure_multiplier: float
+    success_step: float
+    max_failures: int
+    pause: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Pacing:
+    delay: tuple[float, float]
+    floor: float
+    warmup: Warmup
+    buffer: Buffer
+    adaptive: Adaptive
+    socket_timeout: float
+
+
+# -- the whole -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    results: str
+    state: str
+    pacing: Pacing
+    transcribe: TranscribeResult
+    transcribe_runtime: TranscribeRuntime
+    llm: LLMIdentity
+    llm_runtime: LLMRuntime
+    mine: MineResult
+    evaluate: EvaluateResult
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Settings:
+        from claimflow import prompts
+
+        def pick(section: str, kind: type) -> dict[str, Any]:
+            names = {f.name for f in dataclasses.fields(kind)}
+            return {k: v for k, v in config[section].items() if k in names}
+
+        llm = build(LLMIdentity, pick("llm", LLMIdentity))
+        mine = dict(config["mine"], llm=dataclasses.asdict(llm))
+        mine["prompt_version"] = prompts.fingerprint(mine["prompt"])
+        evaluate = dict(config["evaluate"], llm=dataclasses.asdict(llm))
+        evaluate["prompt_version"] = prompts.fingerprint(evaluate["prompt"])
+        return cls(
+            results=config["results"],
+            state=config["state"],
+            pacing=build(Pacing, config["pacing"]),
+            transcribe=build(TranscribeResult, pick("transcribe", TranscribeResult)),
+            transcribe_runtime=build(TranscribeRuntime, pick("transcribe", TranscribeRuntime)),
+            llm=llm,
+            llm_runtime=build(LLMRuntime, pick("llm", LLMRuntime)),
+            mine=build(MineResult, mine),
+            evaluate=build(EvaluateResult, evaluate),
+        )
+
+
+def load(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from the shipped config plus `overrides`, validated and defaulted by the schema
+    (for tools and tests that run stages outside the workflow)."""
+    from claimflow import config
+
+    return Settings.from_config(config.load(overrides=overrides))
+
+
+def result_keys() -> dict[str, set[str]]:
+    """For each config section, the keys that are result settings (the rest are runtime)."""
+    names = lambda kind: {f.name for f in dataclasses.fields(kind)}  # noqa: E731
+    return {
+        "transcribe": names(TranscribeResult),
+        "llm": names(LLMIdentity),
+        "mine": names(MineResult) - {"llm", "prompt_version"},
+        "evaluate": names(EvaluateResult) - {"llm", "prompt_version"},
+    }
+
+
+class SettingsError(ValueError):
+    """A config that passes the schema but cannot work; the message names the key and the fix."""
+
+
+def check(config: dict[str, Any]) -> list[str]:
+    """What the schema cannot say about the validated config: raise SettingsError for a range
+    whose ends are reversed; return warnings (a gap range below its floor, which the floor
+    silently overrides)."""
+    pacing = config["pacing"]
+    ranges = [("pacing.delay", pacing["delay"]), ("pacing.warmup.delay", pacing["warmup"]["delay"]),
+              ("pacing.adaptive.pause", pacing["adaptive"]["pause"])]  # fmt: skip
+    for account in config["accounts"]:
+        if account.get("delay"):
+            ranges.append((f"accounts[{account['name']}].delay", account["delay"]))
+    for key, (low, high) in ranges:
+        if low > high:
+            raise SettingsError(f"{key} is [{low}, {high}]: the first number must not exceed the second; "
+                                f"write [{high}, {low}]")  # fmt: skip
+    warnings = []
+    for account in config["accounts"]:
+        floor = account.get("floor", pacing["floor"])
+        gaps = [("delay", account.get("delay") or pacing["delay"]), ("warmup.delay", pacing["warmup"]["delay"])]
+        for what, (low, high) in gaps:
+            if low < floor:
+                effect = (
+                    f"every gap will be {floor:g} s" if high <= floor else f"gaps below {floor:g} s become {floor:g} s"
+                )
+                warnings.append(f"account {account['name']}: {what} [{low:g}, {high:g}] starts below the floor "
+                                f"{floor:g} s, so {effect}; lower pacing.floor (or the account's floor) "
+                                f"to pace as written")  # fmt: skip
+    return warnings

@@ -1,0 +1,97 @@
+"""The settings layer: one source of defaults (the schema), every setting described and
+classified, the README's table generated from the schema, and configs that cannot work
+refused at start with the key's name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claimflow import configdoc, settings
+from claimflow.config import SCHEMA
+from tests.conftest import REPO
+
+
+def _properties(node: dict, path: str = "") -> list[tuple[str, dict]]:
+    found = []
+    for name, spec in node.get("properties", {}).items():
+        found.append((f"{path}{name}", spec))
+        found += _properties(spec, f"{path}{name}.")
+        found += _properties(spec.get("items", {}), f"{path}{name}[].")
+        extra = spec.get("additionalProperties")
+        if isinstance(extra, dict):
+            found += _properties(extra, f"{path}{name}.*.")
+    return found
+
+
+def test_every_schema_property_has_a_description():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    missing = [key for key, spec in _properties(schema) if not spec.get("description")]
+    assert not missing, f"describe these in config/schema.yaml: {missing}"
+
+
+def test_the_readme_configuration_table_is_the_schema():
+    readme = (REPO / "README.md").read_text()
+    expected = configdoc.replace_in(readme, configdoc.table())
+    assert readme == expected, "run `python -m claimflow.configdoc --write README.md`"
+
+
+def test_the_shipped_config_sets_no_default_of_its_own():
+    # Defaults live in the schema only: config/config.yaml names the batch and the accounts.
+    assert set(yaml.safe_load((REPO / "config/config.yaml").read_text())) == {"sources", "accounts"}
+
+
+def test_result_settings_survive_the_trip_through_a_snakemake_param():
+    loaded = settings.load({"transcribe": {"beam_size": 3}, "mine": {"limits": {"claims": 2}}})
+    for kind, value in ((settings.TranscribeResult, loaded.transcribe), (settings.MineResult, loaded.mine),
+                        (settings.EvaluateResult, loaded.evaluate)):  # fmt: skip
+        assert settings.from_param(kind, settings.as_param(value)) == value
+
+
+def test_each_setting_is_classified_once_and_runtime_settings_stay_out_of_the_params():
+    base = settings.load()
+    runtime_changes = {
+        "transcribe": {"device": "cuda", "compute_type": "float16", "batch_size": 8},
+        "llm": {"base_url": "http://x/v1", "timeout": 5, "requests_per_minute": 1, "cache": False},
+    }
+    moved = settings.load(runtime_changes)
+    for stage in ("transcribe", "mine", "evaluate"):
+        assert settings.as_param(getattr(moved, stage)) == settings.as_param(getattr(base, stage)), stage
+    assert settings.as_param(settings.load({"llm": {"temperature": 0.5}}).mine) != settings.as_param(base.mine)
+
+
+def test_a_missing_setting_fails_loudly_instead_of_meeting_a_second_default():
+    with pytest.raises(KeyError, match="TranscribeResult: setting 'language' is missing"):
+        settings.build(settings.TranscribeResult, {"model": "tiny.en"})
+
+
+def _dry_run(tmp_path: Path, pacing: dict) -> subprocess.CompletedProcess:
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt"), "pacing": pacing}))
+    command = [sys.executable, "-m", "snakemake", "-n", "-j1", "--snakefile", str(REPO / "Snakefile"),
+               "-d", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    run.output = run.stdout + run.stderr  # Snakemake logs to both
+    return run
+
+
+def test_a_reversed_range_fails_at_start_naming_the_key(tmp_path):
+    run = _dry_run(tmp_path, {"delay": [300, 180]})
+    assert run.returncode != 0
+    assert "pacing.delay is [300, 180]: the first number must not exceed the second; write [180, 300]" in run.output
+    assert "Traceback" not in run.output and not (tmp_path / "results").exists()
+
+
+def test_a_negative_floor_fails_at_start_naming_the_key(tmp_path):
+    run = _dry_run(tmp_path, {"floor": -1})
+    assert run.returncode != 0
+    assert "-1 is less than the minimum of 0" in run.output and "'floor'" in run.output
+
+
+def test_a_range_below_the_floor_warns_what_will_happen(tmp_path):
+    run = _dry_run(tmp_path, {"delay": [1.0, 1.5], "warmup": {"videos": 0}})  # default floor: 30 s
+    assert run.returncode == 0, run.output
+    assert "delay [1, 1.5] starts below the floor 30 s, so every gap will be 30 s" in run.output
