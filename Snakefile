@@ -30,8 +30,14 @@ localrules:
     summary,
 
 
+onstart:
+    # Each run gives the environment a fresh chance: the user may have fixed it.
+    reset_download_stop()
+
+
 onerror:
     print_account_health()
+    print_download_stop()
 
 
 rule all:

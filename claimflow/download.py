@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimflow import atomic, buffer, health, outcomes, pace
+from claimflow import atomic, buffer, envstop, health, outcomes, pace
 from claimflow.accounts import Account, check_cookie_file, read_states
 from claimflow.logs import redact
-from claimflow.settings import Pacing
+from claimflow.settings import DownloadOptions, Pacing
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,14 @@ class DownloadFailed(RuntimeError):
 
 class AllAccountsDisabled(RuntimeError):
     pass
+
+
+class NeedsAccount(Exception):
+    """This account may not see the video (age, membership, region); another might."""
+
+    def __init__(self, outcome: outcomes.Outcome, account: str):
+        super().__init__(f"{account}: {outcome.reason}")
+        self.outcome, self.account = outcome, account
 
 
 class _YtdlpLogger:
@@ -66,7 +74,11 @@ class _YtdlpLogger:
 
 
 def ytdlp_options(
-    account: Account, workdir: Path, socket_timeout: float, captions: list[str] | None = None
+    account: Account,
+    workdir: Path,
+    socket_timeout: float,
+    captions: list[str] | None = None,
+    passthrough: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "format": "bestaudio/best",
@@ -92,7 +104,64 @@ def ytdlp_options(
         opts["cookiefile"] = str(Path(account.cookies).expanduser())
     if account.proxy:
         opts["proxy"] = account.proxy
+    if runtime := bundled_js_runtime():
+        # The Deno that came with the environment, whatever the PATH of a cluster job says.
+        opts["js_runtimes"] = {"deno": {"path": runtime}}
+    opts.update(passthrough_options(passthrough or {}))
     return opts
+
+
+def bundled_js_runtime() -> str | None:
+    """The Deno binary installed into the environment by the `deno` package, if any."""
+    try:
+        import deno
+    except ImportError:
+        return None
+    path = deno.find_deno_bin()
+    return str(path) if path and Path(path).is_file() else None
+
+
+# download.ytdlp: yt-dlp options a user may pass through (the schema allows only these).
+# Never the output template, format, post-processing or retries: the file contract and the
+# pacing depend on them.
+PASSTHROUGH = ("extractor_args", "impersonate", "sleep_interval_requests", "geo_bypass_country",
+               "source_address", "plugin_dirs")  # fmt: skip
+
+
+def passthrough_options(ytdlp: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(ytdlp) - set(PASSTHROUGH)
+    if unknown:  # the schema refuses these at start; a direct caller gets the same answer
+        raise ValueError(f"download.ytdlp: {', '.join(sorted(unknown))} cannot be passed to yt-dlp here")
+    opts = {k: v for k, v in ytdlp.items() if k not in ("impersonate", "plugin_dirs")}
+    if ytdlp.get("impersonate"):
+        from yt_dlp.networking.impersonate import ImpersonateTarget
+
+        opts["impersonate"] = ImpersonateTarget.from_str(ytdlp["impersonate"])
+    if ytdlp.get("plugin_dirs"):
+        # yt-dlp reads plugin folders from a process-wide setting before its extractors load.
+        from yt_dlp.globals import plugin_dirs
+
+        plugin_dirs.value = ["default", *(str(Path(d).expanduser()) for d in ytdlp["plugin_dirs"])]
+    return opts
+
+
+def ytdlp_provenance() -> dict[str, Any]:
+    """yt-dlp's version and its JavaScript runtime, for download.json."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import yt_dlp
+
+    try:
+        ejs = version("yt-dlp-ejs")
+    except PackageNotFoundError:
+        ejs = None
+    runtime = bundled_js_runtime()
+    if runtime:
+        from yt_dlp.globals import supported_js_runtimes
+
+        info = supported_js_runtimes.value["deno"](path=runtime).info
+        runtime = f"deno {info.version}" if info else None
+    return {"version": yt_dlp.version.__version__, "js_runtime": runtime, "ejs": ejs}
 
 
 class Fetcher:
@@ -101,14 +170,20 @@ class Fetcher:
     the pacing allows, and the cookie jar is written back before the turn ends."""
 
     def __init__(
-        self, url: str, workdir: Path, account: Account, socket_timeout: float = 30.0, captions: list[str] | None = None
+        self,
+        url: str,
+        workdir: Path,
+        account: Account,
+        socket_timeout: float = 30.0,
+        captions: list[str] | None = None,
+        passthrough: dict[str, Any] | None = None,
     ):
         import yt_dlp
         from yt_dlp.extractor import gen_extractor_classes
 
         self.url = url
         self.logger = _YtdlpLogger()
-        opts = ytdlp_options(account, workdir, socket_timeout, captions)
+        opts = ytdlp_options(account, workdir, socket_timeout, captions, passthrough)
         opts["logger"] = self.logger
         self.ydl = yt_dlp.YoutubeDL(opts)
         self.ie_key = next((ie.ie_key() for ie in gen_extractor_classes() if ie.suitable(url)), None)
@@ -153,6 +228,15 @@ class Job:
     results_dir: Path | None
     captions_out: Path | None = None
     captions_langs: tuple[str, ...] | None = None
+    options: DownloadOptions | None = None
+
+    @property
+    def state_root(self) -> Path:
+        return self.state_dir.parent  # state/accounts -> state
+
+    @property
+    def environment_failures(self) -> int:
+        return self.options.environment_failures if self.options else 3
 
     def plan(self, account: Account) -> pace.Plan:
         limits = self.pacing.buffer
@@ -183,7 +267,8 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
     workdir.mkdir(parents=True)
     plan = job.plan(account)
     captions = list(job.captions_langs) if job.captions_out and job.captions_langs else None
-    fetch = Fetcher(job.url, workdir, account, job.pacing.socket_timeout, captions)
+    passthrough = dict(job.options.ytdlp) if job.options else None
+    fetch = Fetcher(job.url, workdir, account, job.pacing.socket_timeout, captions, passthrough)
     try:
         with pace.wait_turn(
             account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
@@ -199,10 +284,22 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
                 if outcome.kind == outcomes.UNAVAILABLE:
                     turn.state.update(last_outcome="unavailable", last_outcome_at=now)
                     log.warning("%s: unavailable: %s", job.vid, redact(outcome.reason))
-                    manifest.update(status="unavailable", reason=redact(outcome.reason), account=account.name)
-                    atomic.write_text(job.audio_out, "")
-                    _keep_captions(job, {}, manifest)
-                    return manifest
+                    return _unavailable(job, manifest, outcome, account.name)
+                if outcome.kind == outcomes.NEEDS_ACCOUNT:
+                    turn.state.update(last_outcome="needs_account", last_outcome_at=now)
+                    log.warning("%s: %s refused with %s (%s); trying another account", job.vid,
+                                outcome.reason_class, account.name, redact(outcome.reason))  # fmt: skip
+                    raise NeedsAccount(outcome, account.name) from None
+                if outcome.kind == outcomes.ENVIRONMENT:
+                    # Not the account's fault and not the video's: no health change, no verdict.
+                    turn.state.update(last_outcome="environment", last_outcome_at=now)
+                    log.error("%s: environment failure (%s): %s. Fix: %s", job.vid, outcome.reason_class,
+                              redact(outcome.reason), outcome.fix)  # fmt: skip
+                    if envstop.record_failure(job.state_root, job.vid, outcome, job.environment_failures):
+                        raise envstop.EnvironmentStop(
+                            envstop.message(envstop.current(job.state_root), envstop.JOB_LEAD)
+                        ) from None
+                    raise DownloadFailed(outcome, account.name) from None
                 if outcome.kind == outcomes.AUTH_FAILED:
                     health.on_auth_failed(turn.state, redact(outcome.reason), now, health.cookie_mtime(account.cookies))
                     log.error("%s: account %s DISABLED: %s", job.vid, account.name, redact(outcome.reason))
@@ -218,6 +315,7 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
                 raise DownloadFailed(outcome, account.name) from None
             now = time.time()
             health.on_success(turn.state, adaptive, now)
+            envstop.record_success(job.state_root)
             stale = [w for w in warnings if outcomes.cookies_rejected(w)]
             if stale:
                 # The download went through (anonymously), but the account's session is gone.
@@ -231,6 +329,14 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
             return manifest
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _unavailable(job: Job, manifest: dict[str, Any], outcome: outcomes.Outcome, account: str) -> dict[str, Any]:
+    manifest.update(status="unavailable", reason=redact(outcome.reason), reason_class=outcome.reason_class,
+                    account=account)  # fmt: skip
+    atomic.write_text(job.audio_out, "")
+    _keep_captions(job, {}, manifest)
+    return manifest
 
 
 def _keep_captions(job: Job, info: dict[str, Any], manifest: dict[str, Any]) -> None:
@@ -269,6 +375,7 @@ def run(
     results_dir: str | Path | None = None,
     captions_out: str | Path | None = None,
     captions_langs: tuple[str, ...] | None = None,
+    options: DownloadOptions | None = None,
 ) -> dict[str, Any]:
     """Download one video; write `audio` and `download.json` atomically.
 
@@ -278,11 +385,15 @@ def run(
     """
     job = Job(vid, url, Path(audio_out), Path(manifest_out), Path(state_dir), pacing,
               Path(results_dir) if results_dir else None,
-              Path(captions_out) if captions_out else None, captions_langs)  # fmt: skip
+              Path(captions_out) if captions_out else None, captions_langs, options)  # fmt: skip
+    # Before any request: a run whose environment is broken sends none.
+    envstop.check(job.state_root, job.environment_failures)
     attempt = _count_attempt(job.audio_out.parent / ".attempts")
     manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked, "attempts": attempt}
     manifest["job"] = {"started": round(time.time(), 3)}
+    manifest["ytdlp"] = ytdlp_provenance()
     unusable: list[pace.AccountUnusable] = []
+    refused: list[NeedsAccount] = []
     for account in _candidates(booked, accounts, job.state_dir):
         try:
             result = _try_account(job, account, manifest, allow_paused=False)
@@ -290,16 +401,26 @@ def run(
             log.warning("%s: skipping %s", vid, redact(str(skipped)))
             unusable.append(skipped)
             continue
+        except NeedsAccount as refusal:
+            refused.append(refusal)
+            continue
         if result is None:
             unusable.append(pace.AccountUnusable(account.name, "disabled: cookies refused"))
             continue
+        if refused:
+            result["refused_by"] = {r.account: r.outcome.reason_class for r in refused}
         return _finish(job, result, unusable)
     paused = sorted((u for u in unusable if u.until), key=lambda u: u.until or 0)
+    if refused and not paused:
+        return _finish(job, _refused_everywhere(job, manifest, refused), unusable)
     if paused:
         # Every usable account is pausing: wait for the one whose pause ends first.
         account = next(a for a in accounts if a.name == paused[0].account)
         log.warning("%s: all accounts paused or disabled; waiting for %s", vid, account.name)
-        result = _try_account(job, account, manifest, allow_paused=True)
+        try:
+            result = _try_account(job, account, manifest, allow_paused=True)
+        except NeedsAccount as refusal:
+            return _finish(job, _refused_everywhere(job, manifest, [*refused, refusal]), unusable)
         if result is not None:
             return _finish(job, result, unusable)
     reasons = "; ".join(f"{u.account}: {u.reason}" for u in unusable)
@@ -308,6 +429,17 @@ def run(
         "Export fresh cookies for these accounts (replacing a cookie file re-enables its account) "
         "or add accounts to the config, then run the same command again."
     )
+
+
+def _refused_everywhere(job: Job, manifest: dict[str, Any], refused: list[NeedsAccount]) -> dict[str, Any]:
+    """Every account that can download was refused (age, membership, region): now it is the
+    video's property, recorded with the accounts that were tried."""
+    tried = ", ".join(r.account for r in refused)
+    last = refused[-1].outcome
+    outcome = outcomes.Outcome(outcomes.UNAVAILABLE, f"{last.reason} (refused for accounts: {tried})",
+                               reason_class=last.reason_class)  # fmt: skip
+    manifest["refused_by"] = {r.account: r.outcome.reason_class for r in refused}
+    return _unavailable(job, manifest, outcome, refused[-1].account)
 
 
 def _finish(job: Job, manifest: dict[str, Any], skipped: list[pace.AccountUnusable]) -> dict[str, Any]:

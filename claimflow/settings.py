@@ -189,12 +189,21 @@ class Pacing:
     socket_timeout: float
 
 
+@dataclass(frozen=True)
+class DownloadOptions:
+    """Runtime settings of the download stage beyond pacing."""
+
+    environment_failures: int
+    ytdlp: dict[str, Any]
+
+
 # -- the whole -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
     results: str
     state: str
     pacing: Pacing
+    download: DownloadOptions
     transcribe: TranscribeResult
     transcribe_runtime: TranscribeRuntime
     llm: LLMIdentity
@@ -219,6 +228,7 @@ class Settings:
             results=config["results"],
             state=config["state"],
             pacing=build(Pacing, config["pacing"]),
+            download=build(DownloadOptions, config["download"]),
             transcribe=build(TranscribeResult, pick("transcribe", TranscribeResult)),
             transcribe_runtime=build(TranscribeRuntime, pick("transcribe", TranscribeRuntime)),
             llm=llm,

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from claimflow import accounts as cf_accounts
+from claimflow import envstop as cf_envstop
 from claimflow import llm as cf_llm
 from claimflow import settings as cf_settings
 from claimflow import sources as cf_sources
@@ -160,3 +161,14 @@ def print_account_health():
     message = cf_accounts.health_report(list(ACCOUNTS.values()), f"{STATE}/accounts")
     if message:
         print(message, file=sys.stderr)
+
+
+def reset_download_stop():
+    cf_envstop.reset(STATE)
+
+
+def print_download_stop():
+    """One message after a run whose downloads stopped because the environment is broken."""
+    streak = cf_envstop.current(STATE)
+    if len(streak.get("vids", [])) >= SETTINGS.download.environment_failures:
+        print(cf_envstop.message(streak), file=sys.stderr)

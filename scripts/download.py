@@ -22,4 +22,5 @@ download.run(
     results_dir=snakemake.params.results,
     captions_out=snakemake.output.captions,
     captions_langs=captions.captions_langs if captions.prefer_captions else None,
+    options=settings.download,
 )

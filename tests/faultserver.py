@@ -21,7 +21,7 @@ from pathlib import Path
 
 @dataclass
 class Fault:
-    action: str  # "status", "reset", "truncate", "slow"
+    action: str  # "status", "reset", "truncate", "slow", "html" (a page without media, as a changed site serves)
     path: str | None = None
     cookie: str | None = None
     times: int | None = None  # None: always
@@ -129,6 +129,14 @@ class FaultServer:
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.connection.close()
                     self.close_connection = True
+                elif fault.action == "html":
+                    body = b"<html><head><title>Watch</title></head><body><p>Loading the player</p></body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if self.command == "GET":
+                        self.wfile.write(body)
                 elif fault.action in ("truncate", "slow"):
                     body = target.read_bytes()
                     self.send_response(200)

@@ -49,7 +49,8 @@ def test_doctor_passes_on_the_demo_setup(tmp_path):
     assert set(lines) == {"folders", "llm", "transcribe", "yt-dlp"}, run.stdout
     assert lines["llm"].startswith("OK") and "SmolLM2-135M-Instruct" in lines["llm"] and "AVX2" in lines["llm"]
     assert lines["transcribe"].startswith("OK") and "tiny.en" in lines["transcribe"]
-    assert "yt-dlp 2026.10.26" in lines["yt-dlp"] and "JavaScript runtime" in lines["yt-dlp"]
+    assert lines["yt-dlp"].startswith("OK") and "yt-dlp 2026.10.26" in lines["yt-dlp"]
+    assert "JavaScript runtime: deno 2.9.8" in lines["yt-dlp"] and "EJS scripts installed" in lines["yt-dlp"]
     assert run.stdout.rstrip().endswith("ready: every check passed or only warns")
 
 

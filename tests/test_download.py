@@ -3,11 +3,14 @@
 import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from claimflow import download, logs, settings
+from claimflow import download, envstop, logs, settings
 from claimflow.accounts import Account, from_config
 from tests.conftest import DEMO
 from tests.faultserver import Fault
@@ -224,3 +227,97 @@ def test_no_subtitles_leaves_an_empty_captions_file(tmp_path, media_server):
 def test_automatic_captions_are_never_requested():
     opts = download.ytdlp_options(Account("a"), Path("/tmp"), 30, captions=["en"])
     assert opts["writesubtitles"] is True and opts["writeautomaticsub"] is False
+
+
+def test_the_bundled_js_runtime_and_yt_dlp_version_are_recorded(tmp_path, media_server):
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])
+    assert manifest["ytdlp"]["version"] == "2026.10.26"
+    assert manifest["ytdlp"]["js_runtime"].startswith("deno ") and manifest["ytdlp"]["ejs"] == "0.8.0"
+
+
+def test_a_region_refusal_fails_over_to_the_account_that_may_see_the_video(tmp_path, media_server):
+    media_server.add(Fault("status", status=451, cookie="acct1-token"))  # acct1's proxy is in the wrong country
+    accounts = [Account(n, cookies=_jar(tmp_path, n)) for n in ("acct1", "acct2")]
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), accounts)
+    assert manifest["status"] == "ok" and manifest["account"] == "acct2"
+    assert manifest["refused_by"] == {"acct1": "geo_blocked"}
+    assert _state(tmp_path, "acct1")["status"] == "active"  # refused, not broken: no health penalty
+
+
+def test_refused_by_every_account_is_unavailable_and_says_which_were_tried(tmp_path, media_server):
+    media_server.add(Fault("status", status=451))
+    accounts = [Account(n, cookies=_jar(tmp_path, n)) for n in ("acct1", "acct2")]
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), accounts)
+    assert manifest["status"] == "unavailable" and manifest["reason_class"] == "geo_blocked"
+    assert "refused for accounts: acct1, acct2" in manifest["reason"]
+
+
+def test_environment_failures_are_never_unavailable_and_a_run_of_them_stops_downloads(tmp_path, media_server):
+    media_server.add(Fault("html"))  # a site whose pages no longer hold what the extractor expects
+    for i in range(3):
+        with pytest.raises((download.DownloadFailed, envstop.EnvironmentStop)) as failure:
+            _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid=f"v{i}")
+        assert not (tmp_path / f"results/v{i}/download.json").exists()  # no verdict on the video
+    assert isinstance(failure.value, envstop.EnvironmentStop)  # the third video in a row switched it on
+    assert "3 videos in a row failed because of the environment" in str(failure.value)
+    assert "Fix: yt-dlp did not recognise the URL" in str(failure.value)
+    requests = len(media_server.requests)
+    with pytest.raises(envstop.EnvironmentStop):
+        _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid="v3")
+    assert len(media_server.requests) == requests  # stopped before any request
+    assert _state(tmp_path, "acct1")["status"] == "active" and "multiplier" not in _state(tmp_path, "acct1") or \
+        _state(tmp_path, "acct1")["multiplier"] == 1.0  # the account is not blamed  # fmt: skip
+
+
+def test_a_success_ends_a_run_of_environment_failures(tmp_path, media_server):
+    fault = media_server.add(Fault("html", times=2))
+    for i in range(2):
+        with pytest.raises(download.DownloadFailed):
+            _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid=f"v{i}")
+    assert _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid="v2")["status"] == "ok"
+    assert envstop.current(tmp_path)["vids"] == [] and fault.times == 0
+
+
+def test_extractor_args_reach_yt_dlp(tmp_path, media_server):
+    log_file = tmp_path / "download.log"
+    logs.setup(log_file, logging.DEBUG)
+    options = settings.DownloadOptions(environment_failures=3,
+                                       ytdlp={"extractor_args": {"generic": {"impersonate": ["chrome"]}}})  # fmt: skip
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], options=options)
+    assert manifest["status"] == "ok"
+    # yt-dlp's generic extractor read the argument and says so (no impersonation library here).
+    assert "attempting impersonation" in log_file.read_text()
+
+
+def test_options_outside_the_passthrough_set_are_refused_by_name():
+    with pytest.raises(ValueError, match="outtmpl cannot be passed to yt-dlp here"):
+        download.passthrough_options({"outtmpl": "/tmp/x"})
+
+
+def test_yt_dlp_finds_the_bundled_deno_and_ejs_scripts_without_a_system_deno(tmp_path):
+    bare_path = "/usr/bin:/bin"
+    assert shutil.which("deno", path=bare_path) is None, "a system deno would hide what this test checks"
+    command = [sys.executable, "-m", "yt_dlp", "-v", "--simulate", (DEMO / "sleep.ogg").as_uri()]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                         env={"PATH": bare_path, "HOME": str(tmp_path)})  # fmt: skip
+    header = run.stderr
+    assert "[debug] JS runtimes: deno-2.9.8" in header, header[-2000:]
+    assert "yt_dlp_ejs-0.8.0" in header
+    # And the workflow's own options name that binary explicitly (a cluster job's PATH may differ).
+    opts = download.ytdlp_options(Account("a"), tmp_path, 30.0)
+    assert Path(opts["js_runtimes"]["deno"]["path"]) == Path(sys.executable).parent / "deno"
+
+
+def test_unavailable_videos_are_listed_by_reason_and_a_retry_downloads_them_again(tmp_path, media_server):
+    refusal = media_server.add(Fault("status", status=451))
+    assert _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])["reason_class"] == "geo_blocked"
+    (tmp_path / "c.yaml").write_text(f"sources: {DEMO / 'sources.txt'}\nresults: {tmp_path / 'results'}\n")
+    command = [sys.executable, "-m", "claimflow.cli", "unavailable", "--configfile", str(tmp_path / "c.yaml")]
+    listing = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "geo_blocked: 1 (may change: --retry it)" in listing and "  v1\t" in listing
+    retried = subprocess.run([*command, "--retry", "geo_blocked"], capture_output=True, text=True, timeout=120)
+    assert "1 video(s) set aside for download" in retried.stdout
+    assert not (tmp_path / "results/v1/download.json").exists()
+    assert list((tmp_path / "results/v1").glob(".unavailable-*/download.json"))  # kept, not deleted
+    refusal.times = 0  # the account's proxy moved to the right country
+    assert _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])["status"] == "ok"

@@ -211,6 +211,25 @@ def test_with_every_account_disabled_the_default_target_finishes_what_was_downlo
     assert len(summary) == 2 and summary[1].startswith(first_vid)
 
 
+def test_environment_failures_stop_downloads_with_one_message_and_a_fixed_rerun_gets_them_all(tmp_path):
+    workdir, server = make_batch(tmp_path, 6, ["acct1", "acct2"])
+    broken = server.add(Fault("html"))  # what a changed site or a stale extractor looks like
+    with server:
+        first = run_downloads(workdir, check=False)
+        assert first.returncode != 0
+        assert first.stderr.count("claimflow: downloads stopped: ") == 1, first.stderr[-3000:]
+        assert "because of the environment, not the videos (unsupported_url" in first.stderr
+        assert "Fix: yt-dlp did not recognise the URL" in first.stderr
+        tried = {r.path for r in server.requests}
+        assert 3 <= len(tried) < 6, tried  # three in a row (two accounts at once), then no request
+        assert not list((workdir / "results").glob("*/download.json"))  # no video was judged
+        broken.times = 0  # the cause is fixed
+        again = run_downloads(workdir)
+    assert "downloads stopped" not in again.stderr
+    docs = manifests(workdir)
+    assert len(docs) == 6 and all(d["status"] == "ok" for d in docs)
+
+
 def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
     import signal
     import time
