@@ -31,13 +31,21 @@ localrules:
 
 
 onstart:
+    # Faults of the setup stop the run before its first job, with the fix in one line each.
+    preflight()
     # Each run gives the environment a fresh chance: the user may have fixed it.
     reset_download_stop()
+
+
+onsuccess:
+    # The last line, for every run that ran jobs; exit status 3 when videos are partial.
+    finish_run()
 
 
 onerror:
     print_account_health()
     print_download_stop()
+    finish_run(exit_with_status=False)
 
 
 rule all:

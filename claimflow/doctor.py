@@ -44,7 +44,17 @@ class Check:
 
 
 def run(config: dict[str, Any]) -> list[Check]:
-    checks: list[Callable[[dict[str, Any]], Check]] = [check_folders, check_llm, check_transcribe, check_ytdlp]
+    """Everything, in miniature: `claimflow doctor`."""
+    return _run_checks(config, [check_folders, check_cookies, check_llm, check_transcribe, check_ytdlp])
+
+
+def preflight(config: dict[str, Any]) -> list[Check]:
+    """What the workflow checks before its first job (onstart): faults of the setup, not of
+    a video, each cheap and certain. The full model and transcription checks stay in doctor."""
+    return _run_checks(config, [check_folders, check_cookies, check_llm_reachable])
+
+
+def _run_checks(config: dict[str, Any], checks: list[Callable[[dict[str, Any]], Check]]) -> list[Check]:
     results = []
     for check in checks:
         try:
@@ -67,6 +77,30 @@ def check_folders(config: dict[str, Any]) -> Check:
             return Check("folders", FAIL, f"{key} folder '{folder}' is not writable ({exc.strerror})",
                          f"make it writable or set `{key}:` to a folder you own")  # fmt: skip
     return Check("folders", OK, f"results '{config['results']}' and state '{config['state']}' are writable")
+
+
+# -- cookies ---------------------------------------------------------------------------------
+def check_cookies(config: dict[str, Any]) -> Check:
+    import stat
+
+    problems, loose = [], []
+    for account in config["accounts"]:
+        jar = account.get("cookies")
+        if not jar:
+            continue
+        path = Path(jar).expanduser()
+        if not path.is_file() or not os.access(path, os.R_OK):
+            problems.append(f"{account['name']}: {path} is {'missing' if not path.exists() else 'not readable'}")
+        elif path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            loose.append(f"{account['name']}: {path}")
+    if problems:
+        return Check("cookies", FAIL, "; ".join(problems),
+                     "export the account's cookies (Netscape format) to that path, or remove `cookies` to "
+                     "download anonymously")  # fmt: skip
+    if loose:
+        return Check("cookies", WARN, f"readable by other users: {'; '.join(loose)}", "chmod 600 each of them")
+    jars = sum(bool(a.get("cookies")) for a in config["accounts"])
+    return Check("cookies", OK, f"{jars} cookie file(s) readable, none by other users")
 
 
 # -- the LLM ---------------------------------------------------------------------------------
@@ -112,6 +146,56 @@ def _check_local(identity: LLMIdentity) -> Check:
     return Check("llm", OK, detail)
 
 
+def check_llm_reachable(config: dict[str, Any]) -> Check:
+    """The cheap half of the LLM check: the local model's file is there, or the endpoint has
+    the key it needs and answers its model list (with the configured retries, so a rate limit
+    at the start of a batch is waited out, not reported)."""
+    import openai
+
+    loaded = Settings.from_config(config)
+    identity, runtime = loaded.llm, loaded.llm_runtime
+    if identity.provider == "local":
+        from claimflow.models import bundled_gguf_path
+
+        try:
+            path = bundled_gguf_path() if identity.model == "bundled" else str(Path(identity.model).expanduser())
+        except FileNotFoundError as exc:
+            return Check("llm", FAIL, str(exc), "run `make` again to reinstall the bundled model")
+        if not Path(path).is_file():
+            return Check("llm", FAIL, f"llm.model '{identity.model}' is not a file",
+                         "set llm.model to a GGUF file or `bundled`")  # fmt: skip
+        return Check("llm", OK, f"local model {Path(path).name} is in place")
+    where = runtime.base_url or "api.openai.com"
+    key = os.environ.get(runtime.api_key_env)
+    if not key and not runtime.base_url:
+        return _missing_key(runtime.api_key_env)
+    register_secret(key)
+    client = openai.OpenAI(base_url=runtime.base_url, api_key=key or "not-needed",
+                           timeout=min(runtime.timeout, 30.0), max_retries=runtime.max_retries)  # fmt: skip
+    try:
+        listed = {m.id for m in client.models.list()}
+    except openai.APIConnectionError as exc:
+        cause = exc.__cause__ or exc
+        return Check("llm", FAIL, f"endpoint {where} did not answer ({type(cause).__name__}: {cause})",
+                     "start the server, or correct llm.base_url")  # fmt: skip
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        return Check("llm", FAIL, f"endpoint {where} refused the key in ${runtime.api_key_env} ({exc.status_code})",
+                     f"export a valid key as {runtime.api_key_env}")  # fmt: skip
+    except openai.APIStatusError as exc:
+        return Check("llm", WARN, f"endpoint {where} has no model list ({exc.status_code}); assuming it serves "
+                     f"'{identity.model}'")  # fmt: skip
+    if identity.model not in listed:
+        return Check("llm", WARN, f"endpoint {where} does not list model '{identity.model}' (it lists "
+                     f"{', '.join(sorted(listed)[:5]) or 'nothing'}); some servers answer any name",
+                     "check llm.model if the first requests fail")  # fmt: skip
+    return Check("llm", OK, f"endpoint {where} answers and lists '{identity.model}'")
+
+
+def _missing_key(variable: str) -> Check:
+    return Check("llm", FAIL, f"llm.provider is openai but ${variable} is not set",
+                 f"export {variable}=<your key> (or name another variable in llm.api_key_env)")  # fmt: skip
+
+
 def _check_endpoint(identity: LLMIdentity, runtime: LLMRuntime) -> Check:
     import openai
 
@@ -120,8 +204,7 @@ def _check_endpoint(identity: LLMIdentity, runtime: LLMRuntime) -> Check:
     key_env = runtime.api_key_env
     key = os.environ.get(key_env)
     if not key and not base_url:
-        return Check("llm", FAIL, f"llm.provider is openai but ${key_env} is not set",
-                     f"export {key_env}=<your key> (or name another variable in llm.api_key_env)")  # fmt: skip
+        return _missing_key(key_env)
     register_secret(key)
     client = openai.OpenAI(base_url=base_url, api_key=key or "not-needed", timeout=15, max_retries=0)
     started = time.monotonic()

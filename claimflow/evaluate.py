@@ -148,10 +148,13 @@ def run(claims_doc: dict[str, Any], client: Client, cfg: EvaluateResult) -> dict
         "failed_batches": len(failed),
     }
     log.info("%s: %s", claims_doc.get("vid"), summary)
+    status, reason = claims_doc.get("status", "ok"), claims_doc.get("reason")
+    if failed and status == "ok":
+        status, reason = "partial", f"{len(failed)} evaluation batch(es) failed: {failed[0]['reason'][:120]}"
     return {
         "vid": claims_doc.get("vid"),
-        "status": claims_doc.get("status", "ok"),
-        "reason": claims_doc.get("reason"),
+        "status": status,
+        "reason": reason,
         "prompt": prompts.fingerprint(prompt_name),
         "provider": client.provider,
         "model": client.model.rsplit("/", 1)[-1],

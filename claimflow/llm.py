@@ -41,6 +41,13 @@ class InvalidOutput(LLMError):
     """The model's answer did not parse or did not follow the schema, even after repair."""
 
 
+class EndpointError(RuntimeError):
+    """The endpoint cannot serve this job: no key, a refused key, an unknown model, or no
+    answer after every retry. Not an LLMError: it is never a failed window of an otherwise
+    finished video, it fails the job with one line naming the endpoint and the fix, and the
+    windows answered before it stay in the cache for the rerun."""
+
+
 @dataclass
 class Usage:
     """Requests and tokens spent (cache hits cost nothing), and their estimated price."""
@@ -131,7 +138,25 @@ class Client:
     def _raw(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
         if self.provider == "local":
             return self._local(messages, schema)
-        return self._openai(messages, schema, name)
+        import openai
+
+        where = self.runtime.base_url or "api.openai.com"
+        try:
+            return self._openai(messages, schema, name)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise EndpointError(f"endpoint {where} refused the key in ${self.runtime.api_key_env} (HTTP "
+                                f"{exc.status_code}). Fix: export a valid key as {self.runtime.api_key_env}, "
+                                f"then run the same command again") from None  # fmt: skip
+        except openai.NotFoundError as exc:
+            raise EndpointError(f"endpoint {where} does not know model '{self.model}' (HTTP {exc.status_code}). "
+                                "Fix: set llm.model to a model it serves, then run the same command again",
+                                ) from None  # fmt: skip
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+            last = getattr(exc, "status_code", None) or type(exc).__name__
+            raise EndpointError(f"endpoint {where} failed after {self.runtime.max_retries} retries (last: {last}). "
+                                "Fix: check the server (or wait out its rate limit); finished videos are kept, and "
+                                "the same command again picks this one up without paying for its answered "
+                                "windows") from None  # fmt: skip
 
     def _local(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         # The model runs in a child process: a native crash becomes RuntimeCrashed, which
@@ -276,7 +301,7 @@ def _openai_client(
     api_key = os.environ.get(api_key_env)
     if not api_key:
         if not base_url:
-            raise LLMError(
+            raise EndpointError(
                 f"llm.provider is openai but the environment variable {api_key_env} is not set. "
                 f"Export your API key as {api_key_env} (or name another variable in llm.api_key_env)."
             )

@@ -199,6 +199,11 @@ def run(transcript: dict[str, Any], client: Client, cfg: MineResult) -> dict[str
         result.update(empty, unsupported={})
     else:
         result.update(mine_windows(transcript, client, cfg))
+        if result["failed_windows"]:
+            # Done means done: what it found is kept and goes on, but the video is not `ok`.
+            failed = result["failed_windows"]
+            result.update(status="partial", reason=f"{len(failed)} of {result['windows']} windows failed: "
+                                                   f"{failed[0]['reason'][:120]}")  # fmt: skip
     result["usage"] = client.usage.as_dict()
     log.info(
         "%s: %d claims, %d jargon, %d people, %d mental models; unsupported dropped/flagged: %s; failed windows: %d",

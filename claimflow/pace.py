@@ -15,6 +15,7 @@ gap is ever shorter than the account's floor.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import random
 import time
@@ -76,10 +77,33 @@ class Turn:
         }
 
 
-def load_state(path: Path, name: str) -> dict[str, Any]:
-    if path.is_file():
-        return atomic.read_json(path)
-    return {"name": name, "status": health.ACTIVE, "last_start": None, "downloads_started": 0, "multiplier": 1.0}
+def load_state(path: Path, name: str, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """The account's state, validated. A corrupt file (garbage bytes, not JSON, wrong types) is
+    named, kept aside as `<name>.json.corrupt-<time>`, and replaced by a conservative state: as
+    if the account had just started a download, so it waits one full gap before the next."""
+    fresh = {"name": name, "status": health.ACTIVE, "last_start": None, "downloads_started": 0, "multiplier": 1.0}
+    if not path.is_file():
+        return fresh
+    try:
+        state = json.loads(path.read_bytes().decode("utf-8"))
+        _check_state(state)
+        return state
+    except (ValueError, TypeError) as problem:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        path.rename(aside)
+        log.warning("%s: state file %s is corrupt (%s); kept as %s. The account starts over and waits one full "
+                    "gap first.", name, path, str(problem)[:120], aside.name)  # fmt: skip
+        return fresh | {"last_start": clock(), "recovered_from": aside.name}
+
+
+def _check_state(state: Any) -> None:
+    if not isinstance(state, dict):
+        raise ValueError(f"not a JSON object but {type(state).__name__}")
+    for key in ("last_start", "paused_until", "not_before"):
+        if state.get(key) is not None and not isinstance(state[key], int | float):
+            raise ValueError(f"{key} is {state[key]!r}, not a time")
+    if not isinstance(state.get("multiplier", 1.0), int | float) or state.get("multiplier", 1.0) <= 0:
+        raise ValueError(f"multiplier is {state.get('multiplier')!r}")
 
 
 def choose_range(state: dict[str, Any], plan: Plan) -> tuple[float, float]:
@@ -124,7 +148,7 @@ def wait_turn(
     path = state_path(state_dir, account)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        state = load_state(path, account)
+        state = load_state(path, account, clock)
         health.refresh(state, health.cookie_mtime(cookies))
         if health.is_disabled(state):
             atomic.write_json(path, state)
@@ -139,6 +163,13 @@ def wait_turn(
         scale = health.multiplier(state)
         gap = max(plan.floor, drawn * scale * factor)
         last = state.get("last_start")
+        if last is not None and last > clock() + 1.0:
+            # A start in the future: a clock set back, or state copied from another machine.
+            # Never sit on the account for hours: wait one gap from now at most.
+            log.warning("%s: last download start is %.0fs in the future (clock skew?); waiting at most one gap "
+                        "(%.1fs) from now", account, last - clock(), gap)  # fmt: skip
+            last = clock()
+            state["last_start"] = last
         start_at = max((last + gap) if last is not None else 0.0, health.ready_at(state))
         remaining = start_at - clock()
         if remaining > 0:

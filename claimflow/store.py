@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,13 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     ),  # fmt: skip
     # 2 -> 3: what produced each video's results (model, device, compute type, endpoint, prompts).
     lambda conn: _add_columns(conn, "videos", [("provenance", "TEXT")]),
+    # 3 -> 4: the database's identity. A database made anew (the old one lost) has another id,
+    # which the store rule carries as a param: every store job reruns and refills it.
+    lambda conn: _run_script(
+        conn,
+        f"""CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+        INSERT OR IGNORE INTO meta VALUES ('database_id', '{uuid.uuid4().hex}')""",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -262,3 +270,49 @@ def upsert(conn: sqlite3.Connection, vid: str, rows: dict[str, list[dict[str, An
         conn.execute("ROLLBACK")
         raise
     return counts
+
+
+def rebuild(database: str | Path, results: str | Path, vids: list[str]) -> list[str]:
+    """Upsert every stored video (it has stored.json) that the database lacks, from its own
+    files: the database is a product of the per-video files, so losing it costs no download
+    and no token. Returns the videos rebuilt."""
+    from claimflow import atomic
+
+    stored = [vid for vid in vids if (Path(results) / vid / "stored.json").is_file()]
+    if not stored:
+        return []
+    conn = connect(database)
+    try:
+        present = {vid for (vid,) in conn.execute("SELECT vid FROM videos")}
+        missing = [vid for vid in stored if vid not in present]
+        for vid in missing:
+            folder = Path(results) / vid
+            docs = [atomic.read_json(folder / name) for name in
+                    ("download.json", "transcript.json", "claims.json", "evaluation.json")]  # fmt: skip
+            upsert(conn, vid, rows_for(*docs))
+    finally:
+        conn.close()
+    return missing
+
+
+def database_id(path: str | Path) -> str | None:
+    """The database's identity, or None when there is none yet (read-only, for parse time)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # older than schema 4, or being created: the store jobs migrate it
+    return row[0] if row else None
+
+
+def ensure(path: str | Path) -> str:
+    """Create (or migrate) the database and return its identity."""
+    connect(path).close()
+    found = database_id(path)
+    assert found is not None
+    return found

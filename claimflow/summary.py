@@ -1,9 +1,16 @@
-"""The batch summary: one TSV row per video of this batch, read back from the database."""
+"""The batch summary: one TSV row per video of this batch, and the run's last line.
+
+Written at the end of every run, successful or not (the workflow's onsuccess and onerror),
+so a batch with failed videos still gets its summary: that is where the user looks for them.
+Stored videos are read back from the database (ok, partial, unavailable, no_speech); a video
+not stored is `failed:<stage>`, the first stage whose output it lacks.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from pathlib import Path
 
 from claimflow import atomic, store
@@ -35,7 +42,7 @@ def totals(rows: list[dict[str, object]]) -> dict[str, object]:
 
     hours = total("duration") / 3600
     tokens = total("prompt_tokens") + total("completion_tokens")
-    costs = [r.get("cost_usd") for r in rows if r.get("status") == "ok"]
+    costs = [r.get("cost_usd") for r in rows if r.get("status") in ("ok", "partial")]
     return {
         "videos": len(rows),
         "by_status": {s: sum(r.get("status") == s for r in rows) for s in sorted({str(r.get("status")) for r in rows})},
@@ -49,15 +56,61 @@ def totals(rows: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
+STAGE_OUTPUTS = [("download", "download.json"), ("transcribe", "transcript.json"), ("mine", "claims.json"),
+                 ("evaluate", "evaluation.json"), ("store", "stored.json")]  # fmt: skip
+
+
+def unstored_status(results: str | Path, vid: str) -> str:
+    """A video that is not in the database: `failed:<stage>` when the job of the first stage
+    whose output it lacks failed (its log says so), else `pending:<stage>` (not reached yet,
+    or outside this run's target, e.g. `snakemake downloads`)."""
+    folder = Path(results) / vid
+    stage = next((stage for stage, name in STAGE_OUTPUTS if not (folder / name).exists()), "store")
+    log = Path(results) / "logs" / stage / f"{vid}.log"
+    try:
+        failed = "job failed:" in log.read_text(errors="replace")
+    except OSError:
+        failed = False
+    return f"{'failed' if failed else 'pending'}:{stage}"
+
+
+def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
+    """The run's last line, counting videos by outcome, and the exit status it implies:
+    1 when any video failed, 3 when none failed but some are partial, else 0."""
+    statuses = Counter(str(r.get("status")) for r in rows)
+
+    def by_stage(kind: str) -> tuple[str, int]:
+        stages = {k.split(":", 1)[1]: n for k, n in statuses.items() if k.startswith(f"{kind}:")}
+        text = f"{sum(stages.values())} {kind}"
+        if stages:
+            text += " (" + ", ".join(f"at {stage}: {n}" for stage, n in sorted(stages.items())) + ")"
+        return text, sum(stages.values())
+
+    failed_text, failed = by_stage("failed")
+    pending_text, pending = by_stage("pending")
+    parts = [f"{statuses['ok']} ok", f"{statuses['partial']} partial", failed_text,
+             f"{statuses['unavailable']} unavailable", f"{statuses['no_speech']} no speech"]  # fmt: skip
+    if pending:
+        parts.append(pending_text)
+    code = 1 if failed else 3 if statuses["partial"] else 0
+    return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
+
+
 def write(
-    database: str | Path, vids: list[str], out: str | Path, usage_out: str | Path | None = None
+    database: str | Path,
+    vids: list[str],
+    out: str | Path,
+    usage_out: str | Path | None = None,
+    results: str | Path | None = None,
 ) -> list[dict[str, object]]:
+    results = Path(results) if results else Path(out).parent
     conn = store.connect(database)
     try:
         rows = []
         for vid in vids:
             found = conn.execute(QUERY, (vid,)).fetchone()
-            rows.append(dict(zip(COLUMNS, found, strict=True)) if found else {"vid": vid, "status": "missing"})
+            rows.append(dict(zip(COLUMNS, found, strict=True)) if found else
+                        {"vid": vid, "status": unstored_status(results, vid)})  # fmt: skip
     finally:
         conn.close()
     buffer = io.StringIO()

@@ -5,10 +5,14 @@ import sys
 from pathlib import Path
 
 from claimflow import accounts as cf_accounts
+from claimflow import doctor as cf_doctor
 from claimflow import envstop as cf_envstop
 from claimflow import llm as cf_llm
+from claimflow import retries as cf_retries
 from claimflow import settings as cf_settings
 from claimflow import sources as cf_sources
+from claimflow import store as cf_store
+from claimflow import summary as cf_summary
 from claimflow import transcribe as cf_transcribe
 from claimflow.sources import ID_PATTERN, SourceError
 
@@ -152,6 +156,30 @@ def get_evaluate_settings(wildcards):
     return cf_settings.as_param(SETTINGS.evaluate)
 
 
+# Partial work (failed windows or batches) raises a video's retry round; a changed round
+# reruns exactly that stage of that video (claimflow/retries.py). One file, read once.
+RETRIES = cf_retries.load(RESULTS)
+
+# The database's identity, read once. The main process creates the database when it is
+# missing (a cluster job only reads), so a lost database gets a new id and every store job
+# reruns to refill it.
+if workflow.is_main_process and not workflow.remote_exec:
+    DATABASE_ID = cf_store.ensure(f"{RESULTS}/claimflow.sqlite")
+else:
+    DATABASE_ID = cf_store.database_id(f"{RESULTS}/claimflow.sqlite")
+
+
+def get_retry_round(stage):
+    def retry_round(wildcards):
+        return cf_retries.round_of(RETRIES, stage, wildcards.vid)
+
+    return retry_round
+
+
+def get_database_id(wildcards):
+    return DATABASE_ID
+
+
 def get_database():
     return f"{RESULTS}/claimflow.sqlite"
 
@@ -172,3 +200,36 @@ def print_download_stop():
     streak = cf_envstop.current(STATE)
     if len(streak.get("vids", [])) >= SETTINGS.download.environment_failures:
         print(cf_envstop.message(streak), file=sys.stderr)
+
+
+def preflight():
+    """The setup's faults (no key, an endpoint that does not answer, an unreadable cookie file,
+    a folder that cannot be written) end the run before any job: nothing is marked done.
+    """
+    checks = cf_doctor.preflight(config)
+    for check in checks:
+        if check.status != cf_doctor.OK:
+            print(f"claimflow preflight: {check.line()}", file=sys.stderr)
+    failed = [c for c in checks if c.status == cf_doctor.FAIL]
+    if failed:
+        raise WorkflowError(
+            f"claimflow: {len(failed)} setup check(s) failed before the first job; fix them and run "
+            "the same command again (`claimflow doctor` checks the rest)"
+        )
+
+
+def finish_run(exit_with_status=True):
+    """Write summary.tsv and usage.json for the whole batch, print the last line, and end
+    with its exit status (1: videos failed, 3: videos partial, 0: all done). After a failed
+    run Snakemake exits 1 by itself."""
+    rows = cf_summary.write(
+        get_database(),
+        TARGETS,
+        f"{RESULTS}/summary.tsv",
+        f"{RESULTS}/usage.json",
+        RESULTS,
+    )
+    line, code = cf_summary.last_line(rows)
+    print(line, file=sys.stderr)
+    if code and exit_with_status:
+        sys.exit(code)

@@ -17,5 +17,6 @@ rule evaluate:
         llm=1,
     params:
         settings=get_evaluate_settings,
+        retry_round=get_retry_round("evaluate"),
     script:
         "../scripts/evaluate.py"

@@ -17,5 +17,6 @@ rule mine:
         llm=1,
     params:
         settings=get_mine_settings,
+        retry_round=get_retry_round("mine"),
     script:
         "../scripts/mine.py"

@@ -1,4 +1,5 @@
-# store: idempotent upsert of one video into SQLite; summary: the batch as one TSV.
+# store: idempotent upsert of one video into SQLite; summary: the batch as one TSV (written
+# again by onerror when videos failed, since then this rule cannot run).
 
 
 rule store:
@@ -17,6 +18,9 @@ rule store:
         "../envs/store.yaml"
     params:
         database=get_database(),
+        # A new database (the old one deleted or lost) reruns every store job, which refill
+        # it from the per-video files: no download, no LLM request.
+        database_id=get_database_id,
     script:
         "../scripts/store.py"
 

@@ -1,6 +1,6 @@
 """Snakemake entry point for rule evaluate."""
 
-from claimflow import atomic, evaluate, llm, logs
+from claimflow import atomic, evaluate, llm, logs, retries
 from claimflow.settings import EvaluateResult, Settings, from_param
 
 logs.setup(snakemake.log[0])
@@ -9,3 +9,5 @@ runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeou
 client = llm.client(settings.llm, runtime.llm_runtime, threads=snakemake.threads, state_dir=runtime.state)
 result = evaluate.run(atomic.read_json(snakemake.input.claims), client, settings)
 atomic.write_json(snakemake.output.evaluation, result)
+if result["status"] == "partial":  # the next run retries what failed (claimflow.retries)
+    retries.record_partial(runtime.results, "evaluate", snakemake.wildcards.vid)

@@ -1,6 +1,6 @@
 """Snakemake entry point for rule mine."""
 
-from claimflow import atomic, llm, logs, mine
+from claimflow import atomic, llm, logs, mine, retries
 from claimflow.settings import MineResult, Settings, from_param
 
 logs.setup(snakemake.log[0])
@@ -9,3 +9,5 @@ runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeou
 client = llm.client(settings.llm, runtime.llm_runtime, threads=snakemake.threads, state_dir=runtime.state)
 result = mine.run(atomic.read_json(snakemake.input.transcript), client, settings)
 atomic.write_json(snakemake.output.claims, result)
+if result["status"] == "partial":  # the next run retries what failed (claimflow.retries)
+    retries.record_partial(runtime.results, "mine", snakemake.wildcards.vid)

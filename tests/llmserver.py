@@ -138,8 +138,11 @@ class FaultProxy:
                     payload["choices"][0]["message"]["content"] = content.get(fault.action, fault.content)
                 self._send(status, payload)
 
-            def do_GET(self) -> None:  # noqa: N802
-                self._send(200, {"object": "list", "data": [{"id": "fault-proxy", "object": "model"}]})
+            def do_GET(self) -> None:  # noqa: N802 - the model list: the upstream's, else the fast fake's
+                if proxy.upstream is not None and self.path.endswith("/models"):
+                    with urllib.request.urlopen(f"{proxy.upstream}/models", timeout=30) as answer:
+                        return self._send(200, json.loads(answer.read()))
+                self._send(200, {"object": "list", "data": [{"id": "fast", "object": "model"}]})
 
             def _forward(self, body: bytes) -> tuple[int, dict]:
                 if proxy.upstream is None:

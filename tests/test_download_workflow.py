@@ -255,3 +255,31 @@ def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
         run_downloads(workdir)
     assert (vid_dir / "audio").read_bytes() == DEMO_CLIPS[0].read_bytes()
     assert json.loads((vid_dir / "download.json").read_text())["attempts"] == 2
+
+
+def test_sigterm_during_a_pacing_wait_stops_within_seconds_and_the_same_command_resumes(tmp_path):
+    import signal
+    import time
+
+    workdir, server = make_batch(tmp_path, 2, ["acct1"], delay=[8, 8])
+    command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
+               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    with server:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 120
+        while len(manifests(workdir)) < 1 and time.time() < deadline:  # the first video is in ...
+            time.sleep(0.2)
+        time.sleep(2.0)  # ... and the second is waiting out its 8 s gap
+        assert len(manifests(workdir)) == 1
+        sent = time.time()
+        os.killpg(proc.pid, signal.SIGTERM)  # what a scheduler's time limit sends
+        proc.wait(timeout=30)
+        stopped_after = time.time() - sent
+        assert stopped_after < 10, stopped_after
+        assert not list(workdir.glob("results/*/.download/*"))  # nothing partial left
+        run_downloads(workdir)  # the same command, no --unlock
+    docs = manifests(workdir)
+    assert len(docs) == 2 and all(d["status"] == "ok" for d in docs)
+    starts = sorted(d["timings"]["started"] for d in docs)
+    assert starts[1] - starts[0] >= 8 - 0.05  # the 8 s gap held across the kill and the restart

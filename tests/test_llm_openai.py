@@ -104,7 +104,7 @@ def test_a_window_that_stays_invalid_is_recorded_and_the_video_completes(llama_b
 def test_missing_api_key_for_openai_proper_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.delenv("CLAIMFLOW_TEST_KEY", raising=False)
     client = llm.from_config({"provider": "openai", "model": "gpt-4o-mini", "api_key_env": "CLAIMFLOW_TEST_KEY"})
-    with pytest.raises(llm.LLMError, match="CLAIMFLOW_TEST_KEY is not set"):
+    with pytest.raises(llm.EndpointError, match="CLAIMFLOW_TEST_KEY is not set"):
         client.complete_json(MESSAGES, SCHEMA, "t")
 
 

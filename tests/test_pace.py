@@ -136,3 +136,28 @@ def test_disabled_and_paused_accounts_refuse_the_turn(tmp_path: Path):
     assert paused.value.until == 5000.0
     with pace.wait_turn("p", tmp_path, pace.Plan((1, 1)), allow_paused=True, clock=clock, sleep=clock.sleep) as turn:
         assert turn.started == 5000.0
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe\x00garbage\x9c", b"{not json", b"[1, 2]", b'{"last_start": "yesterday"}']
+)
+def test_a_corrupt_state_file_is_named_kept_aside_and_the_account_waits_a_full_gap(tmp_path, caplog, content):
+    (tmp_path / "a.json").write_bytes(content)
+    clock = FakeClock()
+    with pace.wait_turn("a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep,
+                        rng=random.Random(1)) as turn:  # fmt: skip
+        pass
+    assert 180 <= turn.waited <= 300  # conservative: as if it had just downloaded
+    kept = list(tmp_path.glob("a.json.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content  # nothing thrown away
+    assert f"state file {tmp_path / 'a.json'} is corrupt" in caplog.text
+    assert json.loads((tmp_path / "a.json").read_text())["downloads_started"] == 1
+
+
+def test_a_start_time_in_the_future_waits_at_most_one_gap(tmp_path, caplog):
+    clock = FakeClock()
+    (tmp_path / "a.json").write_text(json.dumps({"name": "a", "last_start": clock.now + 5 * 3600}))  # 5 h ahead
+    with pace.wait_turn("a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep) as turn:
+        pass
+    assert turn.waited <= 300  # not five hours holding the account
+    assert "in the future (clock skew?)" in caplog.text

@@ -95,3 +95,13 @@ def test_a_range_below_the_floor_warns_what_will_happen(tmp_path):
     run = _dry_run(tmp_path, {"delay": [1.0, 1.5], "warmup": {"videos": 0}})  # default floor: 30 s
     assert run.returncode == 0, run.output
     assert "delay [1, 1.5] starts below the floor 30 s, so every gap will be 30 s" in run.output
+
+
+def test_a_yt_dlp_option_outside_the_passthrough_set_fails_at_start_naming_it(tmp_path):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt"),
+                                                     "download": {"ytdlp": {"outtmpl": "/tmp/%(id)s"}}}))  # fmt: skip
+    command = [sys.executable, "-m", "snakemake", "-n", "-j1", "--snakefile", str(REPO / "Snakefile"),
+               "-d", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "Additional properties are not allowed ('outtmpl' was unexpected)" in run.stdout + run.stderr

@@ -143,6 +143,8 @@ RUNTIME_CHANGES = {
                "adaptive": {"failure_multiplier": 2.0, "success_step": 0.2, "max_failures": 5, "pause": [60, 120]},
                "socket_timeout": 10},
     "accounts": [{"name": "demo_a", "delay": [3, 4], "floor": 1}, {"name": "demo_b", "proxy": "http://u:p@127.0.0.1:9"}],
+    "download": {"environment_failures": 5, "ytdlp": {"sleep_interval_requests": 1.5,
+                                                      "extractor_args": {"youtube": {"player_client": ["tv"]}}}},
 }  # fmt: skip
 
 
@@ -172,3 +174,29 @@ def test_runtime_settings_rerun_nothing(demo_run: Path, tmp_path: Path):
 def test_result_settings_rerun_their_stage_and_what_follows(demo_run, tmp_path, changes, stages):
     vids = {"file-sleep", "file-interest", "file-forests"}
     assert _plan(demo_run, changes, tmp_path) == {(rule, vid) for rule in stages for vid in vids}
+
+
+def _rows(db: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(db)
+    tables = {"claims": "*", "evaluations": "*", "evidence": "*", "segments": "*", "jargon": "*",
+              "videos": "vid, status, reason, title, duration, prompt_tokens, llm_requests, provenance"}  # fmt: skip
+    found = {t: sorted(conn.execute(f"SELECT {cols} FROM {t}").fetchall(), key=repr) for t, cols in tables.items()}
+    conn.close()
+    return found
+
+
+def test_a_lost_database_is_refilled_from_the_files_without_downloads_or_llm(demo_run: Path):
+    results = demo_run / "results"
+    db = results / "claimflow.sqlite"
+    before = _rows(db)
+    made = {p: p.stat().st_mtime_ns for name in ("download.json", "claims.json", "evaluation.json")
+            for p in results.glob(f"*/{name}")}  # fmt: skip
+    for path in results.glob("claimflow.sqlite*"):
+        path.unlink()
+    plan = snakemake(demo_run, "-n")
+    assert {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]} == {
+        ("store", vid) for vid in ("file-sleep", "file-interest", "file-forests")
+    }
+    snakemake(demo_run)
+    assert _rows(db) == before
+    assert {p: p.stat().st_mtime_ns for p in made} == made  # nothing downloaded, mined or evaluated again

@@ -1,0 +1,100 @@
+"""Honest outcomes through real Snakemake runs: setup faults stop the run before its first
+job, partial work is counted as partial and a plain rerun retries only what failed, and the
+last line and the exit status say what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.llmserver import FaultProxy, LLMFault
+
+pytestmark = pytest.mark.slow
+
+
+def _snakemake(workdir: Path, config: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    (workdir / "config.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt")} | config))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--profile", str(REPO / "profiles/local"), "-j", "4", *args, "--configfile",
+               str(REPO / "config/demo.yaml"), str(workdir / "config.yaml")]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env or os.environ | {"CI": "true"})
+    run.output = run.stdout + run.stderr
+    return run
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_missing_key_stops_the_run_before_its_first_job(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFLOW_TEST_KEY"} | {"CI": "true"}
+    run = _snakemake(tmp_path, {"llm": {"provider": "openai", "model": "gpt-4o-mini",
+                                        "api_key_env": "CLAIMFLOW_TEST_KEY"}}, env=env)  # fmt: skip
+    assert run.returncode != 0
+    assert "claimflow preflight: FAIL  llm" in run.output and "$CLAIMFLOW_TEST_KEY is not set" in run.output
+    assert "fix: export CLAIMFLOW_TEST_KEY=<your key>" in run.output
+    assert not list(tmp_path.glob("results/*/download.json"))  # nothing ran, nothing is marked done
+
+
+def test_an_endpoint_that_does_not_answer_stops_the_run_and_the_fixed_run_completes(llama_base_url, tmp_path):
+    down = {"llm": {"provider": "openai", "base_url": f"http://127.0.0.1:{_closed_port()}/v1", "model": "smollm2",
+                    "max_retries": 1}}  # fmt: skip
+    run = _snakemake(tmp_path, down)
+    assert run.returncode != 0 and "did not answer" in run.output and "fix: start the server" in run.output
+    assert not list(tmp_path.glob("results/*/download.json"))
+    fixed = {"llm": {"provider": "openai", "base_url": llama_base_url, "model": "smollm2", "timeout": 300}}
+    run = _snakemake(tmp_path, fixed)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "claimflow: 3 videos: 3 ok, 0 partial, 0 failed, 0 unavailable, 0 no speech" in run.stderr
+
+
+def test_failed_windows_make_a_video_partial_and_a_plain_rerun_asks_only_for_them(llama_base_url, tmp_path):
+    with FaultProxy(llama_base_url) as proxy:
+        # The first window's answer and its one repair are cut off: that window fails.
+        proxy.add(LLMFault("malformed"))
+        proxy.add(LLMFault("malformed"))
+        # One LLM job at a time and no format probe: both faults meet the first window.
+        config = {"llm": {"provider": "openai", "base_url": proxy.base_url, "model": "smollm2", "timeout": 300,
+                          "max_concurrency": 1, "response_format": "json_object"}}  # fmt: skip
+        first = _snakemake(tmp_path, config)
+        assert first.returncode == 3, first.output[-3000:]  # documented: 3 = some videos are partial
+        assert "claimflow: 3 videos: 2 ok, 1 partial, 0 failed" in first.stderr
+        rows = {r.split("\t")[0]: r.split("\t") for r in (tmp_path / "results/summary.tsv").read_text().splitlines()}
+        partial = [vid for vid, row in rows.items() if row[1] == "partial"]
+        assert len(partial) == 1 and "1 of 1 windows failed" in rows[partial[0]][2]
+        claims = json.loads((tmp_path / "results" / partial[0] / "claims.json").read_text())
+        assert claims["status"] == "partial" and len(claims["failed_windows"]) == 1
+        asked = len(proxy.requests)
+
+        again = _snakemake(tmp_path, config)  # the same command, nothing deleted by hand
+        assert again.returncode == 0, again.output[-3000:]
+        assert "claimflow: 3 videos: 3 ok, 0 partial, 0 failed" in again.stderr
+        retried = proxy.requests[asked:]
+        # The failed window once more (its repair only if needed), then that video's evaluation:
+        # no request for the two finished videos, whose answers sit in the cache.
+        assert 1 <= len(retried) <= 4, retried
+        claims = json.loads((tmp_path / "results" / partial[0] / "claims.json").read_text())
+        assert claims["status"] == "ok" and not claims["failed_windows"]
+        third = _snakemake(tmp_path, config, "-n")
+        assert "Nothing to be done" in third.output  # the retry round holds still once done
+
+
+def test_a_broken_file_next_to_good_ones_still_gets_the_summary_and_the_counted_last_line(tmp_path):
+    (tmp_path / "empty.ogg").write_bytes(b"")
+    clips = [REPO / "demo" / name for name in ("sleep.ogg", "interest.ogg", "forests.ogg")] + [tmp_path / "empty.ogg"]
+    (tmp_path / "videos.txt").write_text("".join(f"{clip}\n" for clip in clips))
+    run = _snakemake(tmp_path, {"sources": str(tmp_path / "videos.txt")}, "--retries", "0")
+    assert run.returncode == 1
+    assert "claimflow: 4 videos: 3 ok, 0 partial, 1 failed (at download: 1)" in run.stderr, run.stderr[-2000:]
+    rows = [line.split("\t") for line in (tmp_path / "results/summary.tsv").read_text().splitlines()[1:]]
+    assert sorted(r[1] for r in rows) == ["failed:download", "ok", "ok", "ok"]  # the summary is where users look
