@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,15 @@ class Turn:
         }
 
 
+# Waits at least this long are announced on the console too (a job's stderr reaches it), not
+# only in the job's log: a user watching a batch sees why nothing moves.
+CONSOLE_WAIT = 30.0
+
+
+def announce(message: str) -> None:
+    print(f"claimflow: {message}", file=sys.stderr, flush=True)
+
+
 def load_state(path: Path, name: str, clock: Callable[[], float] = time.time) -> dict[str, Any]:
     """The account's state, validated. A corrupt file (garbage bytes, not JSON, wrong types) is
     named, kept aside as `<name>.json.corrupt-<time>`, and replaced by a conservative state: as
@@ -129,6 +139,8 @@ def _wait_for_buffer(plan: Plan, account: str, clock: Callable[[], float], sleep
             )
             return 1.0
         log.info("%s: buffer full, waiting for processing to catch up", account)
+        if clock() == began:
+            announce(f"{account} waits for processing: the buffer is full (at most {plan.buffer_max_wait:.0f}s)")
         sleep(plan.buffer_poll)
 
 
@@ -173,6 +185,9 @@ def wait_turn(
         start_at = max((last + gap) if last is not None else 0.0, health.ready_at(state))
         remaining = start_at - clock()
         if remaining > 0:
+            if remaining >= CONSOLE_WAIT:
+                announce(f"{account} waits {remaining:.0f}s before its next download (pacing gap {gap:.0f}s"
+                         f"{', after rate limits' if scale > 1 else ''})")  # fmt: skip
             log.info("%s: waiting %.1fs (gap %.1fs = %.1fs drawn in [%g, %g] x%.2f adaptive x%.2f buffer)",
                      account, remaining, gap, drawn, low, high, scale, factor)  # fmt: skip
             sleep(remaining)

@@ -55,12 +55,15 @@ def make_batch(tmp_path: Path, videos: int, accounts: list[str], **pacing) -> tu
     return tmp_path, server
 
 
-def run_downloads(workdir: Path, check: bool = True, *extra: str) -> subprocess.CompletedProcess:
+def downloads_command(workdir: Path, *extra: str) -> list[str]:
     # profiles/local declares no account_* resources: the workflow must declare the slots.
-    command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "16",
-               "--configfile", str(workdir / "config.yaml"), *extra]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
+            "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "16",
+            "--configfile", str(workdir / "config.yaml"), *extra]  # fmt: skip
+
+
+def run_downloads(workdir: Path, check: bool = True, *extra: str) -> subprocess.CompletedProcess:
+    run = subprocess.run(downloads_command(workdir, *extra), capture_output=True, text=True, timeout=600)
     if check and run.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{run.stderr[-5000:]}")
     return run
@@ -236,9 +239,7 @@ def test_a_killed_download_leaves_no_audio_and_the_rerun_completes(tmp_path):
 
     workdir, server = make_batch(tmp_path, 1, ["acct1"])
     slow = server.add(Fault("slow", path="/v00.ogg", delay=0.5))
-    command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
-               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    command = downloads_command(workdir)
     with server:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 60
@@ -262,11 +263,9 @@ def test_sigterm_during_a_pacing_wait_stops_within_seconds_and_the_same_command_
     import time
 
     workdir, server = make_batch(tmp_path, 2, ["acct1"], delay=[8, 8])
-    command = [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
-               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    command = downloads_command(workdir)
     with server:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 120
         while len(manifests(workdir)) < 1 and time.time() < deadline:  # the first video is in ...
             time.sleep(0.2)

@@ -161,3 +161,12 @@ def test_a_start_time_in_the_future_waits_at_most_one_gap(tmp_path, caplog):
         pass
     assert turn.waited <= 300  # not five hours holding the account
     assert "in the future (clock skew?)" in caplog.text
+
+
+def test_a_long_wait_is_announced_on_the_console_not_only_in_the_log(tmp_path, capsys):
+    clock = FakeClock()
+    with pace.wait_turn("a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep):
+        pass
+    with pace.wait_turn("a", tmp_path, pace.Plan((180, 300)), clock=clock, sleep=clock.sleep) as turn:
+        pass
+    assert f"claimflow: a waits {turn.waited:.0f}s before its next download" in capsys.readouterr().err
