@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from pathlib import Path
 
 from claimflow import atomic, store
 
-COLUMNS = ["vid", "status", "reason", "title", "duration", "segments", "claims", "accepted",
+COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "segments", "claims", "accepted",
            "tier_A", "tier_B", "tier_C", "tier_D", "prompt_tokens", "completion_tokens", "llm_requests",
            "llm_cached", "cost_usd"]  # fmt: skip
 
 QUERY = """
-SELECT v.vid, v.status, v.reason, v.title, v.duration,
+SELECT v.vid, v.status, v.reason, NULL, v.title, v.duration,
        (SELECT COUNT(*) FROM segments s WHERE s.vid = v.vid),
        (SELECT COUNT(*) FROM claims c WHERE c.vid = v.vid),
        (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept'),
@@ -74,6 +75,14 @@ def unstored_status(results: str | Path, vid: str) -> str:
     return f"{'failed' if failed else 'pending'}:{stage}"
 
 
+def _reason_class(manifest: Path) -> str:
+    """Why a video is unavailable, as a class (private, removed, geo_blocked, ...)."""
+    try:
+        return json.loads(manifest.read_text()).get("reason_class") or "unknown"
+    except (OSError, ValueError):
+        return "unknown"
+
+
 def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
     """The run's last line, counting videos by outcome, and the exit status it implies:
     1 when any video failed, 3 when none failed but some are partial, else 0."""
@@ -109,8 +118,14 @@ def write(
         rows = []
         for vid in vids:
             found = conn.execute(QUERY, (vid,)).fetchone()
-            rows.append(dict(zip(COLUMNS, found, strict=True)) if found else
-                        {"vid": vid, "status": unstored_status(results, vid)})  # fmt: skip
+            row = (
+                dict(zip(COLUMNS, found, strict=True))
+                if found
+                else {"vid": vid, "status": unstored_status(results, vid)}
+            )
+            if row["status"] == "unavailable":
+                row["reason_class"] = _reason_class(results / vid / "download.json")
+            rows.append(row)
     finally:
         conn.close()
     buffer = io.StringIO()

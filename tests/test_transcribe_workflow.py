@@ -50,5 +50,7 @@ def test_captions_skip_whisper_silence_yields_nothing_and_dead_videos_pass_throu
     for vid in ("file-silence", dead["vid"]):
         doc = json.loads((results / vid / "claims.json").read_text())
         assert doc["claims"] == [] and doc["usage"]["requests"] == 0
-    summary = (results / "summary.tsv").read_text()
-    assert "no_speech" in summary and "unavailable" in summary
+    rows = [line.split("\t") for line in (results / "summary.tsv").read_text().splitlines()]
+    by_vid = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert by_vid["file-silence"]["status"] == "no_speech"
+    assert by_vid[dead["vid"]]["status"] == "unavailable" and by_vid[dead["vid"]]["reason_class"] == "not_found"
