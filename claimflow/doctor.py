@@ -25,8 +25,6 @@ from claimflow.settings import LLMIdentity, LLMRuntime, Settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 DEMO_CLIP = WORKFLOW_DIR / "demo" / "forests.ogg"
-# Portable baseline of the local model's build (x86-64-v3): what it may use on any machine.
-PORTABLE_FEATURES = {"SSE3", "SSSE3", "SSE4_2", "AVX", "AVX2", "F16C", "FMA", "BMI2"}
 
 
 @dataclass(frozen=True)
@@ -111,16 +109,24 @@ def check_llm(config: dict[str, Any]) -> Check:
     return _check_endpoint(loaded.llm, loaded.llm_runtime)
 
 
-def _check_local(identity: LLMIdentity) -> Check:
+def _local_model(identity: LLMIdentity) -> str | Check:
+    """The local model's file, or the failed check that says why there is none."""
     from claimflow.models import bundled_gguf_path
 
-    model = identity.model
     try:
-        path = bundled_gguf_path() if model == "bundled" else str(Path(model).expanduser())
+        path = bundled_gguf_path() if identity.model == "bundled" else str(Path(identity.model).expanduser())
     except FileNotFoundError as exc:
         return Check("llm", FAIL, str(exc), "run `make` again to reinstall the bundled model")
     if not Path(path).is_file():
-        return Check("llm", FAIL, f"llm.model '{model}' is not a file", "set llm.model to a GGUF file or `bundled`")
+        return Check("llm", FAIL, f"llm.model '{identity.model}' is not a file",
+                     "set llm.model to a GGUF file or `bundled`")  # fmt: skip
+    return path
+
+
+def _check_local(identity: LLMIdentity) -> Check:
+    path = _local_model(identity)
+    if isinstance(path, Check):
+        return path
     runtime = localllm.LocalRuntime(path, n_ctx=512, threads=1)
     started = time.monotonic()
     try:
@@ -155,16 +161,8 @@ def check_llm_reachable(config: dict[str, Any]) -> Check:
     loaded = Settings.from_config(config)
     identity, runtime = loaded.llm, loaded.llm_runtime
     if identity.provider == "local":
-        from claimflow.models import bundled_gguf_path
-
-        try:
-            path = bundled_gguf_path() if identity.model == "bundled" else str(Path(identity.model).expanduser())
-        except FileNotFoundError as exc:
-            return Check("llm", FAIL, str(exc), "run `make` again to reinstall the bundled model")
-        if not Path(path).is_file():
-            return Check("llm", FAIL, f"llm.model '{identity.model}' is not a file",
-                         "set llm.model to a GGUF file or `bundled`")  # fmt: skip
-        return Check("llm", OK, f"local model {Path(path).name} is in place")
+        path = _local_model(identity)
+        return path if isinstance(path, Check) else Check("llm", OK, f"local model {Path(path).name} is in place")
     where = runtime.base_url or "api.openai.com"
     key = os.environ.get(runtime.api_key_env)
     if not key and not runtime.base_url:

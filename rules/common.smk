@@ -25,6 +25,12 @@ try:
 except cf_settings.SettingsError as error:
     raise WorkflowError(f"claimflow: {error}") from None
 
+# Each stage's result settings as a param value: the same for every job, so made once.
+PARAMS = {
+    stage: cf_settings.as_param(getattr(SETTINGS, stage))
+    for stage in ("transcribe", "mine", "evaluate")
+}
+
 RESULTS = config["results"].rstrip("/")
 STATE = config["state"].rstrip("/")
 LOGS = f"{RESULTS}/logs"
@@ -131,7 +137,7 @@ def get_account_resources():
 
 def get_transcribe_settings(wildcards):
     # Exactly what changes the transcript; runtime settings are read by the job from config.
-    return cf_settings.as_param(SETTINGS.transcribe)
+    return PARAMS["transcribe"]
 
 
 def get_transcribe_mem_mb(wildcards, input):
@@ -149,11 +155,11 @@ def get_transcribe_gpus(wildcards):
 
 def get_mine_settings(wildcards):
     # The LLM identity, the prompt (by content), chunking, limits and grounding thresholds.
-    return cf_settings.as_param(SETTINGS.mine)
+    return PARAMS["mine"]
 
 
 def get_evaluate_settings(wildcards):
-    return cf_settings.as_param(SETTINGS.evaluate)
+    return PARAMS["evaluate"]
 
 
 # Partial work (failed windows or batches) raises a video's retry round; a changed round
