@@ -70,7 +70,7 @@ rebuild-llm:
 demo: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local -j $(JOBS) --configfile config/demo.yaml
 	@echo
-	@echo "Done. Results: results/summary.tsv (one row per video), results/claimflow.sqlite,"
+	@echo "Done. Results: results/report.html, results/summary.tsv (one row per video), results/claimflow.sqlite,"
 	@echo "per video: results/<vid>/{download,transcript,claims,evaluation}.json and captions."
 
 test: $(STAMP)

@@ -22,12 +22,15 @@ include: "rules/transcribe.smk"
 include: "rules/mine.smk"
 include: "rules/evaluate.smk"
 include: "rules/store.smk"
+include: "rules/report.smk"
 
 
 localrules:
     all,
     downloads,
     summary,
+    batch_report,
+    report,
 
 
 onstart:
@@ -45,7 +48,7 @@ onsuccess:
 onerror:
     print_account_health()
     print_download_stop()
-    finish_run(exit_with_status=False)
+    finish_run(exit_with_status=False, with_report=True)
 
 
 rule all:

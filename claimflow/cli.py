@@ -4,6 +4,7 @@ shipped defaults, then each `--configfile` in order."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from claimflow import config as cf_config
@@ -20,6 +21,26 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
     listing.add_argument("--retry", nargs="+", metavar="REASON", default=[],
                          help="reason classes to retry (geo_blocked age_restricted unknown ...), or `all`")  # fmt: skip
+    status = sub.add_parser("status", help="where the batch stands: stages, accounts, buffer, rates, ETA, LLM usage "
+                            "(from the files alone; safe while the batch runs)")  # fmt: skip
+    status.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
+    status.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                        help="redraw every SECONDS (default 10) until Ctrl-C")  # fmt: skip
+    search = sub.add_parser("search", help="full-text search over stored claims and their quotes")
+    search.add_argument("text", help='words, "a phrase", or FTS5 syntax (AND, OR, NOT, prefix*)')
+    search.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
+    search.add_argument("--tier", nargs="+", metavar="TIER", help="only these tiers (A B C D)")
+    search.add_argument("--video", nargs="+", metavar="VID", help="only these video ids")
+    search.add_argument("--type", nargs="+", metavar="TYPE", dest="claim_type", help="only these claim types")
+    search.add_argument("--limit", type=int, default=20)
+    export = sub.add_parser("export", help="every stored claim with its evaluation and evidence, one row each")
+    export.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    report = sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
+                            "whatever exists (safe while the batch runs)")  # fmt: skip
+    report.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
     args = parser.parse_args(argv)
     try:
         config = cf_config.load(args.configfile)
@@ -30,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         return _doctor(config)
     if args.command == "unavailable":
         return _unavailable(config, set(args.retry))
+    if args.command == "status":
+        return _status(config, args.json, args.watch)
+    if args.command == "search":
+        return _search(config, args)
+    if args.command == "export":
+        return _export(config, args.format, args.output)
+    if args.command == "report":
+        return _report(config)
     return 2  # pragma: no cover - argparse refuses unknown commands
 
 
@@ -58,6 +87,97 @@ def _unavailable(config: dict, retry: set[str]) -> int:
     if retry:
         retried = unavailable.retry(config["results"], items, retry)
         print(f"{len(retried)} video(s) set aside for download: run the same snakemake command again")
+    return 0
+
+
+def _status(config: dict, as_json: bool, watch: float | None) -> int:
+    import json
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from claimflow import status, statusview
+
+    if as_json:
+        print(json.dumps(status.collect(config).to_json(), indent=2))
+        return 0
+    console = Console()
+    plain = not console.is_terminal
+    if plain:  # a file or a pipe: wide enough that no table wraps
+        console = Console(width=160)
+    if watch is None:
+        console.print(statusview.render(status.collect(config), plain))
+        return 0
+    try:
+        if plain:  # piped: one frame after another, no cursor movement
+            while True:
+                console.print(statusview.render(status.collect(config), plain=True))
+                console.print()
+                time.sleep(watch)
+        with Live(statusview.render(status.collect(config)), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(watch)
+                live.update(statusview.render(status.collect(config)), refresh=True)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _database(config: dict) -> str:
+    return f"{config['results'].rstrip('/')}/claimflow.sqlite"
+
+
+def _search(config: dict, args: argparse.Namespace) -> int:
+    from claimflow import query
+
+    try:
+        rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
+                            claim_type=args.claim_type, limit=args.limit)  # fmt: skip
+    except query.QueryError as exc:
+        print(f"claimflow search: {exc}", file=sys.stderr)
+        return 2
+    for row in rows:
+        tier = f"tier {row.tier}" if row.decision == "accept" else (row.decision or "not evaluated")
+        score = "" if row.score is None else f", score {row.score:.2f}"
+        print(f"[{tier}{score}] {row.claim_text}")
+        print(f"  {row.title or row.vid} ({row.vid})")
+        if row.quote:
+            print(f'  "{row.quote}"')
+        print(f"  {row.link}")
+    print(f"{len(rows)} claim(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
+          file=sys.stderr)  # fmt: skip
+    return 0 if rows else 1
+
+
+def _export(config: dict, fmt: str, output: str | None) -> int:
+    from claimflow import atomic, query
+
+    try:
+        if output:
+            with atomic.atomic_open(output) as handle:
+                handle.writelines(query.export(_database(config), fmt))
+        else:
+            sys.stdout.writelines(query.export(_database(config), fmt))
+    except query.QueryError as exc:
+        print(f"claimflow export: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
+def _report(config: dict) -> int:
+    from claimflow import report, settings, sources, summary
+
+    cfg = settings.Settings.from_config(config)
+    results = cfg.results.rstrip("/")
+    vids = [s.vid for s in sources.read_sources(config["sources"])]
+    report.build(cfg.pacing, vids, results, f"{results}/report.html")
+    rows = summary.write(f"{results}/claimflow.sqlite", vids, f"{results}/summary.tsv", f"{results}/usage.json",
+                         results)  # fmt: skip
+    print(f"{results}/report.html, summary.tsv and usage.json written")
+    print(summary.last_line(rows)[0])
     return 0
 
 

@@ -105,17 +105,12 @@ def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
     return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
 
 
-def write(
-    database: str | Path,
-    vids: list[str],
-    out: str | Path,
-    usage_out: str | Path | None = None,
-    results: str | Path | None = None,
-) -> list[dict[str, object]]:
-    results = Path(results) if results else Path(out).parent
+def rows(database: str | Path, vids: list[str], results: str | Path) -> list[dict[str, object]]:
+    """One row per video: stored ones from the database, the others by their first missing stage."""
+    results = Path(results)
     conn = store.connect(database)
     try:
-        rows = []
+        found_rows = []
         for vid in vids:
             found = conn.execute(QUERY, (vid,)).fetchone()
             row = (
@@ -125,15 +120,26 @@ def write(
             )
             if row["status"] == "unavailable":
                 row["reason_class"] = _reason_class(results / vid / "download.json")
-            rows.append(row)
+            found_rows.append(row)
     finally:
         conn.close()
+    return found_rows
+
+
+def write(
+    database: str | Path,
+    vids: list[str],
+    out: str | Path,
+    usage_out: str | Path | None = None,
+    results: str | Path | None = None,
+) -> list[dict[str, object]]:
+    found_rows = rows(database, vids, Path(results) if results else Path(out).parent)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, COLUMNS, delimiter="\t", lineterminator="\n", restval="")
     writer.writeheader()
-    for row in rows:
+    for row in found_rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     atomic.write_text(out, buffer.getvalue())
     if usage_out:
-        atomic.write_json(usage_out, totals(rows))
-    return rows
+        atomic.write_json(usage_out, totals(found_rows))
+    return found_rows

@@ -8,6 +8,7 @@ from claimflow import accounts as cf_accounts
 from claimflow import doctor as cf_doctor
 from claimflow import envstop as cf_envstop
 from claimflow import llm as cf_llm
+from claimflow import report as cf_report
 from claimflow import retries as cf_retries
 from claimflow import settings as cf_settings
 from claimflow import sources as cf_sources
@@ -28,7 +29,7 @@ except cf_settings.SettingsError as error:
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
-    for stage in ("transcribe", "mine", "evaluate")
+    for stage in ("transcribe", "mine", "evaluate", "pacing")
 }
 
 RESULTS = config["results"].rstrip("/")
@@ -99,11 +100,26 @@ def get_final_outputs():
     per_video = [
         f"{vid_dir(vid)}/{name}" for vid in TARGETS for name in PER_VIDEO_OUTPUTS
     ]
-    return per_video + [f"{RESULTS}/summary.tsv"]
+    return per_video + [f"{RESULTS}/summary.tsv", f"{RESULTS}/report.html"]
 
 
 def get_download_manifests(wildcards):
     return [f"{vid_dir(vid)}/download.json" for vid in TARGETS]
+
+
+def get_batch_vids(wildcards):
+    # The videos the summary and the report cover: this run's batch.
+    return TARGETS
+
+
+def get_summary_dir(wildcards, input):
+    # results/summary.tsv -> results: the folder the report is built from.
+    return str(Path(input.summary).parent)
+
+
+def get_pacing_settings(wildcards):
+    # The report draws the configured gap range and buffer limits.
+    return PARAMS["pacing"]
 
 
 def get_stored_markers(wildcards):
@@ -224,10 +240,18 @@ def preflight():
         )
 
 
-def finish_run(exit_with_status=True):
-    """Write summary.tsv and usage.json for the whole batch, print the last line, and end
-    with its exit status (1: videos failed, 3: videos partial, 0: all done). After a failed
-    run Snakemake exits 1 by itself."""
+def finish_run(exit_with_status=True, with_report=False):
+    """Write summary.tsv and usage.json for the whole batch (and, after a failed run, whose
+    report rule could not run, the report), print the last line, and end with its exit status
+    (1: videos failed, 3: videos partial, 0: all done). After a failed run Snakemake exits 1
+    by itself."""
+    if with_report:
+        try:
+            cf_report.build(SETTINGS.pacing, TARGETS, RESULTS, f"{RESULTS}/report.html")
+        except Exception as error:  # the summary and the last line matter more
+            print(
+                f"claimflow: the report could not be written: {error}", file=sys.stderr
+            )
     rows = cf_summary.write(
         get_database(),
         TARGETS,

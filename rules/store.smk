@@ -29,7 +29,11 @@ rule summary:
     input:
         markers=get_stored_markers,
     output:
-        tsv=f"{RESULTS}/summary.tsv",
+        tsv=report(
+            f"{RESULTS}/summary.tsv",
+            caption="../report/summary.rst",
+            category="Batch",
+        ),
         usage=f"{RESULTS}/usage.json",
     log:
         f"{LOGS}/summary.log",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.faultserver import FaultServer
 from tests.llmserver import llama_server
@@ -42,3 +46,27 @@ def write_silence(path: Path, seconds: float) -> Path:
         handle.setframerate(16000)
         handle.writeframes(b"\x00\x00" * int(16000 * seconds))
     return path
+
+
+def snakemake(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """The demo workflow in `workdir` (its test.yaml last); targets go before --configfile,
+    which would take them for config files."""
+    command = [
+        sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--profile", str(REPO / "profiles/local"), "-j", "16",
+        "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml"), *args,
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900, env=os.environ | {"CI": "true"})
+    if run.returncode != 0:
+        raise AssertionError(f"snakemake failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}")
+    return run
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    overrides = {"sources": str(REPO / "demo/sources.txt"), "results": "results", "state": "state"}
+    (workdir / "test.yaml").write_text(yaml.safe_dump(overrides))
+    snakemake(workdir)
+    return workdir

@@ -125,3 +125,52 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 4"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
+
+
+def _store_many(database: str, vid: str, claims: int, start) -> None:  # noqa: ANN001 - a multiprocessing Event
+    start.wait(30)
+    conn = store.connect(database)
+    try:
+        for _ in range(3):  # a rerun replaces: three upserts of one video, each one transaction
+            store.upsert(conn, vid, store.rows_for(*_docs(vid, claims)))
+    finally:
+        conn.close()
+
+
+def test_eight_concurrent_store_jobs_finish_while_a_reader_queries_in_a_loop(tmp_path):
+    import multiprocessing
+    import threading
+
+    from claimflow import query
+
+    database = str(tmp_path / "results" / "claimflow.sqlite")  # a new database: the jobs race to create it
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    jobs = [context.Process(target=_store_many, args=(database, f"v{i}", 200, start)) for i in range(8)]
+    for job in jobs:
+        job.start()
+    reads, errors, stop = [0], [], threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                query.search(database, "sleep", limit=5)
+                reads[0] += 1
+            except query.QueryError:
+                pass  # not created yet
+            except Exception as error:  # noqa: BLE001 - any error is the finding
+                errors.append(repr(error))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    start.set()
+    for job in jobs:
+        job.join(120)
+    stop.set()
+    thread.join(10)
+    assert [job.exitcode for job in jobs] == [0] * 8  # no "database is locked" in any store job
+    assert errors == [] and reads[0] > 0
+    conn = sqlite3.connect(database)
+    assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == 8
+    assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 8 * 200
+    assert conn.execute("SELECT COUNT(*) FROM claims_fts WHERE claims_fts MATCH 'sleep'").fetchone()[0] == 8 * 200

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--profile", str(REPO / "profiles/local"), "-j", "16",
-        "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml"), *args,
-    ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900, env=os.environ | {"CI": "true"})
-    if run.returncode != 0:
-        raise AssertionError(f"snakemake failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}")
-    return run
 
 
 def planned_jobs(output: str) -> set[tuple[str, str]]:
@@ -44,15 +29,6 @@ def planned_jobs(output: str) -> set[tuple[str, str]]:
             jobs.discard((rule, ""))
             jobs.add((rule, found.group(1)))
     return jobs
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("demo")
-    overrides = {"sources": str(REPO / "demo/sources.txt"), "results": "results", "state": "state"}
-    (workdir / "test.yaml").write_text(yaml.safe_dump(overrides))
-    snakemake(workdir)
-    return workdir
 
 
 def test_every_demo_video_is_stored_and_every_quote_is_grounded(demo_run: Path):

@@ -1,0 +1,202 @@
+"""Reading the batch's result: full-text search over claims and quotes, exports, and links to
+the moment a claim was said. Read-only on the database (never creates or migrates it)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
+
+
+class QueryError(ValueError):
+    """A search the database cannot run; the message says why in one line."""
+
+
+def youtube_id(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == "youtu.be":
+        return parts.path.strip("/").split("/")[0] or None
+    if host in YOUTUBE_HOSTS:
+        if parts.path == "/watch":
+            return (parse_qs(parts.query).get("v") or [None])[0]
+        segments = parts.path.strip("/").split("/")
+        if len(segments) >= 2 and segments[0] in ("shorts", "live", "embed", "v"):
+            return segments[1]
+    return None
+
+
+def moment(source: str | None, seconds: float | None) -> str:
+    """Where to hear a claim: a YouTube link at the second, else the source and the time."""
+    at = int(seconds or 0)
+    vid = youtube_id(source)
+    if vid:
+        return f"https://youtu.be/{quote(vid, safe='')}?t={at}"
+    place = source or "?"
+    if place.startswith("file://"):
+        place = urlsplit(place).path
+    return f"{place} at {at // 3600}:{at % 3600 // 60:02d}:{at % 60:02d}"
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    vid: str
+    claim_id: str
+    claim_text: str
+    claim_type: str | None
+    domain: str | None
+    stance: str | None
+    supported: bool
+    decision: str | None
+    tier: str | None
+    score: float | None
+    rank: int | None
+    importance: float | None
+    novelty: float | None
+    confidence: float | None
+    title: str | None
+    source: str | None
+    quote: str | None
+    t0: float | None
+    t1: float | None
+    link: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SELECT = """
+SELECT c.vid, c.claim_id, c.claim_text, c.claim_type, c.domain, c.stance, c.supported,
+       e.decision, e.tier, e.score, e.rank, e.importance, e.novelty, e.confidence,
+       v.title, v.source,
+       (SELECT quote FROM evidence q WHERE q.vid = c.vid AND q.owner_kind = 'claim' AND q.owner_id = c.claim_id
+        ORDER BY q.t0 LIMIT 1),
+       (SELECT t0 FROM evidence q WHERE q.vid = c.vid AND q.owner_kind = 'claim' AND q.owner_id = c.claim_id
+        ORDER BY q.t0 LIMIT 1),
+       (SELECT t1 FROM evidence q WHERE q.vid = c.vid AND q.owner_kind = 'claim' AND q.owner_id = c.claim_id
+        ORDER BY q.t0 LIMIT 1)
+FROM claims c
+LEFT JOIN evaluations e ON e.vid = c.vid AND e.claim_id = c.claim_id
+LEFT JOIN videos v ON v.vid = c.vid
+"""
+
+
+def connect(database: str | Path) -> sqlite3.Connection:
+    if not Path(database).is_file():
+        raise QueryError(f"no database at {database}: nothing is stored yet (run the workflow first)")
+    return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+
+
+def _row(found: tuple[Any, ...]) -> ClaimRow:
+    values = list(found)
+    values[6] = bool(values[6])
+    return ClaimRow(*values, link=moment(values[15], values[17]))
+
+
+def _filters(tier: list[str] | None, vid: list[str] | None, claim_type: list[str] | None) -> tuple[str, list[Any]]:
+    where, args = [], []
+    for column, values in (("e.tier", tier), ("c.vid", vid), ("c.claim_type", claim_type)):
+        if values:
+            where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            args += list(values)
+    return " AND ".join(where), args
+
+
+def search(
+    database: str | Path,
+    text: str,
+    *,
+    tier: list[str] | None = None,
+    vid: list[str] | None = None,
+    claim_type: list[str] | None = None,
+    limit: int = 20,
+) -> list[ClaimRow]:
+    """Claims whose text, or one of whose evidence quotes, matches the FTS5 query `text`; best
+    matches first."""
+    extra, args = _filters(tier, vid, claim_type)
+    sql = f"""
+    WITH hits AS (
+        SELECT vid, claim_id, bm25(claims_fts) AS rank FROM claims_fts WHERE claims_fts MATCH ?
+        UNION ALL
+        SELECT vid, owner_id, bm25(quotes_fts) + 1.0 FROM quotes_fts WHERE quotes_fts MATCH ?
+    ), best AS (SELECT vid, claim_id, MIN(rank) AS rank FROM hits GROUP BY vid, claim_id)
+    {_SELECT}
+    JOIN best b ON b.vid = c.vid AND b.claim_id = c.claim_id
+    {"WHERE " + extra if extra else ""}
+    ORDER BY b.rank, e.score DESC LIMIT ?
+    """
+    conn = connect(database)
+    try:
+        rows = conn.execute(sql, [text, text, *args, limit]).fetchall()
+    except sqlite3.OperationalError as exc:
+        message = str(exc)
+        if "no such table" in message:
+            raise QueryError(f"{database} has no full-text index: it was not written by claimflow's store") from None
+        if "locked" not in message:  # the rest is FTS5 refusing the query's syntax
+            raise QueryError(
+                f"the search {text!r} is not valid full-text syntax ({message}); put phrases in double "
+                'quotes ("rate limit"), use AND/OR/NOT between words, or search for plain words'
+            ) from None
+        raise
+    finally:
+        conn.close()
+    return [_row(r) for r in rows]
+
+
+def claims(database: str | Path) -> Iterator[ClaimRow]:
+    """Every stored claim with its evaluation and first evidence quote, by video and rank."""
+    conn = connect(database)
+    try:
+        yield from (_row(r) for r in conn.execute(_SELECT + " ORDER BY c.vid, e.rank IS NULL, e.rank, c.claim_id"))
+    finally:
+        conn.close()
+
+
+def evidence(database: str | Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    conn = connect(database)
+    try:
+        found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for vid, owner, quote_text, t0, t1 in conn.execute(
+            "SELECT vid, owner_id, quote, t0, t1 FROM evidence WHERE owner_kind = 'claim' ORDER BY vid, owner_id, t0"
+        ):
+            found.setdefault((vid, owner), []).append({"quote": quote_text, "t0": t0, "t1": t1})
+        return found
+    finally:
+        conn.close()
+
+
+EXPORT_FORMATS = ("jsonl", "csv")
+
+
+def export(database: str | Path, fmt: str) -> Iterator[str]:
+    """Claims, one row each, with their evaluation and evidence: JSON lines (all evidence as a
+    list) or CSV (the first quote and its time, plus the number of quotes)."""
+    spans = evidence(database)
+    if fmt == "jsonl":
+        for row in claims(database):
+            doc = row.as_dict()
+            doc["evidence"] = spans.get((row.vid, row.claim_id), [])
+            yield json.dumps(doc, ensure_ascii=False) + "\n"
+        return
+    if fmt != "csv":
+        raise QueryError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    columns = [*ClaimRow.__dataclass_fields__, "evidence_count"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    yield buffer.getvalue()
+    for row in claims(database):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow({**row.as_dict(), "evidence_count": len(spans.get((row.vid, row.claim_id), []))})
+        yield buffer.getvalue()

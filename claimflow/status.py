@@ -1,0 +1,371 @@
+"""Where a batch stands, computed from its files alone: per-video outputs and stage logs,
+`state/accounts/*.json`, the database (read-only, for what is already stored) and Snakemake's
+own record of jobs in progress (`.snakemake/incomplete/`). No daemon and no writes, so it is
+safe to run while the batch runs, and after it was killed.
+
+A video's stage is done when its output file exists; the file's mtime is when it finished,
+which gives the rates and the ETA. Only videos in flight (downloaded but not stored) have
+their JSON read; stored ones come from one database query, so 7,000 folders cost one
+directory listing each.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claimflow import accounts as cf_accounts
+from claimflow import health
+from claimflow import sources as cf_sources
+from claimflow.settings import Settings
+
+STAGES = ("download", "transcribe", "mine", "evaluate", "store")
+OUTPUTS = {"download": "download.json", "transcribe": "transcript.json", "mine": "claims.json",
+           "evaluate": "evaluation.json", "store": "stored.json"}  # fmt: skip
+HOUR = 3600.0
+FAILED_MARK = "job failed:"  # what claimflow.logs writes into a stage log when its job fails
+
+
+@dataclass
+class StageStatus:
+    done: int = 0
+    running: int = 0
+    waiting: int = 0  # inputs ready, not started (for download: not downloaded yet)
+    failed: int = 0  # its job failed (the stage log says so); a plain rerun retries it
+    interrupted: int = 0  # Snakemake marked it in progress, but no Snakemake runs here any more
+    unavailable: int = 0
+    last_hour: int = 0
+    per_hour: float | None = None  # overall, since the batch's first download
+    per_hour_last_hour: float | None = None
+    remaining: int = 0
+    eta_seconds: float | None = None
+
+
+@dataclass
+class AccountStatus:
+    name: str
+    status: str  # active | paused | disabled
+    reason: str | None
+    paused_until: float | None
+    last_start: float | None
+    next_start: float | None  # the earliest the next download may start
+    multiplier: float
+    downloads: int
+    failures: int
+
+
+@dataclass
+class BufferStatus:
+    size: int  # downloaded, not yet mined
+    min: int
+    target: int
+    max: int
+
+
+@dataclass
+class LLMUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    cached: int = 0
+    cost_usd: float | None = 0.0
+
+
+@dataclass
+class Status:
+    generated_at: float
+    results: str
+    videos: int
+    snakemake_running: bool | None  # None: cannot tell on this system
+    started_at: float | None
+    elapsed_seconds: float | None
+    stages: dict[str, StageStatus]
+    accounts: list[AccountStatus]
+    buffer: BufferStatus
+    audio_hours: float
+    audio_hours_per_hour: float | None
+    audio_hours_last_hour: float
+    llm: LLMUsage
+    eta_seconds: float | None
+    bound_by: str | None  # the stage that sets the ETA
+    # Stored videos by outcome (ok, partial, unavailable, no_speech), and those mined partial
+    # but not stored yet: partial work a plain rerun asks again for.
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failed_videos: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- Snakemake's record of running jobs ---------------------------------------------------------
+def incomplete_outputs(workdir: Path) -> set[str]:
+    """Outputs of jobs Snakemake started and has not finished: `.snakemake/incomplete/` holds
+    one file per output, named by the path in URL-safe base64 (long names split into
+    directories whose names start with '@')."""
+    root = workdir / ".snakemake" / "incomplete"
+    found: set[str] = set()
+    for dirpath, _dirs, files in os.walk(root):
+        prefix = "".join(part[1:] for part in Path(dirpath).relative_to(root).parts if part.startswith("@"))
+        for name in files:
+            try:
+                found.add(os.path.normpath(base64.urlsafe_b64decode(prefix + name).decode()))
+            except (ValueError, UnicodeDecodeError):
+                continue
+    return found
+
+
+def snakemake_running(workdir: Path) -> bool | None:
+    """Whether a Snakemake process runs in `workdir` on this host (from /proc; None elsewhere)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    target = str(workdir.resolve())
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or entry.name == str(os.getpid()):
+            continue
+        try:
+            if os.readlink(entry / "cwd") != target:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"snakemake" in os.path.basename(part) for part in cmdline[:3]):
+            return True
+    return False
+
+
+# -- reading --------------------------------------------------------------------------------------
+def _stored_rows(database: Path) -> dict[str, dict[str, Any]]:
+    """Stored videos' status, duration and LLM usage, read-only (never creates or migrates)."""
+    if not database.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("SELECT vid, status, reason, duration, prompt_tokens, completion_tokens, "
+                                "llm_requests, llm_cached, cost_usd FROM videos").fetchall()  # fmt: skip
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}
+    keys = ("status", "reason", "duration", "prompt_tokens", "completion_tokens", "requests", "cached", "cost_usd")
+    return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _log_failed(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 8192))
+            return FAILED_MARK.encode() in handle.read()
+    except OSError:
+        return False
+
+
+def _scan(folder: Path) -> dict[str, float]:
+    """The stage outputs present in a video's folder, with their mtimes."""
+    found: dict[str, float] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name in _OUTPUT_NAMES:
+                    try:
+                        found[entry.name] = entry.stat().st_mtime
+                    except OSError:
+                        continue
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return found
+
+
+_OUTPUT_NAMES = frozenset(OUTPUTS.values())
+
+
+# -- accounts -------------------------------------------------------------------------------------
+def account_statuses(config: dict[str, Any], settings: Settings, now: float) -> list[AccountStatus]:
+    accounts = cf_accounts.from_config(config)
+    states = cf_accounts.read_states(settings.state + "/accounts", [a.name for a in accounts])
+    pacing = settings.pacing
+    out = []
+    for account in accounts:
+        state = states[account.name]
+        health.refresh(state, health.cookie_mtime(account.cookies))
+        until = health.paused_until(state, now)
+        if health.is_disabled(state):
+            status, reason = "disabled", state.get("disabled_reason")
+        elif until:
+            status, reason = "paused", "repeated rate limits"
+        else:
+            status, reason = "active", None
+        last = state.get("last_start")
+        warm = state.get("downloads_started", 0) < pacing.warmup.videos
+        low = (pacing.warmup.delay if warm else pacing.delay)[0]
+        gap = max(pacing.floor, low * health.multiplier(state))
+        next_start = max((last + gap) if last else 0.0, health.ready_at(state)) or None
+        out.append(AccountStatus(account.name, status, reason, until, last, next_start,
+                                 health.multiplier(state), int(state.get("successes", 0)),
+                                 int(state.get("failures", 0))))  # fmt: skip
+    return out
+
+
+# -- the whole ------------------------------------------------------------------------------------
+def collect(config: dict[str, Any], workdir: Path | None = None, now: float | None = None) -> Status:
+    """The batch's status now. `config` is the merged workflow config (claimflow.config.load)."""
+    workdir = workdir or Path.cwd()
+    now = time.time() if now is None else now
+    settings = Settings.from_config(config)
+    results = Path(settings.results)
+    if not results.is_absolute():
+        results = workdir / results
+    vids = [s.vid for s in cf_sources.read_sources(config["sources"], cwd=workdir)]
+    running_outputs = incomplete_outputs(workdir)
+    alive = snakemake_running(workdir)
+    stored = _stored_rows(results / "claimflow.sqlite")
+    rel = os.path.relpath(results, workdir)
+
+    stages = {stage: StageStatus() for stage in STAGES}
+    finished: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    audio: list[tuple[float, float]] = []  # (transcribed at, hours)
+    usage = LLMUsage()
+    buffer_size = 0
+    first_download: tuple[float, Path] | None = None
+    failed_videos = []
+
+    outcomes: dict[str, int] = {}
+    for vid in vids:
+        folder = results / vid
+        present = _scan(folder)
+        row = stored.get(vid)
+        if row is not None:
+            outcomes[row["status"]] = outcomes.get(row["status"], 0) + 1
+        unavailable = False
+        if "download.json" in present:
+            if first_download is None or present["download.json"] < first_download[0]:
+                first_download = (present["download.json"], folder / "download.json")
+            buffer_size += "claims.json" not in present
+            if row is not None:
+                unavailable = row["status"] == "unavailable"
+            else:
+                unavailable = _read_json(folder / "download.json").get("status") == "unavailable"
+        previous_done = True
+        for stage in STAGES:
+            name = OUTPUTS[stage]
+            counts = stages[stage]
+            if unavailable:
+                counts.unavailable += 1
+                continue
+            if name in present:
+                counts.done += 1
+                finished[stage].append(present[name])
+                counts.last_hour += present[name] >= now - HOUR
+                previous_done = True
+                continue
+            if not previous_done:
+                continue
+            previous_done = False
+            if os.path.normpath(f"{rel}/{vid}/{name}") in running_outputs:
+                if alive is False:
+                    counts.interrupted += 1
+                else:
+                    counts.running += 1
+            elif _log_failed(results / "logs" / stage / f"{vid}.log"):
+                counts.failed += 1
+                failed_videos.append({"vid": vid, "stage": stage, "log": str(results / "logs" / stage / f"{vid}.log")})
+            else:
+                counts.waiting += 1
+        # Audio hours and LLM usage: from the database when stored, else from the video's files.
+        if row is not None:
+            if "transcript.json" in present and row["duration"]:
+                audio.append((present["transcript.json"], row["duration"] / HOUR))
+            _add_usage(usage, row)
+        else:
+            if "transcript.json" in present:
+                duration = _read_json(folder / "transcript.json").get("duration") or 0.0
+                audio.append((present["transcript.json"], float(duration) / HOUR))
+            partial = False
+            for name in ("claims.json", "evaluation.json"):
+                if name in present:
+                    doc = _read_json(folder / name)
+                    _add_usage(usage, doc.get("usage") or {})
+                    partial = partial or doc.get("status") == "partial"
+            if partial:
+                outcomes["partial, not stored yet"] = outcomes.get("partial, not stored yet", 0) + 1
+
+    started_at = None
+    if first_download is not None:
+        job = _read_json(first_download[1]).get("job") or {}
+        started_at = float(job.get("started") or first_download[0])
+    elapsed = (now - started_at) if started_at else None
+    total = len(vids)
+    for stage in STAGES:
+        counts = stages[stage]
+        counts.remaining = total - counts.done - counts.unavailable
+        if elapsed and elapsed > 0:
+            counts.per_hour = round(counts.done / (elapsed / HOUR), 3)
+            counts.per_hour_last_hour = float(counts.last_hour) if elapsed >= HOUR else counts.per_hour
+        rate = counts.per_hour_last_hour or counts.per_hour
+        if counts.remaining == 0:
+            counts.eta_seconds = 0.0
+        elif rate:
+            counts.eta_seconds = round(counts.remaining / rate * HOUR, 1)
+    eta, bound = _eta(stages)
+    audio_hours = sum(hours for _, hours in audio)
+    buffer = settings.pacing.buffer
+    return Status(
+        generated_at=now,
+        results=str(results),
+        videos=total,
+        snakemake_running=alive,
+        started_at=started_at,
+        elapsed_seconds=round(elapsed, 1) if elapsed else None,
+        stages=stages,
+        accounts=account_statuses(config, settings, now),
+        buffer=BufferStatus(buffer_size, buffer.min, buffer.target, buffer.max),
+        audio_hours=round(audio_hours, 4),
+        audio_hours_per_hour=round(audio_hours / (elapsed / HOUR), 4) if elapsed else None,
+        audio_hours_last_hour=round(sum(h for t, h in audio if t >= now - HOUR), 4),
+        llm=usage,
+        eta_seconds=eta,
+        bound_by=bound,
+        outcomes=outcomes,
+        failed_videos=failed_videos,
+    )
+
+
+def _add_usage(usage: LLMUsage, source: dict[str, Any]) -> None:
+    usage.prompt_tokens += int(source.get("prompt_tokens") or 0)
+    usage.completion_tokens += int(source.get("completion_tokens") or 0)
+    usage.requests += int(source.get("requests") or 0)
+    usage.cached += int(source.get("cached") or 0)
+    cost = source.get("cost_usd")
+    if cost is None and (source.get("requests") or source.get("prompt_tokens")):
+        usage.cost_usd = None  # a provider without a price: the total is unknown, not zero
+    elif usage.cost_usd is not None and cost is not None:
+        usage.cost_usd = round(usage.cost_usd + float(cost), 6)
+
+
+def _eta(stages: dict[str, StageStatus]) -> tuple[float | None, str | None]:
+    """The batch ends when its slowest stage does: the largest of the stages' remaining times.
+    Unknown while a stage with work left has no measured rate yet."""
+    pending = {s: c for s, c in stages.items() if c.remaining > 0}
+    if not pending:
+        return 0.0, None
+    unknown = [s for s, c in pending.items() if c.eta_seconds is None]
+    if unknown:
+        return None, unknown[0]
+    bound = max(pending, key=lambda s: pending[s].eta_seconds or 0.0)
+    return pending[bound].eta_seconds, bound

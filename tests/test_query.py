@@ -1,0 +1,120 @@
+"""Reading the result: full-text search with filters and links to the moment, one-line errors
+for malformed queries, exports; on a real SQLite database written by the store stage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claimflow import query, store
+
+CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
+
+
+def video(vid: str, source: str, claims: list[tuple[str, str, str, float]]) -> tuple[dict, dict, dict, dict]:
+    """(claim text, type, tier, t0) per claim; each claim's quote is its own sentence."""
+    download = {"vid": vid, "status": "ok", "title": f"Title of {vid}", "source": source, "account": "a"}
+    segments = [{"id": i, "start": t0, "end": t0 + 4, "text": text} for i, (text, _, _, t0) in enumerate(claims, 1)]
+    transcript = {"vid": vid, "status": "ok", "duration": 600.0, "source": "whisper:tiny.en", "segments": segments}
+    mined = [{"claim_id": f"c{i:03d}", "claim_text": text, "claim_type": kind, "domain": "d", "stance": "asserts",
+              "supported": True, "window": 0,
+              "evidence_spans": [{"segment_id": i, "quote": f"As said: {text}", "t0": t0, "t1": t0 + 4}]}
+             for i, (text, kind, _, t0) in enumerate(claims, 1)]  # fmt: skip
+    claims_doc = {"vid": vid, "claims": mined, "jargon": [], "people": [], "mental_models": [], "usage": {}}
+    evaluation = {"evaluations": [{"claim_id": f"c{i:03d}", "decision": "accept" if tier else "reject",
+                                   "tier": tier or None, "score": 9.0 - i, "rank": i}
+                                  for i, (_, _, tier, _) in enumerate(claims, 1)]}  # fmt: skip
+    return download, transcript, claims_doc, evaluation
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "results" / "claimflow.sqlite"
+    conn = store.connect(path)
+    batch = {
+        "youtube-dQw4w9WgXcQ": ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", [
+            ("Compound interest doubles money every decade at seven percent.", "causal", "A", 83.6),
+            ("Index funds beat most active managers over twenty years.", "factual", "B", 125.0)]),
+        "file-talk": ("file:///data/talks/talk.ogg", [
+            ("Deep sleep consolidates memory.", "factual", "A", 3725.2),
+            ("Coffee after noon ruins sleep quality.", "prescriptive", "", 12.0)]),
+    }  # fmt: skip
+    for vid, (source, claims) in batch.items():
+        store.upsert(conn, vid, store.rows_for(*video(vid, source, claims)))
+    conn.close()
+    return path
+
+
+def test_search_finds_a_claim_by_a_word_of_it_with_a_link_to_the_moment(database: Path):
+    found = query.search(database, "interest")
+    assert [r.claim_id for r in found] == ["c001"] and found[0].vid == "youtube-dQw4w9WgXcQ"
+    assert found[0].link == "https://youtu.be/dQw4w9WgXcQ?t=83"
+    assert found[0].tier == "A" and found[0].title == "Title of youtube-dQw4w9WgXcQ"
+    assert found[0].quote == "As said: Compound interest doubles money every decade at seven percent."
+    local = query.search(database, "memory")[0]
+    assert local.link == "/data/talks/talk.ogg at 1:02:05"
+
+
+def test_search_filters_by_tier_video_and_type(database: Path):
+    assert {r.claim_id for r in query.search(database, "sleep")} == {"c001", "c002"}
+    assert [r.claim_id for r in query.search(database, "sleep", tier=["A"])] == ["c001"]
+    assert query.search(database, "sleep", vid=["youtube-dQw4w9WgXcQ"]) == []
+    assert [r.claim_id for r in query.search(database, "sleep OR funds", claim_type=["prescriptive"])] == ["c002"]
+    assert len(query.search(database, "said", limit=3)) == 3  # quotes are searched too
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "sources": [str(tmp_path / "x.ogg")]}))
+    return subprocess.run([CLAIMFLOW, *args, "--configfile", str(config)], capture_output=True, text=True, timeout=60)
+
+
+def test_the_search_command_prints_claim_tier_title_quote_and_link(database: Path, tmp_path: Path):
+    run = cli(tmp_path, "search", "index funds")
+    assert run.returncode == 0, run.stderr
+    assert "[tier B, score 7.00] Index funds beat most active managers over twenty years." in run.stdout
+    assert "Title of youtube-dQw4w9WgXcQ" in run.stdout and "https://youtu.be/dQw4w9WgXcQ?t=125" in run.stdout
+    assert cli(tmp_path, "search", "nothingmatches").returncode == 1
+
+
+@pytest.mark.parametrize("text", ['"unterminated', "AND OR", "sleep NEAR(", "col:sleep"])
+def test_a_malformed_query_gets_one_line_not_a_traceback(database: Path, tmp_path: Path, text: str):
+    run = cli(tmp_path, "search", text)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not valid full-text syntax" in lines[0] and "double quotes" in lines[0]
+
+
+def test_export_gives_every_claim_once_with_its_evaluation_and_evidence(database: Path, tmp_path: Path):
+    rows = [json.loads(line) for line in cli(tmp_path, "export", "--format", "jsonl").stdout.splitlines()]
+    assert len(rows) == 4 and {(r["vid"], r["claim_id"]) for r in rows} == {
+        ("file-talk", "c001"),
+        ("file-talk", "c002"),
+        ("youtube-dQw4w9WgXcQ", "c001"),
+        ("youtube-dQw4w9WgXcQ", "c002"),
+    }
+    rejected = next(r for r in rows if r["decision"] == "reject")
+    assert rejected["claim_text"].startswith("Coffee") and rejected["evidence"][0]["t0"] == 12.0
+    out = tmp_path / "claims.csv"
+    assert cli(tmp_path, "export", "--format", "csv", "--output", str(out)).returncode == 0
+    table = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(table) == 4 and table[0]["evidence_count"] == "1" and table[0]["link"]
+
+
+def test_no_database_is_a_one_line_message(tmp_path: Path):
+    run = cli(tmp_path, "search", "anything")
+    assert run.returncode == 2 and "nothing is stored yet" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://youtu.be/abc123?si=x", "abc123"), ("https://m.youtube.com/watch?v=abc123&t=5", "abc123"),
+    ("https://www.youtube.com/shorts/abc123", "abc123"), ("https://vimeo.com/123", None), (None, None)])  # fmt: skip
+def test_youtube_ids_from_the_forms_users_paste(url, expected):
+    assert query.youtube_id(url) == expected

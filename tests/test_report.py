@@ -1,0 +1,82 @@
+"""The report from a real demo run: part of the default target, `snakemake report` at any
+moment without waiting for unfinished videos, Snakemake's own report with the figures, and the
+HTML rendered in a real headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claimflow.report import FIGURES
+from tests import browser
+from tests.conftest import DEMO_CLIPS, REPO, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_default_target_ends_with_the_report_and_its_figures(demo_run: Path):
+    results = demo_run / "results"
+    assert (results / "report.html").stat().st_size > 10_000
+    assert sorted(p.stem for p in (results / "report").glob("*.svg")) == sorted(FIGURES)
+
+
+def test_snakemake_report_runs_at_any_moment_without_waiting_for_unfinished_videos(demo_run: Path, tmp_path: Path):
+    work = tmp_path / "batch"
+    shutil.copytree(demo_run, work)
+    extra = work / "extra.ogg"
+    shutil.copy(DEMO_CLIPS[0], extra)
+    demo = [str(REPO / "demo" / name) for name in ("sleep.ogg", "interest.ogg", "forests.ogg")]
+    (work / "sources.txt").write_text("\n".join([*demo, str(extra)]) + "\n")
+    overrides = yaml.safe_load((work / "test.yaml").read_text()) | {"sources": str(work / "sources.txt")}
+    (work / "test.yaml").write_text(yaml.safe_dump(overrides))
+    before = (work / "results/report.html").stat().st_mtime_ns
+    run = snakemake(work, targets=("report",))
+    output = run.stdout + run.stderr
+    assert "1 of 1 steps (100%) done" in output and "rule download" not in output
+    assert not (work / "results/file-extra").exists()  # nothing was downloaded for it
+    page = (work / "results/report.html").read_text()
+    assert (work / "results/report.html").stat().st_mtime_ns != before
+    assert "file-extra" in page and "pending:download" in page
+    summary = (work / "results/summary.tsv").read_text().splitlines()
+    assert len(summary) == 5 and any(line.startswith("file-extra\tpending:download") for line in summary)
+    assert "claimflow: 4 videos: 3 ok" in output
+
+
+def test_snakemakes_own_report_holds_the_figures_and_the_summary(demo_run: Path, tmp_path: Path):
+    archive = tmp_path / "report.zip"
+    snakemake(demo_run, "--report", str(archive))
+    names = zipfile.ZipFile(archive).namelist()
+    for name in FIGURES:
+        assert any(n.endswith(f"/{name}.svg") for n in names), (name, names)
+    assert any(n.endswith("/summary.tsv") for n in names)
+
+
+def test_the_report_renders_in_chromium_with_every_plot_drawn(demo_run: Path, tmp_path: Path):
+    if browser.find() is None:
+        pytest.skip("no Chromium here (Debian: apt-get install chromium; .ci/run installs it): report not rendered")
+    page = (demo_run / "results/report.html").resolve()
+    assert "http://" not in page.read_text().split("<body>", 1)[0]  # nothing fetched at view time
+    with browser.Browser(width=1200, height=900) as chromium:
+        chromium.open(page.as_uri())
+        drawn = chromium.evaluate("""
+            Object.fromEntries([...document.querySelectorAll('figure')].map(f => {
+                const svg = f.querySelector('svg'), box = svg.getBoundingClientRect();
+                const data = [...svg.querySelectorAll('[id*="-data-"]')].filter(e => {
+                    const r = e.getBoundingClientRect(); return r.width > 0 || r.height > 0; });
+                return [f.id, {width: box.width, height: box.height, data: data.length}];
+            }))""")
+        links = chromium.evaluate("[...document.querySelectorAll('td')].map(t => t.textContent).join(' ')")
+        shot = tmp_path / "report.png"
+        chromium.screenshot(shot)
+        errors = chromium.errors
+    assert errors == []
+    assert sorted(drawn) == sorted(f"fig-{name}" for name in FIGURES)
+    for name, figure in drawn.items():
+        assert figure["width"] > 300 and figure["height"] > 150, (name, figure)
+        assert figure["data"] >= 1, (name, figure)  # a plot with data, not an empty frame
+    assert "sleep.ogg at 0:00:" in links  # the moment of a top claim
+    assert shot.stat().st_size > 50_000

@@ -1,0 +1,120 @@
+"""`claimflow status` on arranged batch folders: stage counts from the files, failed jobs from
+their logs, Snakemake's in-progress record, rates, the ETA and its bounding stage, accounts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from claimflow import config as cf_config
+from claimflow import status
+
+NOW = 1_800_000_000.0
+STAGE_FILES = ["download.json", "transcript.json", "claims.json", "evaluation.json", "stored.json"]
+
+
+def make_batch(root: Path, stages_done: dict[str, int], finished_at: dict[str, list[float]] | None = None) -> dict:
+    """A batch folder: `stages_done[vid]` = how many stages that video has finished."""
+    (root / "media").mkdir(parents=True)
+    lines = []
+    for vid, done in stages_done.items():
+        clip = root / "media" / f"{vid}.ogg"
+        clip.write_bytes(b"x")
+        lines.append(str(clip))
+        folder = root / "results" / f"file-{vid}"
+        folder.mkdir(parents=True)
+        times = (finished_at or {}).get(vid) or [NOW - 600 + 60 * i for i in range(5)]
+        for index, name in enumerate(STAGE_FILES[:done]):
+            usage = {"prompt_tokens": 100, "completion_tokens": 50, "requests": 1, "cost_usd": 0.001}
+            outcome = "partial" if vid == "two" and name == "claims.json" else "ok"
+            doc = {"vid": f"file-{vid}", "status": outcome, "duration": 1800.0, "usage": usage}
+            if name == "download.json":
+                doc["job"] = {"started": times[0] - 30}
+            (folder / name).write_text(json.dumps(doc))
+            os.utime(folder / name, (times[index], times[index]))
+    (root / "sources.txt").write_text("\n".join(lines) + "\n")
+    overrides = {"sources": str(root / "sources.txt"), "results": str(root / "results"),
+                 "state": str(root / "state"), "accounts": [{"name": "a"}, {"name": "b"}]}  # fmt: skip
+    return cf_config.load(overrides=overrides)
+
+
+def mark_incomplete(workdir: Path, output: str) -> None:
+    """What Snakemake writes when a job starts: the output path, URL-safe base64, as a file name."""
+    folder = workdir / ".snakemake" / "incomplete"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / base64.urlsafe_b64encode(output.encode()).decode()).write_text("{}")
+
+
+def test_counts_each_stage_from_the_files_and_the_failed_log(tmp_path: Path):
+    config = make_batch(tmp_path, {"one": 5, "two": 3, "three": 1, "four": 0})
+    log = tmp_path / "results/logs/transcribe/file-three.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("2026 ERROR job failed: RuntimeError: boom\n")
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    s = found.stages
+    assert (s["download"].done, s["download"].waiting) == (3, 1)
+    assert (s["transcribe"].done, s["transcribe"].failed, s["transcribe"].waiting) == (2, 1, 0)
+    assert (s["mine"].done, s["mine"].waiting) == (2, 0)
+    assert (s["evaluate"].done, s["evaluate"].waiting) == (1, 1)
+    assert (s["store"].done, s["store"].waiting) == (1, 0)
+    assert found.failed_videos == [{"vid": "file-three", "stage": "transcribe", "log": str(log)}]
+    assert found.buffer.size == 1  # "three": downloaded, not mined
+    # LLM usage of unstored videos comes from their claims.json and evaluation.json
+    assert found.llm.prompt_tokens == 100 * 3 and found.llm.requests == 3
+    assert found.audio_hours == pytest.approx(1.0)  # two transcripts of 30 minutes
+    assert found.outcomes == {"partial, not stored yet": 1}  # "two": mined with failed windows
+
+
+def test_running_jobs_come_from_snakemakes_record_and_are_interrupted_when_no_snakemake_runs(tmp_path: Path):
+    config = make_batch(tmp_path, {"one": 1, "two": 0})
+    mark_incomplete(tmp_path, "results/file-one/transcript.json")
+    mark_incomplete(tmp_path, "results/file-two/download.json")
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    assert found.snakemake_running is False  # nothing runs in this folder
+    assert found.stages["download"].interrupted == 1 and found.stages["transcribe"].interrupted == 1
+
+
+def test_long_output_paths_split_by_snakemake_are_decoded(tmp_path: Path):
+    path = "results/" + "x" * 300 + "/download.json"
+    encoded = base64.urlsafe_b64encode(path.encode()).decode()
+    folder = tmp_path / ".snakemake" / "incomplete" / ("@" + encoded[:254])
+    folder.mkdir(parents=True)
+    (folder / encoded[254:]).write_text("{}")
+    assert status.incomplete_outputs(tmp_path) == {path}
+
+
+def test_rates_and_the_eta_name_the_stage_that_bounds_the_batch(tmp_path: Path):
+    # Two of four videos downloaded in the last hour; only one mined: mining is the bound.
+    hour = 3600.0
+    times = {"one": [NOW - 3 * hour + i for i in range(5)], "two": [NOW - 1800 + i for i in range(5)],
+             "three": [NOW - 900, NOW - 800, 0, 0, 0]}  # fmt: skip
+    config = make_batch(tmp_path, {"one": 5, "two": 3, "three": 2, "four": 0}, times)
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    download = found.stages["download"]
+    assert download.last_hour == 2 and download.per_hour_last_hour == 2.0
+    assert download.eta_seconds == pytest.approx(1 / 2 * hour)  # one left at two an hour
+    assert found.stages["mine"].last_hour == 1 and found.stages["mine"].eta_seconds == pytest.approx(2 * hour)
+    assert found.bound_by in ("mine", "evaluate", "store") and found.eta_seconds >= 2 * hour
+    assert found.elapsed_seconds == pytest.approx(3 * hour + 30)
+
+
+def test_accounts_show_paused_disabled_and_the_next_allowed_start(tmp_path: Path):
+    config = make_batch(tmp_path, {"one": 1})
+    accounts = tmp_path / "state/accounts"
+    accounts.mkdir(parents=True)
+    (accounts / "a.json").write_text(json.dumps({"status": "active", "last_start": NOW - 10, "downloads_started": 9,
+                                                 "multiplier": 1.5, "successes": 8, "failures": 1,
+                                                 "paused_until": NOW + 600}))  # fmt: skip
+    (accounts / "b.json").write_text(json.dumps({"status": "disabled", "disabled_reason": "cookies expired"}))
+    found = {a.name: a for a in status.collect(config, workdir=tmp_path, now=NOW).accounts}
+    assert found["a"].status == "paused" and found["a"].paused_until == NOW + 600
+    assert found["a"].next_start == NOW + 600 and (found["a"].downloads, found["a"].failures) == (8, 1)
+    assert found["b"].status == "disabled" and found["b"].reason == "cookies expired"
+    (accounts / "a.json").write_text(json.dumps({"last_start": NOW - 10, "downloads_started": 9, "multiplier": 2.0}))
+    active = status.collect(config, workdir=tmp_path, now=NOW).accounts[0]
+    low = cf_config.load()["pacing"]["delay"][0]
+    assert active.status == "active" and active.next_start == pytest.approx(NOW - 10 + 2.0 * low)
