@@ -25,9 +25,13 @@ include: "rules/store.smk"
 include: "rules/report.smk"
 
 
+# On the main process's host under a cluster executor: the database has one writer host
+# (SQLite's locks and WAL do not work across hosts on a network filesystem), and the summary
+# and the report read it. Downloads too, unless download.on_compute_nodes (rules/download.smk).
 localrules:
     all,
     downloads,
+    store,
     summary,
     batch_report,
     report,

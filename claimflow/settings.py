@@ -195,6 +195,7 @@ class DownloadOptions:
 
     environment_failures: int
     ytdlp: dict[str, Any]
+    on_compute_nodes: bool
 
 
 # -- the whole -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ rule download:
         f"{LOGS}/download/{{vid}}.log",
     benchmark:
         f"{BENCH}/download/{{vid}}.tsv"
+    # On the main process's host unless download.on_compute_nodes (a cluster executor only).
+    localrule: not SETTINGS.download.on_compute_nodes
     conda:
         "../envs/download.yaml"
     resources:

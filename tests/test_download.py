@@ -281,7 +281,7 @@ def test_a_success_ends_a_run_of_environment_failures(tmp_path, media_server):
 def test_extractor_args_reach_yt_dlp(tmp_path, media_server):
     log_file = tmp_path / "download.log"
     logs.setup(log_file, logging.DEBUG)
-    options = settings.DownloadOptions(environment_failures=3,
+    options = settings.DownloadOptions(environment_failures=3, on_compute_nodes=False,
                                        ytdlp={"extractor_args": {"generic": {"impersonate": ["chrome"]}}})  # fmt: skip
     manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], options=options)
     assert manifest["status"] == "ok"
