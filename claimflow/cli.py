@@ -41,12 +41,35 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
                             "whatever exists (safe while the batch runs)")  # fmt: skip
     report.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
+    plan = sub.add_parser("plan", help="the batch's timeline: warm-up, steady state, drain; the stage that bounds it "
+                          "and what would move it")  # fmt: skip
+    plan.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
+    plan.add_argument("--videos", type=int, help="batch size (default: the sources' count)")
+    plan.add_argument("--accounts", type=int, help="download accounts (default: the config's)")
+    plan.add_argument("--gap", type=float, nargs=2, metavar=("LOW", "HIGH"), help="pacing gap range in seconds")
+    plan.add_argument("--minutes", nargs="+", default=[], metavar="STAGE=M",
+                      help="minutes per video of a stage (download is the transfer alone), e.g. "
+                      "transcribe=20; default: measured from earlier runs' benchmark files, else a typical "
+                      "hour-long video")  # fmt: skip
+    plan.add_argument("--workers", nargs="+", default=[], metavar="STAGE=N",
+                      help="jobs of a stage at once, e.g. transcribe=8 (default: half the cores; the LLM "
+                      "bound)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         config = cf_config.load(args.configfile)
     except cf_config.ConfigError as exc:
         print(f"claimflow: {exc}", file=sys.stderr)
         return 2
+    from claimflow.sources import SourceError
+
+    try:
+        return _dispatch(config, args)
+    except SourceError as exc:  # the sources file: the message names the line and the fix
+        print(f"claimflow: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(config: dict, args: argparse.Namespace) -> int:
     if args.command == "doctor":
         return _doctor(config)
     if args.command == "unavailable":
@@ -59,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(config, args.format, args.output)
     if args.command == "report":
         return _report(config)
+    if args.command == "plan":
+        return _plan(config, args)
     return 2  # pragma: no cover - argparse refuses unknown commands
 
 
@@ -178,6 +203,37 @@ def _report(config: dict) -> int:
                          results)  # fmt: skip
     print(f"{results}/report.html, summary.tsv and usage.json written")
     print(summary.last_line(rows)[0])
+    return 0
+
+
+def _pairs(items: list[str], kind: type, what: str) -> dict:
+    from claimflow.plan import PROCESSING
+
+    found = {}
+    for item in items:
+        stage, _, value = item.partition("=")
+        if stage not in ("download", *PROCESSING) or not value:
+            raise ValueError(f"{what} {item!r}: write STAGE=VALUE with STAGE one of download, {', '.join(PROCESSING)}")
+        try:
+            found[stage] = kind(value)
+        except ValueError:
+            raise ValueError(f"{what} {item!r}: {value!r} is not a number") from None
+    return found
+
+
+def _plan(config: dict, args: argparse.Namespace) -> int:
+    from claimflow import plan, sources
+
+    try:
+        minutes = _pairs(args.minutes, float, "--minutes")
+        workers = _pairs(args.workers, int, "--workers")
+    except ValueError as exc:
+        print(f"claimflow plan: {exc}", file=sys.stderr)
+        return 2
+    videos = args.videos or len(sources.read_sources(config["sources"]))
+    batch, origins = plan.from_config(config, videos, minutes, workers, args.accounts,
+                                      tuple(args.gap) if args.gap else None)  # fmt: skip
+    print(plan.render(batch, origins))
     return 0
 
 

@@ -161,7 +161,7 @@ class Client:
     def _local(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         # The model runs in a child process: a native crash becomes RuntimeCrashed, which
         # names the runtime, the signal and the fix instead of killing the job silently.
-        llama = localllm.runtime(self.model, self.runtime.n_ctx, self.threads)
+        llama = localllm.runtime(self.model, self.runtime.n_ctx, self.threads, self.runtime.timeout)
         result = llama.chat(
             messages=messages,
             response_format={"type": "json_object", "schema": schema},

@@ -19,17 +19,21 @@ import functools
 import json
 import logging
 import os
+import select
 import signal
 import struct
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
+# Loading a model (a GGUF file read into memory) gets at least this long, whatever llm.timeout is.
+LOAD_TIMEOUT = 600.0
 REBUILD_HINT = (
     "rebuild the runtime for a portable CPU baseline with `make rebuild-llm` (README: 'The local "
     "model's build'), or use an OpenAI-compatible endpoint (llm.provider: openai, llm.base_url)"
@@ -93,10 +97,13 @@ def describe_exit(returncode: int) -> str:
 class LocalRuntime:
     """A GGUF model served by llama-cpp-python in a child process."""
 
-    def __init__(self, model_path: str, n_ctx: int = 4096, threads: int = 1) -> None:
+    def __init__(self, model_path: str, n_ctx: int = 4096, threads: int = 1, timeout: float | None = None) -> None:
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.threads = threads
+        # Every wait is bounded: an answer that takes longer than `timeout` (llm.timeout) means a
+        # runtime that hangs; loading the model gets the same bound, at least LOAD_TIMEOUT.
+        self.timeout = timeout
         self.info: RuntimeInfo | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
@@ -107,7 +114,7 @@ class LocalRuntime:
         """llama_cpp.Llama.create_chat_completion(**request), answered by the child."""
         with self._lock:
             self._ensure_started()
-            reply = self._exchange({"op": "chat", "request": request})
+            reply = self._exchange({"op": "chat", "request": request}, timeout=self.timeout)
             return reply["result"]
 
     def close(self) -> None:
@@ -127,9 +134,12 @@ class LocalRuntime:
         if self._proc is not None and self._proc.poll() is None:
             return
         cmd = [sys.executable, "-m", "claimflow.localllm", self.model_path, str(self.n_ctx), str(self.threads)]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Unbuffered answers: the wait for the next one can then be bounded with select().
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      bufsize=0)  # fmt: skip
         threading.Thread(target=self._drain_stderr, args=(self._proc.stderr,), daemon=True).start()
-        hello = self._exchange(None, stage="starting")
+        load = max(LOAD_TIMEOUT, self.timeout or 0)
+        hello = self._exchange(None, stage="starting", timeout=load)
         self.info = RuntimeInfo(hello["version"], hello["system_info"])
         log.info(
             "local model runtime: llama-cpp-python %s, built for %s, threads %d (pid %d)",
@@ -138,14 +148,19 @@ class LocalRuntime:
             self.threads,
             self._proc.pid,
         )
-        self._exchange(None, stage="loading the model")
+        self._exchange(None, stage="loading the model", timeout=load)
 
-    def _exchange(self, message: dict[str, Any] | None, stage: str = "answering") -> dict[str, Any]:
+    def _exchange(
+        self, message: dict[str, Any] | None, stage: str = "answering", timeout: float | None = None
+    ) -> dict[str, Any]:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         try:
             if message is not None:
                 _send(proc.stdin, message)
+            ready, _, _ = select.select([proc.stdout], [], [], timeout)
+            if not ready:
+                raise self._hung(stage, timeout)
             reply = _receive(proc.stdout)
         except (BrokenPipeError, EOFError, ConnectionResetError):
             reply = None
@@ -154,6 +169,18 @@ class LocalRuntime:
         if reply.get("error"):
             raise RuntimeError(f"local model runtime: {reply['error']}")
         return reply
+
+    def _hung(self, stage: str, timeout: float | None) -> RuntimeCrashed:
+        proc, self._proc = self._proc, None
+        assert proc is not None
+        proc.kill()
+        proc.wait()
+        return RuntimeCrashed(
+            f"the local model's runtime did not answer within {timeout:g} s while {stage} (model "
+            f"{Path(self.model_path).name}, {self.threads} threads): it was stopped. Fix: raise llm.timeout for a slow "
+            "machine or a large model, or give the job more threads; the same command again resumes, and windows "
+            "already answered come from the cache"
+        )
 
     def _crashed(self, stage: str) -> RuntimeCrashed:
         proc = self._proc
@@ -183,9 +210,9 @@ class LocalRuntime:
 
 
 @functools.cache
-def runtime(model_path: str, n_ctx: int, threads: int) -> LocalRuntime:
+def runtime(model_path: str, n_ctx: int, threads: int, timeout: float | None = None) -> LocalRuntime:
     """One child per model and settings per job process; closed when the job ends."""
-    rt = LocalRuntime(model_path, n_ctx, threads)
+    rt = LocalRuntime(model_path, n_ctx, threads, timeout)
     atexit.register(rt.close)
     return rt
 
@@ -207,12 +234,23 @@ def _send(stream: IO[bytes] | None, message: dict[str, Any]) -> None:
     stream.flush()
 
 
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    # An unbuffered pipe returns what has arrived so far: read until `size` bytes or the end.
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _receive(stream: IO[bytes]) -> dict[str, Any] | None:
-    header = stream.read(4)
+    header = _read_exactly(stream, 4)
     if len(header) < 4:
         return None
     (size,) = struct.unpack(">I", header)
-    data = stream.read(size)
+    data = _read_exactly(stream, size)
     if len(data) < size:
         return None
     return json.loads(data)
@@ -236,9 +274,11 @@ def _serve(model_path: str, n_ctx: int, threads: int) -> None:
     # Fault injection for tests (a real signal, raised by the child itself): the crash a runtime
     # built for another CPU meets, at the first request, so its report can be checked end to end.
     crash_with = os.environ.get("CLAIMFLOW_TEST_RUNTIME_SIGNAL")
+    stall = float(os.environ.get("CLAIMFLOW_TEST_RUNTIME_STALL", 0))  # and a runtime that hangs
     while (message := _receive(inp)) is not None and message.get("op") == "chat":
         if crash_with:
             os.kill(os.getpid(), getattr(signal, crash_with))
+        time.sleep(stall)
         try:
             _send(out, {"result": llama.create_chat_completion(**message["request"])})
         except Exception as exc:

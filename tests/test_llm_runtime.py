@@ -91,6 +91,23 @@ def test_a_crashed_runtime_is_reported_with_its_signal_build_and_fix():
     assert "make rebuild-llm" in message and "llm.provider: openai" in message
 
 
+def test_a_runtime_that_stops_answering_is_stopped_after_the_timeout_with_the_fix(monkeypatch):
+    import time
+
+    monkeypatch.setenv("CLAIMFLOW_TEST_RUNTIME_STALL", "60")
+    runtime = localllm.LocalRuntime(bundled_gguf_path(), n_ctx=512, threads=1, timeout=2)
+    try:
+        began = time.monotonic()
+        with pytest.raises(localllm.RuntimeCrashed) as hung:
+            runtime.chat(messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
+        waited = time.monotonic() - began
+        child_gone = runtime._proc is None
+    finally:
+        runtime.close()
+    assert 2 <= waited < 30 and child_gone  # the model's load is not counted: it answered that
+    assert "did not answer within 2 s while answering" in str(hung.value) and "llm.timeout" in str(hung.value)
+
+
 def test_mining_stops_on_a_crashed_runtime_instead_of_recording_failed_windows(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAIMFLOW_TEST_RUNTIME_SIGNAL", "SIGSEGV")
     localllm.runtime.cache_clear()

@@ -1,0 +1,120 @@
+"""Planning 7,000 videos: `snakemake -n` of claimflow against two baselines, in one run.
+
+(a) claimflow's dry run on 7,000 YouTube URLs (nothing downloaded yet);
+(b) a trivial five-rule Snakefile with `shell:` over the same ids;
+(c) the same five rules with claimflow's directives: `script:`, `conda:`, `log:`, `benchmark:`
+    and a `params` function (what Snakemake itself costs for the directives claimflow needs);
+(d) a cluster job's parse: `--target-jobs transcribe:vid=<one>` on the 7,000-source batch,
+    against the same on a one-source batch (what each submitted job pays to re-parse).
+Each in a fresh process, alternating; reported: median wall seconds, peak RSS (the kernel's
+high-water mark of the process tree), and claimflow's ratio to (c). Goal: (a) <= 1.1 x (c).
+
+Run: .venv/bin/python benchmarks/dryrun_scale.py [videos=7000] [rounds=3]
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+CHAIN = (
+    ("download", None, "download.json"),
+    ("transcribe", "download.json", "transcript.json"),
+    ("mine", "transcript.json", "claims.json"),
+    ("evaluate", "claims.json", "evaluation.json"),
+    ("store", "evaluation.json", "stored.json"),
+)
+HEAD = """
+IDS = [line.strip() for line in open("ids.txt")]
+def get_params(wildcards):
+    return {"vid": wildcards.vid}
+rule all:
+    input: expand("results/{vid}/stored.json", vid=IDS)
+"""
+
+
+def snakefile(directives: bool) -> str:
+    """Five chained rules over the ids: with `shell:` alone, or with claimflow's directives."""
+    text = HEAD
+    for name, before, after in CHAIN:
+        lines = [f"rule {name}:"]
+        if before:
+            lines.append(f'    input: "results/{{vid}}/{before}"')
+        lines.append(f'    output: "results/{{vid}}/{after}"')
+        if directives:
+            lines += [f'    log: "results/logs/{name}/{{vid}}.log"',
+                      f'    benchmark: "results/benchmarks/{name}/{{vid}}.tsv"',
+                      '    conda: "env.yaml"', "    params: settings=get_params", '    script: "noop.py"']  # fmt: skip
+        else:
+            lines.append('    shell: "touch {output}"')
+        text += "\n" + "\n".join(lines) + "\n"
+    return text
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a fresh child process tree."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        f"subprocess.run({command!r}, cwd={str(cwd)!r}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main(videos: int = 7000, rounds: int = 3) -> None:
+    ids = [f"{i:011d}".replace("0", "a", 3) for i in range(videos)]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        batch, single, trivial, directives = (root / n for n in ("batch", "single", "trivial", "directives"))
+        for folder in (batch, single, trivial, directives):
+            folder.mkdir()
+        (batch / "videos.txt").write_text("".join(f"https://www.youtube.com/watch?v={v}\n" for v in ids))
+        (single / "videos.txt").write_text(f"https://www.youtube.com/watch?v={ids[0]}\n")
+        for folder in (batch, single):
+            (folder / "c.yaml").write_text(f"sources: {folder}/videos.txt\nresults: results\nstate: state\n"
+                                           "accounts: [{name: a}, {name: b}, {name: c}]\n")  # fmt: skip
+            ready = folder / "results" / f"youtube-{ids[0]}"
+            ready.mkdir(parents=True)
+            for name in ("audio", "download.json", "captions.vtt"):
+                (ready / name).write_text("{}")
+        for folder, text in ((trivial, snakefile(False)), (directives, snakefile(True))):
+            (folder / "Snakefile").write_text(text)
+            (folder / "ids.txt").write_text("\n".join(f"youtube-{v}" for v in ids) + "\n")
+            (folder / "noop.py").write_text("")
+            (folder / "env.yaml").write_text("dependencies: [python]\n")
+        config = ["--configfile", str(REPO / "config/config.yaml")]
+        commands = {
+            "claimflow -n": (
+                SNAKEMAKE + ["-n", "--snakefile", str(REPO / "Snakefile"), *config, str(batch / "c.yaml")],
+                batch,
+            ),  # fmt: skip
+            "trivial shell -n": (SNAKEMAKE + ["-n", "-c1"], trivial),
+            "same directives -n": (SNAKEMAKE + ["-n", "-c1"], directives),
+        }
+        for label, folder in ((f"job parse, {videos} sources", batch), ("job parse, 1 source", single)):
+            commands[label] = (SNAKEMAKE + ["-n", "--snakefile", str(REPO / "Snakefile"), "--target-jobs",
+                                            f"transcribe:vid=youtube-{ids[0]}", "--allowed-rules", "transcribe",
+                                            *config, str(folder / "c.yaml")], folder)  # fmt: skip
+        found: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        for _ in range(rounds):
+            for name, (command, cwd) in commands.items():
+                found[name].append(measure(command, cwd))
+    medians = {name: (statistics.median(t for t, _ in v), max(m for _, m in v)) for name, v in found.items()}
+    base = medians["same directives -n"][0]
+    for name, (seconds, peak) in medians.items():
+        print(f"{name:26s} {seconds:7.2f} s  peak {peak:6.0f} MB  ratio to same directives {seconds / base:.2f}")
+
+
+if __name__ == "__main__":
+    began = time.perf_counter()
+    main(*(int(a) for a in sys.argv[1:]))
+    print(f"(benchmark took {time.perf_counter() - began:.0f} s)")

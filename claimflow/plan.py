@@ -1,0 +1,309 @@
+"""The batch planner: how long a batch takes, which stage bounds it, and what would move it.
+
+A discrete-event model of the workflow as it runs: each account starts a download when its
+pacing gap has passed (the warm-up range for its first videos, the gap scaled by the buffer
+rule: faster below `buffer.min`, slower above `buffer.target`, no start at `buffer.max`) and
+its one slot is free; a downloaded video joins the buffer, and goes through transcribe, mine,
+evaluate and store, each a pool of workers taking videos in order. Gaps are the range's mean:
+the plan is for expected times, not one draw.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from claimflow.settings import Buffer
+
+PROCESSING = ("transcribe", "mine", "evaluate", "store")
+
+
+@dataclass(frozen=True)
+class Stage:
+    seconds: float  # per video
+    workers: int
+
+    @property
+    def per_hour(self) -> float:
+        return self.workers * 3600.0 / self.seconds if self.seconds > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Batch:
+    videos: int
+    accounts: int
+    gap: tuple[float, float]  # pacing.delay
+    warmup_videos: int  # per account
+    warmup_gap: tuple[float, float]
+    floor: float
+    buffer: Buffer
+    download_seconds: float  # the transfer itself
+    stages: dict[str, Stage]
+
+    @property
+    def mean_gap(self) -> float:
+        return sum(self.gap) / 2
+
+    def download_per_hour(self, factor: float = 1.0) -> float:
+        cycle = max(self.download_seconds, max(self.floor, self.mean_gap * factor))
+        return self.accounts * 3600.0 / cycle
+
+
+@dataclass
+class Outcome:
+    makespan: float  # seconds
+    warmup_end: float  # the last account's last warm-up download
+    downloads_end: float
+    finished: list[float] = field(default_factory=list)  # per video, when stored
+    downloaded: list[float] = field(default_factory=list)
+    max_buffer: int = 0
+
+    def rate(self, times: list[float], start: float, end: float) -> float:
+        """Videos per hour over [start, end)."""
+        span = end - start
+        return sum(start <= t < end for t in times) * 3600.0 / span if span > 0 else 0.0
+
+
+def simulate(batch: Batch) -> Outcome:
+    """Run the model; returns when each video was downloaded and stored."""
+    events: list[tuple[float, int, str, int]] = []  # (time, order, kind, video)
+    order = iter(range(1 << 62))
+
+    def push(time: float, kind: str, video: int) -> None:
+        heapq.heappush(events, (time, next(order), kind, video))
+
+    per_account = [list(range(a, batch.videos, batch.accounts)) for a in range(batch.accounts)]
+    position = [0] * batch.accounts  # next video index within the account's list
+    last_start = [None] * batch.accounts
+    buffer = 0
+    waiting_accounts: list[int] = []  # held back by a full buffer
+    queues: dict[str, list[int]] = {s: [] for s in PROCESSING}
+    busy = dict.fromkeys(PROCESSING, 0)
+    downloaded = [0.0] * batch.videos
+    stored = [0.0] * batch.videos
+    warmup_end = 0.0
+
+    def factor() -> float | None:
+        limits = batch.buffer
+        if buffer >= limits.max:
+            return None
+        return limits.fast if buffer < limits.min else limits.slow if buffer > limits.target else 1.0
+
+    def plan_download(account: int, now: float) -> None:
+        """The account's slot is free: its next download starts after its gap."""
+        if position[account] >= len(per_account[account]):
+            return
+        scale = factor()
+        if scale is None:
+            waiting_accounts.append(account)
+            return
+        warm = position[account] < batch.warmup_videos
+        low, high = batch.warmup_gap if warm else batch.gap
+        gap = max(batch.floor, (low + high) / 2 * scale)
+        start = now if last_start[account] is None else max(now, last_start[account] + gap)
+        push(start, "start", account)
+
+    def start_work(stage: str, now: float) -> None:
+        while queues[stage] and busy[stage] < batch.stages[stage].workers:
+            video = queues[stage].pop(0)
+            busy[stage] += 1
+            push(now + batch.stages[stage].seconds, stage, video)
+
+    for account in range(batch.accounts):
+        plan_download(account, 0.0)
+    max_buffer = 0
+    while events:
+        now, _, kind, item = heapq.heappop(events)
+        if kind == "start":
+            account = item
+            video = per_account[account][position[account]]
+            if position[account] < batch.warmup_videos:
+                warmup_end = max(warmup_end, now)
+            position[account] += 1
+            last_start[account] = now
+            push(now + batch.download_seconds, "download", video * batch.accounts + account)
+            continue
+        if kind == "download":
+            video, account = divmod(item, batch.accounts)
+            downloaded[video] = now
+            buffer += 1
+            max_buffer = max(max_buffer, buffer)
+            queues["transcribe"].append(video)
+            start_work("transcribe", now)
+            plan_download(account, now)
+            continue
+        # a processing stage finished `item`
+        busy[kind] -= 1
+        start_work(kind, now)
+        following = PROCESSING.index(kind) + 1
+        if kind == "mine":  # claims.json written: the video leaves the buffer
+            buffer -= 1
+            resumed, waiting_accounts[:] = list(waiting_accounts), []
+            for account in resumed:
+                plan_download(account, now)
+        if following < len(PROCESSING):
+            queues[PROCESSING[following]].append(item)
+            start_work(PROCESSING[following], now)
+        else:
+            stored[item] = now
+    return Outcome(max(stored, default=0.0), warmup_end, max(downloaded, default=0.0), stored, downloaded, max_buffer)
+
+
+# -- the plan as the user reads it ------------------------------------------------------------------
+def bound(batch: Batch) -> tuple[str, float]:
+    """The stage that bounds the batch and its rate (videos/h). Downloads can run at the buffer's
+    fast factor whenever processing keeps up, so they bound only when even that is slower."""
+    rates = {stage: batch.stages[stage].per_hour for stage in PROCESSING}
+    slowest = min(rates, key=rates.__getitem__)
+    fast_downloads = batch.download_per_hour(batch.buffer.fast)
+    if fast_downloads < rates[slowest]:
+        return "download", fast_downloads
+    return slowest, rates[slowest]
+
+
+def variants(batch: Batch) -> Iterator[tuple[str, Batch]]:
+    """What could move the batch: one more account, enough workers for the slowest processing
+    stage to keep up with the downloads, a transcription twice as fast."""
+    yield "one more account", replace(batch, accounts=batch.accounts + 1)
+    rates = {stage: batch.stages[stage].per_hour for stage in PROCESSING}
+    slowest = min(rates, key=rates.__getitem__)
+    stage = batch.stages[slowest]
+    needed = math.ceil(batch.download_per_hour() * stage.seconds / 3600.0)
+    if needed > stage.workers:
+        stages = dict(batch.stages, **{slowest: replace(stage, workers=needed)})
+        yield f"{needed - stage.workers} more {slowest} workers ({needed})", replace(batch, stages=stages)
+    faster = replace(batch.stages["transcribe"], seconds=batch.stages["transcribe"].seconds / 2)
+    yield ("transcription twice as fast (a smaller model, or a GPU)",
+           replace(batch, stages=dict(batch.stages, transcribe=faster)))  # fmt: skip
+
+
+def per_video(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def days(seconds: float) -> str:
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h = {seconds / 86400:.1f} days"
+
+
+def render(batch: Batch, sources: dict[str, str] | None = None) -> str:
+    """The plan as tables; `sources` says where each stage's time came from."""
+    outcome = simulate(batch)
+    stage, rate = bound(batch)
+    lines = [
+        f"claimflow plan: {batch.videos} videos, {batch.accounts} accounts",
+        *(f"  {name}: {origin}" for name, origin in (sources or {}).items()),
+        "",
+        f"{'stage':12s} {'per video':>14s} {'parallel':>10s} {'videos/h':>10s}",
+        f"{'download':12s} {f'{batch.mean_gap:.0f} s gap':>14s} {f'{batch.accounts} acc.':>10s} "
+        f"{batch.download_per_hour():>10.1f}   ({batch.download_per_hour(batch.buffer.fast):.1f} while the buffer "
+        f"is below {batch.buffer.min}, {batch.download_per_hour(batch.buffer.slow):.1f} above {batch.buffer.target})",
+    ]
+    for name in PROCESSING:
+        s = batch.stages[name]
+        lines.append(f"{name:12s} {per_video(s.seconds):>14s} {s.workers:>10d} {s.per_hour:>10.1f}")
+    lines += ["", f"bound by {stage}: {rate:.1f} videos/h", ""]
+    steady = outcome.rate(outcome.finished, outcome.warmup_end, outcome.downloads_end)
+    lines += [
+        f"{'phase':14s} {'hours':>8s} {'videos stored':>14s}  notes",
+        f"{'warm-up':14s} {outcome.warmup_end / 3600:>8.1f} "
+        f"{sum(t < outcome.warmup_end for t in outcome.finished):>14d}"
+        f"  first {batch.warmup_videos} downloads of each account at {batch.warmup_gap[0]:g}-{batch.warmup_gap[1]:g} s",
+        f"{'steady state':14s} {(outcome.downloads_end - outcome.warmup_end) / 3600:>8.1f} "
+        f"{sum(outcome.warmup_end <= t < outcome.downloads_end for t in outcome.finished):>14d}"
+        f"  {steady:.1f} stored/h; the buffer peaks at {outcome.max_buffer}",
+        f"{'drain':14s} {(outcome.makespan - outcome.downloads_end) / 3600:>8.1f} "
+        f"{sum(t >= outcome.downloads_end for t in outcome.finished):>14d}  after the last download",
+        f"{'total':14s} {outcome.makespan / 3600:>8.1f} {batch.videos:>14d}  {days(outcome.makespan)}",
+        "",
+        "what would move it:",
+    ]
+    for label, variant in variants(batch):
+        other = simulate(variant).makespan
+        change = "no change" if abs(other - outcome.makespan) < 0.01 * outcome.makespan else (
+            f"{(other - outcome.makespan) / outcome.makespan:+.0%}")  # fmt: skip
+        lines.append(f"  {label}: {days(other)} ({change})")
+    return "\n".join(lines)
+
+
+# -- from the config and earlier runs ---------------------------------------------------------------
+# A typical hour-long video, from the problem statement's own table, when nothing was measured.
+TYPICAL_SECONDS = {"download": 45.0, "transcribe": 1200.0, "mine": 210.0, "evaluate": 45.0, "store": 2.0}
+
+
+def measured_seconds(results: str) -> dict[str, tuple[float, int]]:
+    """Mean seconds per video of each stage, from the `benchmark:` files of earlier runs
+    (downloads: the transfer itself, from download.json, without the pacing wait)."""
+    import json
+    import statistics
+    from pathlib import Path
+
+    found: dict[str, tuple[float, int]] = {}
+    root = Path(results)
+    for stage in PROCESSING:
+        values = []
+        for bench in (root / "benchmarks" / stage).glob("*.tsv"):
+            try:
+                values.append(float(bench.read_text().splitlines()[1].split("\t")[0]))
+            except (OSError, IndexError, ValueError):
+                continue
+        if values:
+            found[stage] = (statistics.mean(values), len(values))
+    transfers = []
+    for manifest in root.glob("*/download.json"):
+        try:
+            seconds = (json.loads(manifest.read_text()).get("timings") or {}).get("download_seconds")
+        except (OSError, ValueError):
+            continue
+        if seconds is not None:
+            transfers.append(float(seconds))
+    if transfers:
+        found["download"] = (statistics.mean(transfers), len(transfers))
+    return found
+
+
+def from_config(
+    config: dict,
+    videos: int,
+    minutes: dict[str, float],
+    workers: dict[str, int],
+    accounts: int | None = None,
+    gap: tuple[float, float] | None = None,
+) -> tuple[Batch, dict[str, str]]:
+    """The batch the config describes; each stage's time given (`minutes`), else measured in the
+    results folder, else typical. Returns the batch and where each time came from."""
+    import os
+
+    from claimflow import llm as cf_llm
+    from claimflow.settings import Settings
+
+    settings = Settings.from_config(config)
+    measured = measured_seconds(settings.results)
+    seconds, origins = {}, {}
+    for stage in ("download", *PROCESSING):
+        if stage in minutes:
+            seconds[stage], origins[stage] = minutes[stage] * 60, "given"
+        elif stage in measured:
+            value, count = measured[stage]
+            seconds[stage], origins[stage] = value, f"measured ({count} videos in {settings.results})"
+        else:
+            seconds[stage], origins[stage] = TYPICAL_SECONDS[stage], "typical hour-long video (nothing measured)"
+    slots = cf_llm.concurrency_slots(settings.llm, settings.llm_runtime)
+    default_workers = {"transcribe": max(1, (os.cpu_count() or 2) // 2), "mine": slots, "evaluate": slots, "store": 1}
+    default_workers.update(workers)
+    pacing = settings.pacing
+    batch = Batch(
+        videos=videos,
+        accounts=accounts or len(config["accounts"]),
+        gap=tuple(gap or pacing.delay),
+        warmup_videos=pacing.warmup.videos,
+        warmup_gap=tuple(pacing.warmup.delay),
+        floor=pacing.floor,
+        buffer=pacing.buffer,
+        download_seconds=seconds["download"],
+        stages={stage: Stage(seconds[stage], default_workers[stage]) for stage in PROCESSING},
+    )
+    return batch, {f"{stage} time": origins[stage] for stage in ("download", *PROCESSING)}

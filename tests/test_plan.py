@@ -1,0 +1,79 @@
+"""The batch planner's model: the problem statement's own case, a download-bound batch, the
+buffer rules, and the command's plan from measured benchmark files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claimflow import plan
+from claimflow.settings import Buffer
+
+CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
+BUFFER = Buffer(min=20, target=50, max=100, fast=0.5, slow=1.5, poll=30, max_wait=3600)
+
+
+def statement_case(accounts: int = 3) -> plan.Batch:
+    """The problem statement's figures: 7,000 videos, 3-5 min gaps, 20 min of transcription per
+    video on 8 workers, 3.5 min mining, 45 s evaluation."""
+    stages = {"transcribe": plan.Stage(1200, 8), "mine": plan.Stage(210, 8), "evaluate": plan.Stage(45, 8),
+              "store": plan.Stage(2, 1)}  # fmt: skip
+    return plan.Batch(7000, accounts, (180, 300), 150, (60, 120), 30, BUFFER, 45, stages)
+
+
+@pytest.mark.parametrize("accounts", [3, 5])
+def test_the_statements_batch_is_bound_by_transcription_not_downloads(accounts: int):
+    batch = statement_case(accounts)
+    assert plan.bound(batch) == ("transcribe", 24.0)
+    assert batch.download_per_hour() == 15.0 * accounts  # 45/h with three accounts
+    outcome = plan.simulate(batch)
+    assert outcome.makespan / 86400 == pytest.approx(7000 / 24 / 24, rel=0.02)  # about 12 days, not 7
+    # the buffer rules hold processing fed without running away: never far above max
+    assert outcome.max_buffer <= BUFFER.max + accounts
+
+
+def test_a_download_bound_batch_runs_at_the_fast_gap_while_processing_keeps_up():
+    fast = {"transcribe": plan.Stage(60, 8), "mine": plan.Stage(30, 8), "evaluate": plan.Stage(10, 8),
+            "store": plan.Stage(1, 1)}  # fmt: skip
+    batch = plan.Batch(600, 1, (180, 300), 0, (60, 120), 30, BUFFER, 30, fast)
+    stage, rate = plan.bound(batch)
+    assert stage == "download" and rate == 30.0  # 240 s x 0.5: the buffer never reaches min
+    assert plan.simulate(batch).makespan == pytest.approx(600 / 30 * 3600, rel=0.01)
+
+
+def test_more_accounts_move_a_download_bound_batch_and_more_workers_a_processing_bound_one():
+    one = statement_case(accounts=1)
+    slow_downloads = replace(one, gap=(600, 600), stages=dict(one.stages, transcribe=plan.Stage(120, 8)))
+    labels = {label: plan.simulate(variant).makespan for label, variant in plan.variants(slow_downloads)}
+    base = plan.simulate(slow_downloads).makespan
+    assert labels["one more account"] < 0.6 * base
+    text = plan.render(statement_case())
+    assert "bound by transcribe: 24.0 videos/h" in text and "12.2 days" in text
+    assert "one more account: 291.8 h = 12.2 days (no change)" in text
+    assert "7 more transcribe workers (15)" in text
+
+
+def test_the_command_plans_from_measured_benchmark_files(tmp_path: Path):
+    results = tmp_path / "results"
+    for stage, seconds in (("transcribe", 600), ("mine", 120), ("evaluate", 30), ("store", 1)):
+        folder = results / "benchmarks" / stage
+        folder.mkdir(parents=True)
+        for n, extra in enumerate((-60, 60)):
+            (folder / f"v{n}.tsv").write_text(f"s\th:m:s\n{seconds + extra}\t0:00:00\n")
+    (tmp_path / "videos.txt").write_text("".join(f"https://example.com/v{n}.ogg\n" for n in range(40)))
+    config = {"sources": str(tmp_path / "videos.txt"), "results": str(results), "accounts": [{"name": "a"}]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    run = subprocess.run([CLAIMFLOW, "plan", "--configfile", str(tmp_path / "config.yaml"), "--workers",
+                          "transcribe=4"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "claimflow plan: 40 videos, 1 accounts" in run.stdout
+    assert "transcribe time: measured (2 videos in" in run.stdout and "download time: typical" in run.stdout
+    assert "10.0 min" in run.stdout  # transcription: the mean of 540 and 660 s
+    bad = subprocess.run([CLAIMFLOW, "plan", "--configfile", str(tmp_path / "config.yaml"), "--minutes", "whisper=3"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "STAGE=VALUE" in bad.stderr and "Traceback" not in bad.stderr
