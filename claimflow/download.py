@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimflow import atomic, buffer, envstop, health, outcomes, pace
+from claimflow import atomic, benchmode, buffer, envstop, health, outcomes, pace
 from claimflow.accounts import Account, check_cookie_file, read_states
 from claimflow.logs import redact
 from claimflow.settings import DownloadOptions, Pacing
@@ -229,6 +229,7 @@ class Job:
     captions_out: Path | None = None
     captions_langs: tuple[str, ...] | None = None
     options: DownloadOptions | None = None
+    sleep: float | None = None  # benchmark mode only (claimflow.benchmode)
 
     @property
     def state_root(self) -> Path:
@@ -268,7 +269,10 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
     plan = job.plan(account)
     captions = list(job.captions_langs) if job.captions_out and job.captions_langs else None
     passthrough = dict(job.options.ytdlp) if job.options else None
-    fetch = Fetcher(job.url, workdir, account, job.pacing.socket_timeout, captions, passthrough)
+    if job.sleep is not None:  # benchmark mode: the real turn around a sleep
+        fetch = benchmode.SleepFetcher(job.url, workdir, job.sleep)
+    else:
+        fetch = Fetcher(job.url, workdir, account, job.pacing.socket_timeout, captions, passthrough)
     try:
         with pace.wait_turn(
             account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
@@ -376,6 +380,7 @@ def run(
     captions_out: str | Path | None = None,
     captions_langs: tuple[str, ...] | None = None,
     options: DownloadOptions | None = None,
+    sleep: float | None = None,
 ) -> dict[str, Any]:
     """Download one video; write `audio` and `download.json` atomically.
 
@@ -385,7 +390,7 @@ def run(
     """
     job = Job(vid, url, Path(audio_out), Path(manifest_out), Path(state_dir), pacing,
               Path(results_dir) if results_dir else None,
-              Path(captions_out) if captions_out else None, captions_langs, options)  # fmt: skip
+              Path(captions_out) if captions_out else None, captions_langs, options, sleep)  # fmt: skip
     # Before any request: a run whose environment is broken sends none.
     envstop.check(job.state_root, job.environment_failures)
     attempt = _count_attempt(job.audio_out.parent / ".attempts")

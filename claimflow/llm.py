@@ -14,11 +14,14 @@ disk by everything that determines them, so reruns spend no tokens on unchanged 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
+import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,8 +177,6 @@ class Client:
         return result["choices"][0]["message"]["content"] or ""
 
     def _openai(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
-        import openai
-
         rt = self.runtime
         client = _openai_client(rt.base_url, rt.api_key_env, rt.timeout, rt.max_retries, self._limiter())
         kwargs: dict[str, Any] = {
@@ -188,26 +189,54 @@ class Client:
         if mode == "auto":
             mode = self._known_format()
         if mode == "auto":
-            # Probe once, without retries: llama.cpp's server answers json_schema with a 500
-            # (OpenAI and vLLM accept it). Remember the answer for every later request.
-            try:
-                response = client.with_options(max_retries=0).chat.completions.create(
-                    response_format=_response_format("json_schema", schema, name), **kwargs
-                )
-                self._remember_format("json_schema")
-            except (openai.BadRequestError, openai.InternalServerError, openai.UnprocessableEntityError) as exc:
-                if "json_schema" not in str(exc) and "response_format" not in str(exc):
-                    raise
-                log.info("endpoint refused response_format json_schema; using json_object with the schema")
-                self._remember_format("json_object")
-                response = client.chat.completions.create(
-                    response_format=_response_format("json_object", schema, name), **kwargs
-                )
+            response = self._probe_format(client, kwargs, schema, name)
         else:
             response = client.chat.completions.create(response_format=_response_format(mode, schema, name), **kwargs)
         usage = response.usage
         self.usage.add(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
         return response.choices[0].message.content or ""
+
+    def _probe_format(self, client: Any, kwargs: dict[str, Any], schema: dict[str, Any], name: str) -> Any:
+        """The first request to an endpoint whose response format is not known yet: json_schema
+        (OpenAI and vLLM take it; llama.cpp's server refuses it with a 500 that names it). The
+        probe is retried like any request (429 with Retry-After, 5xx, timeouts, connection errors,
+        with back-off and jitter, each attempt counted by the shared rate limit); only a clear
+        refusal falls back to json_object. Several jobs starting together agree on one format: the
+        probe runs under a lock, and a job that waited for it uses the answer it left."""
+        import openai
+        from filelock import FileLock
+
+        path = self._formats_file()
+        with FileLock(str(path) + ".lock") if path else contextlib.nullcontext():
+            known = self._known_format(fresh=True)
+            if known != "auto":
+                return client.chat.completions.create(response_format=_response_format(known, schema, name), **kwargs)
+            once = client.with_options(max_retries=0)
+            for attempt in range(self.runtime.max_retries + 1):
+                try:
+                    response = once.chat.completions.create(
+                        response_format=_response_format("json_schema", schema, name), **kwargs
+                    )
+                except (openai.BadRequestError, openai.InternalServerError, openai.UnprocessableEntityError) as exc:
+                    if "json_schema" in str(exc) or "response_format" in str(exc):
+                        log.info("endpoint refused response_format json_schema; using json_object with the schema")
+                        self._remember_format("json_object")
+                        return client.chat.completions.create(
+                            response_format=_response_format("json_object", schema, name), **kwargs
+                        )
+                    if not isinstance(exc, openai.InternalServerError) or attempt == self.runtime.max_retries:
+                        raise
+                    wait = _backoff(attempt, exc)
+                except (openai.RateLimitError, openai.APIConnectionError) as exc:
+                    if attempt == self.runtime.max_retries:
+                        raise
+                    wait = _backoff(attempt, exc)
+                else:
+                    self._remember_format("json_schema")
+                    return response
+                log.info("format probe to the endpoint failed (attempt %d): retrying in %.1fs", attempt + 1, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _limiter(self) -> RateLimiter | None:
         if self.state_dir is None:
@@ -217,8 +246,9 @@ class Client:
     def _formats_file(self) -> Path | None:
         return self.state_dir / "llm-endpoints.json" if self.state_dir else None
 
-    def _known_format(self) -> str:
-        if self._endpoint() in _FORMAT_CHOICE:
+    def _known_format(self, fresh: bool = False) -> str:
+        """What the endpoint takes: remembered by this process, else by any (the file)."""
+        if not fresh and self._endpoint() in _FORMAT_CHOICE:
             return _FORMAT_CHOICE[self._endpoint()]
         path = self._formats_file()
         if path and path.is_file():
@@ -264,6 +294,19 @@ class Client:
 
 
 _FORMAT_CHOICE: dict[str, str] = {}
+
+
+def _backoff(attempt: int, error: Exception) -> float:
+    """Seconds before the next attempt: the server's Retry-After (capped at a minute), else
+    exponential back-off with jitter, as the openai client does for its own retries."""
+    response = getattr(error, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        if header is not None:
+            return min(60.0, max(0.0, float(header)))
+    except ValueError:
+        pass
+    return min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.0)
 
 
 def _response_format(mode: str, schema: dict[str, Any], name: str) -> dict[str, Any]:

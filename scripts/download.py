@@ -1,6 +1,6 @@
 """Snakemake entry point for rule download (thin: adapts the snakemake object)."""
 
-from claimflow import accounts, download, logs
+from claimflow import accounts, benchmode, download, logs
 from claimflow.settings import Settings
 
 logs.setup(snakemake.log[0])
@@ -23,4 +23,5 @@ download.run(
     captions_out=snakemake.output.captions,
     captions_langs=captions.captions_langs if captions.prefer_captions else None,
     options=settings.download,
+    sleep=benchmode.seconds(snakemake.config, "download"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,60 @@ def test_transient_server_faults_are_retried_by_the_client(llama_base_url, tmp_p
     if fault.action == "hang":
         assert 2.0 <= wait < 4.0  # the client gave up at its timeout, not when the server answered
     assert client.usage.requests == 1  # one logical request; the retries were the client's
+
+
+def first_minute() -> list[LLMFault]:
+    """429 (Retry-After: 1), 429, 500: a rate-limited API at a batch's first requests (fresh
+    objects each time: the proxy counts a fault down as it serves it)."""
+    return [LLMFault("status", status=429, headers={"Retry-After": "1"}), LLMFault("status", status=429),
+            LLMFault("status", status=500)]  # fmt: skip
+
+
+def test_the_format_probe_is_retried_through_429_429_500_at_the_first_requests(llama_base_url, tmp_path):
+    # A rate-limited API at the very start of a batch: the probe must not spend the job's retries.
+    with FaultProxy(llama_base_url) as proxy:
+        for fault in first_minute():
+            proxy.add(fault)
+        client = _client(proxy.base_url, tmp_path)
+        data = client.complete_json(MESSAGES, SCHEMA, "t")
+    assert set(data) == {"topic", "count"}
+    seen = [(r.answer, r.response_format) for r in proxy.requests]
+    # three faults, the real refusal of json_schema (llama.cpp's 500), then json_object
+    assert seen == [("429", "json_schema"), ("429", "json_schema"), ("500", "json_schema"), ("ok", "json_schema"),
+                    ("ok", "json_object")]  # fmt: skip
+    assert proxy.requests[1].t - proxy.requests[0].t >= 1.0  # Retry-After honoured
+    assert json.loads((tmp_path / "llm-endpoints.json").read_text()) == {f"{proxy.base_url}|smollm2": "json_object"}
+
+
+def _first_request(base_url: str, state_dir: str, start, out: str) -> None:  # noqa: ANN001 - an Event
+    start.wait(30)
+    client = _client(base_url, state_dir)
+    Path(out).write_text(json.dumps(client.complete_json(MESSAGES, SCHEMA, "t")))
+
+
+def test_four_jobs_starting_together_agree_on_one_format_through_the_faults(llama_base_url, tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with FaultProxy(llama_base_url) as proxy:
+        for fault in first_minute():
+            proxy.add(fault)
+        start = context.Event()
+        jobs = [context.Process(target=_first_request, args=(proxy.base_url, str(tmp_path), start,
+                                                             str(tmp_path / f"answer{n}.json")))
+                for n in range(4)]  # fmt: skip
+        for job in jobs:
+            job.start()
+        start.set()
+        for job in jobs:
+            job.join(300)
+    assert [job.exitcode for job in jobs] == [0] * 4
+    answers = [json.loads((tmp_path / f"answer{n}.json").read_text()) for n in range(4)]
+    assert all(set(a) == {"topic", "count"} for a in answers)
+    probes = [r for r in proxy.requests if r.response_format == "json_schema"]
+    # one probe sequence for all four (the faults and the refusal), then json_object for each
+    assert [r.answer for r in probes] == ["429", "429", "500", "ok"]
+    assert len([r for r in proxy.requests if r.response_format == "json_object"]) == 4
 
 
 @pytest.mark.parametrize("action", ["malformed", "bad_schema"])

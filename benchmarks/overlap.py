@@ -1,0 +1,97 @@
+"""Overlap: does the workflow keep every stage busy? Benchmark mode (`benchmark.sleep`) replaces
+each stage's work by a sleep while the scheduler, the account slots, the pacing under its lock,
+the buffer rules and the store stay real. Two batches of N videos with 3 accounts:
+
+(a) downloads bound: paced gaps of G s, quick processing;
+(b) transcription bound: a short gap, transcription T s on K slots (`--resources transcribe_slot=K`).
+
+Reported per case: the makespan (first download start to the last store) against the bound
+(the larger of the paced download time, (videos per account - 1) x gap + one transfer, and the
+processing time over its parallelism, N x transcribe / K; plus one video's tail through the
+later stages, from the run's own benchmark files), and `claimflow plan`'s prediction for the
+same batch with the stage times measured in the run. Goals: makespan <= 1.05 x bound; the
+plan within 10% of the makespan. The buffer factors are set to 1 so the gap is exactly G.
+
+Run: .venv/bin/python benchmarks/overlap.py [videos=200] [gap_a=60] [transcribe_b=20]
+Cost on 2 cores: each job costs about 1 s of CPU to start (Python and Snakemake's script
+machinery), so keep the modelled rates below about 0.3 videos/s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from claimflow import config as cf_config  # noqa: E402
+from claimflow import plan  # noqa: E402
+
+ACCOUNTS = 3
+
+
+def run_case(root: Path, videos: int, gap: float, sleep: dict[str, float], slots: int) -> dict[str, float]:
+    root.mkdir()
+    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:04d}.mp3\n" for n in range(videos)))
+    config = {
+        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
+        "accounts": [{"name": f"acct{n}"} for n in range(ACCOUNTS)],
+        "pacing": {"delay": [gap, gap], "floor": 0.1, "warmup": {"videos": 0},
+                   "buffer": {"min": 0, "target": 1000, "max": 1000, "fast": 1.0, "slow": 1.0}},
+        "benchmark": {"sleep": sleep},
+    }  # fmt: skip
+    (root / "bench.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root),
+               "--profile", str(REPO / "profiles/local"), "-j", "64",
+               "--set-threads", "transcribe=1", "mine=1", "evaluate=1",
+               "--set-resources", "transcribe:transcribe_slot=1", "--resources", f"transcribe_slot={slots}", "llm=8",
+               "--configfile", str(root / "bench.yaml")]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    results = root / "results"
+    manifests = [json.loads(p.read_text()) for p in results.glob("*/download.json")]
+    first = min(m["timings"]["started"] for m in manifests)
+    last = max(p.stat().st_mtime for p in results.glob("*/stored.json"))
+    measured = {stage: value for stage, (value, _) in plan.measured_seconds(str(results)).items()}
+    transfer = statistics.mean(m["timings"]["download_seconds"] for m in manifests)
+    per_account = math.ceil(videos / ACCOUNTS)
+    downloads = (per_account - 1) * gap + transfer
+    processing = videos * measured["transcribe"] / slots
+    tail = sum(measured[s] for s in ("mine", "evaluate", "store")) + (measured["transcribe"] if downloads >= processing
+                                                                        else 0.0)  # fmt: skip
+    bound = max(downloads, processing) + tail
+    merged = cf_config.load([root / "bench.yaml"])
+    minutes = {"download": transfer / 60} | {s: measured[s] / 60 for s in plan.PROCESSING}
+    workers = {"transcribe": slots, "mine": 8, "evaluate": 8, "store": 64}
+    batch, _ = plan.from_config(merged, videos, minutes, workers)
+    predicted = plan.simulate(batch).makespan
+    return {"makespan": last - first, "bound": bound, "plan": predicted, **{f"{s}_s": v for s, v in measured.items()}}
+
+
+def main(videos: int = 200, gap_a: float = 60.0, transcribe_b: float = 20.0) -> None:
+    cases = {
+        "downloads bound": (gap_a, {"download": 1.0, "transcribe": 1.0, "mine": 0.5, "evaluate": 0.2}, 4),
+        "transcription bound": (
+            gap_a / 6,
+            {"download": 1.0, "transcribe": transcribe_b, "mine": 0.5, "evaluate": 0.2},
+            2,
+        ),  # fmt: skip
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (gap, sleep, slots) in cases.items():
+            found = run_case(Path(tmp) / name.replace(" ", "_"), videos, gap, sleep, slots)
+            print(f"{name}: makespan {found['makespan']:.0f} s, bound {found['bound']:.0f} s "
+                  f"(ratio {found['makespan'] / found['bound']:.3f}), plan {found['plan']:.0f} s "
+                  f"({found['plan'] / found['makespan'] - 1:+.1%} of the makespan); per job: "
+                  + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in found.items() if k.endswith("_s")))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(*(float(a) if i else int(a) for i, a in enumerate(sys.argv[1:])))
