@@ -56,3 +56,27 @@ def test_batch_completes_through_faults_and_a_rerun_spends_nothing(llama_base_ur
         assert claims["usage"]["cost_usd"] == 0.0  # cached: no new tokens, no new cost
     # One mine window per clip, and one evaluation request per clip with claims to rate.
     assert usage["llm_cached"] >= 3 + rated
+
+
+def test_a_rate_limited_api_at_the_batchs_first_requests_costs_no_job(llama_base_url, tmp_path):
+    # 429 (Retry-After: 1), 429, 500 on the very first requests, with the mine jobs starting
+    # together and Snakemake's own retries off: the format probe must ride them out itself.
+    with FaultProxy(llama_base_url) as proxy:
+        proxy.add(LLMFault("status", status=429, headers={"Retry-After": "1"}))
+        proxy.add(LLMFault("status", status=429))
+        proxy.add(LLMFault("status", status=500))
+        config = {
+            "sources": str(REPO / "demo/sources.txt"),
+            "llm": {"provider": "openai", "base_url": proxy.base_url, "model": "smollm2", "timeout": 300,
+                    "max_retries": 4, "requests_per_minute": 600},
+        }  # fmt: skip
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        _snakemake(tmp_path, "--retries", "0")
+        answers = [r.answer for r in proxy.requests]
+    assert answers[:3] == ["429", "429", "500"]
+    usage = json.loads((tmp_path / "results/usage.json").read_text())
+    assert usage["by_status"] == {"ok": 3}  # every video mined and evaluated, no job failed
+    for vid in ("file-sleep", "file-interest", "file-forests"):
+        assert not json.loads((tmp_path / "results" / vid / "claims.json").read_text())["failed_windows"]
+    formats = [r.response_format for r in proxy.requests]
+    assert formats.count("json_schema") == 4  # one probe sequence for the batch, then json_object
