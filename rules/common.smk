@@ -29,7 +29,7 @@ except cf_settings.SettingsError as error:
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
-    for stage in ("transcribe", "mine", "evaluate", "pacing")
+    for stage in ("transcribe", "mine", "evaluate")
 }
 
 RESULTS = config["results"].rstrip("/")
@@ -115,11 +115,6 @@ def get_batch_vids(wildcards):
 def get_summary_dir(wildcards, input):
     # results/summary.tsv -> results: the folder the report is built from.
     return str(Path(input.summary).parent)
-
-
-def get_pacing_settings(wildcards):
-    # The report draws the configured gap range and buffer limits.
-    return PARAMS["pacing"]
 
 
 def get_stored_markers(wildcards):

@@ -48,7 +48,6 @@ rule batch_report:
     params:
         results=get_summary_dir,
         vids=get_batch_vids,
-        pacing=get_pacing_settings,
     script:
         "../scripts/report.py"
 
@@ -61,7 +60,6 @@ rule report:
     params:
         results=RESULTS,
         vids=get_batch_vids,
-        pacing=get_pacing_settings,
         html=f"{RESULTS}/report.html",
     script:
         "../scripts/report.py"

@@ -134,6 +134,9 @@ def _plan(workdir: Path, changes: dict, tmp_path: Path) -> set[tuple[str, str]]:
 def test_runtime_settings_rerun_nothing(demo_run: Path, tmp_path: Path):
     # Moving a batch to a GPU or a cluster, or another endpoint, pacing or accounts: no work redone.
     assert _plan(demo_run, RUNTIME_CHANGES, tmp_path) == set()
+    run = snakemake(demo_run, "-n", "--configfile", str(REPO / "config/demo.yaml"), str(demo_run / "test.yaml"),
+                    str(tmp_path / "changes.yaml"))  # fmt: skip
+    assert "Nothing to be done" in run.stdout + run.stderr  # not even the summary or the report
 
 
 @pytest.mark.parametrize(
