@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from claimflow import atomic  # noqa: E402
 from tests import slurmcluster  # noqa: E402
 
 MODES = {
@@ -52,8 +53,7 @@ def edge_overheads(results: Path) -> list[float]:
         if not (folder / "evaluation.json").exists():
             continue
         for (_, before), (stage, after) in zip(STAGES, STAGES[1:], strict=False):
-            bench = results / "benchmarks" / stage / f"{folder.name}.tsv"
-            seconds = float(bench.read_text().splitlines()[1].split()[0])
+            seconds = atomic.benchmark_seconds(results / "benchmarks" / stage / f"{folder.name}.tsv")
             started = (folder / after).stat().st_mtime - seconds
             gaps.append(started - (folder / before).stat().st_mtime)
     return gaps

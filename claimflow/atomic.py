@@ -65,3 +65,22 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 def read_json(path: str | os.PathLike[str]) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def read_json_or_empty(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON object file for a view of a batch in progress: {} when it is missing, half
+    written or not an object, so one bad file never stops a status or a report."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def benchmark_seconds(path: str | os.PathLike[str]) -> float | None:
+    """Wall seconds from a Snakemake `benchmark:` file, or None when it has none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return float(handle.read().splitlines()[1].split("\t")[0])
+    except (OSError, IndexError, ValueError):
+        return None

@@ -43,17 +43,20 @@ def transcript(vid: str, pause: float) -> dict[str, Any]:
             "duration": 3600.0, "model": None, "segments": [segment]}  # fmt: skip
 
 
-NO_USAGE = {"requests": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+def _no_usage() -> dict[str, Any]:
+    from claimflow.llm import Usage
+
+    return Usage(price={}).as_dict()  # nothing asked, nothing paid
 
 
 def claims(vid: str, pause: float) -> dict[str, Any]:
     time.sleep(pause)
     return {"vid": vid, "status": "ok", "reason": None, "prompt": "benchmark", "model": None, "windows": 1,
             "failed_windows": [], "claims": [], "jargon": [], "people": [], "mental_models": [],
-            "usage": dict(NO_USAGE)}  # fmt: skip
+            "usage": _no_usage()}  # fmt: skip
 
 
 def evaluation(vid: str, pause: float) -> dict[str, Any]:
     time.sleep(pause)
     return {"vid": vid, "status": "ok", "reason": None, "prompt": "benchmark", "evaluations": [],
-            "failed_batches": [], "usage": dict(NO_USAGE)}  # fmt: skip
+            "failed_batches": [], "usage": _no_usage()}  # fmt: skip

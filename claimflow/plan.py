@@ -237,27 +237,21 @@ TYPICAL_SECONDS = {"download": 45.0, "transcribe": 1200.0, "mine": 210.0, "evalu
 def measured_seconds(results: str) -> dict[str, tuple[float, int]]:
     """Mean seconds per video of each stage, from the `benchmark:` files of earlier runs
     (downloads: the transfer itself, from download.json, without the pacing wait)."""
-    import json
     import statistics
     from pathlib import Path
+
+    from claimflow import atomic
 
     found: dict[str, tuple[float, int]] = {}
     root = Path(results)
     for stage in PROCESSING:
-        values = []
-        for bench in (root / "benchmarks" / stage).glob("*.tsv"):
-            try:
-                values.append(float(bench.read_text().splitlines()[1].split("\t")[0]))
-            except (OSError, IndexError, ValueError):
-                continue
+        seconds = [atomic.benchmark_seconds(bench) for bench in (root / "benchmarks" / stage).glob("*.tsv")]
+        values = [s for s in seconds if s is not None]
         if values:
             found[stage] = (statistics.mean(values), len(values))
     transfers = []
     for manifest in root.glob("*/download.json"):
-        try:
-            seconds = (json.loads(manifest.read_text()).get("timings") or {}).get("download_seconds")
-        except (OSError, ValueError):
-            continue
+        seconds = (atomic.read_json_or_empty(manifest).get("timings") or {}).get("download_seconds")
         if seconds is not None:
             transfers.append(float(seconds))
     if transfers:

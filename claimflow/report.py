@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import html
 import io
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -66,22 +65,6 @@ class ReportData:
     buffer_limits: tuple[int, int, int]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _benchmark_seconds(path: Path) -> float | None:
-    try:
-        lines = path.read_text().splitlines()
-        return float(lines[1].split("\t")[0])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def gather(pacing: Pacing, vids: list[str], results: str | Path, top: int = 3) -> ReportData:
     results = Path(results)
     database = results / "claimflow.sqlite"
@@ -96,10 +79,10 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path, top: int = 3) -
                 finished[stage].append((folder / name).stat().st_mtime)
             except OSError:
                 continue
-            seconds = _benchmark_seconds(results / "benchmarks" / stage / f"{vid}.tsv")
+            seconds = atomic.benchmark_seconds(results / "benchmarks" / stage / f"{vid}.tsv")
             if seconds is not None:
                 durations[stage].append(seconds)
-        manifest = _read_json(folder / "download.json")
+        manifest = atomic.read_json_or_empty(folder / "download.json")
         timings = manifest.get("timings") or {}
         job = manifest.get("job") or {}
         if timings.get("started"):
@@ -153,7 +136,7 @@ def _time_label(ax, unit: str) -> None:
     ax.set_xlabel(f"{unit} since the batch's first download")
 
 
-def _mark(artists, name: str) -> None:
+def _mark(artists) -> None:
     """Label the data a figure draws (`id="data-<n>"` in the SVG, `<figure>-data-<n>` once inlined),
     so a viewer (and the browser test) can tell a plot that shows data from an empty frame."""
     flat = []
@@ -207,9 +190,9 @@ def _downloads(plt, data: ReportData, origin: float, unit: str):
         # Held to the last download of any account, so an account with one download shows too.
         line = top.step([*xs, end], [*counts, counts[-1]], where="post", marker="o", ms=3,
                         markevery=list(range(len(xs))), label=account)  # fmt: skip
-        _mark(line, "downloads")
+        _mark(line)
         gaps = [(x, d.gap) for x, d in zip(xs, items, strict=True) if d.gap is not None]
-        _mark(bottom.plot([x for x, _ in gaps], [g for _, g in gaps], "o", ms=3, label=account), "downloads")
+        _mark(bottom.plot([x for x, _ in gaps], [g for _, g in gaps], "o", ms=3, label=account))
     low, high = data.delay
     bottom.axhspan(low, high, color="tab:green", alpha=0.12, label=f"configured gap {low:g}-{high:g} s")
     top.set_ylabel("downloads started")
@@ -233,7 +216,7 @@ def _buffer(plt, data: ReportData, origin: float, unit: str):
         xs.append((t - origin) / _UNIT[unit])
         ys.append(size)
     if xs:
-        _mark(ax.step(xs, ys, where="post", color="tab:blue", label="buffer"), "buffer")
+        _mark(ax.step(xs, ys, where="post", color="tab:blue", label="buffer"))
     else:
         _empty(ax, "no download yet")
     for value, label, color in zip(data.buffer_limits, ("min", "target", "max"), ("tab:green", "tab:orange", "tab:red"),
@@ -252,7 +235,7 @@ def _throughput(plt, data: ReportData, origin: float, unit: str):
     for stage, times in data.finished.items():
         if times:
             xs = _since(sorted(times), origin, unit)
-            _mark(ax.step(xs, range(1, len(xs) + 1), where="post", label=stage), "throughput")
+            _mark(ax.step(xs, range(1, len(xs) + 1), where="post", label=stage))
             drawn = True
     if drawn:
         ax.legend(loc="upper left")
@@ -269,7 +252,7 @@ def _durations(plt, data: ReportData, origin: float, unit: str):
     stages = [s for s, values in data.durations.items() if values]
     if stages:
         boxes = ax.boxplot([data.durations[s] for s in stages], tick_labels=stages, vert=False)
-        _mark(boxes["boxes"] + boxes["medians"], "durations")
+        _mark(boxes["boxes"] + boxes["medians"])
         ax.set_xlabel("seconds per video")
     else:
         _empty(ax, "no benchmark yet")
@@ -284,7 +267,7 @@ def _tiers(plt, data: ReportData, origin: float, unit: str):
         values = [data.tiers[n] for n in names]
         bars = ax.bar(names, values, color=["tab:blue" if n in "ABCD" else "0.6" for n in names])
         ax.bar_label(bars)
-        _mark(list(bars), "tiers")
+        _mark(list(bars))
         ax.set_ylabel("claims")
         _integer_y(ax)
     else:
@@ -298,7 +281,7 @@ def _tokens(plt, data: ReportData, origin: float, unit: str):
               for r in data.rows if r.get("duration") and r.get("status") in ("ok", "partial")]  # fmt: skip
     totals = summary.totals(data.rows)
     if points:
-        _mark(ax.scatter([p[0] for p in points], [p[1] for p in points], s=14), "tokens")
+        _mark(ax.scatter([p[0] for p in points], [p[1] for p in points], s=14))
         cost = totals["cost_usd"]
         hours = totals["audio_hours"] or 0
         per_hour = f"${cost / hours:.4f}" if cost is not None and hours else "unknown"

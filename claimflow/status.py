@@ -12,7 +12,6 @@ directory listing each.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import sqlite3
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from claimflow import accounts as cf_accounts
-from claimflow import health
+from claimflow import atomic, health
 from claimflow import sources as cf_sources
 from claimflow.settings import Settings
 
@@ -158,14 +157,6 @@ def _stored_rows(database: Path) -> dict[str, dict[str, Any]]:
     return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _log_failed(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
@@ -174,6 +165,9 @@ def _log_failed(path: Path) -> bool:
             return FAILED_MARK.encode() in handle.read()
     except OSError:
         return False
+
+
+_OUTPUT_NAMES = frozenset(OUTPUTS.values())
 
 
 def _scan(folder: Path) -> dict[str, float]:
@@ -190,9 +184,6 @@ def _scan(folder: Path) -> dict[str, float]:
     except (FileNotFoundError, NotADirectoryError):
         pass
     return found
-
-
-_OUTPUT_NAMES = frozenset(OUTPUTS.values())
 
 
 # -- accounts -------------------------------------------------------------------------------------
@@ -260,7 +251,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
             if row is not None:
                 unavailable = row["status"] == "unavailable"
             else:
-                unavailable = _read_json(folder / "download.json").get("status") == "unavailable"
+                unavailable = atomic.read_json_or_empty(folder / "download.json").get("status") == "unavailable"
         previous_done = True
         for stage in STAGES:
             name = OUTPUTS[stage]
@@ -294,12 +285,12 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
             _add_usage(usage, row)
         else:
             if "transcript.json" in present:
-                duration = _read_json(folder / "transcript.json").get("duration") or 0.0
+                duration = atomic.read_json_or_empty(folder / "transcript.json").get("duration") or 0.0
                 audio.append((present["transcript.json"], float(duration) / HOUR))
             partial = False
             for name in ("claims.json", "evaluation.json"):
                 if name in present:
-                    doc = _read_json(folder / name)
+                    doc = atomic.read_json_or_empty(folder / name)
                     _add_usage(usage, doc.get("usage") or {})
                     partial = partial or doc.get("status") == "partial"
             if partial:
@@ -307,7 +298,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
 
     started_at = None
     if first_download is not None:
-        job = _read_json(first_download[1]).get("job") or {}
+        job = atomic.read_json_or_empty(first_download[1]).get("job") or {}
         started_at = float(job.get("started") or first_download[0])
     elapsed = (now - started_at) if started_at else None
     total = len(vids)

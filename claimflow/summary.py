@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -77,10 +76,7 @@ def unstored_status(results: str | Path, vid: str) -> str:
 
 def _reason_class(manifest: Path) -> str:
     """Why a video is unavailable, as a class (private, removed, geo_blocked, ...)."""
-    try:
-        return json.loads(manifest.read_text()).get("reason_class") or "unknown"
-    except (OSError, ValueError):
-        return "unknown"
+    return atomic.read_json_or_empty(manifest).get("reason_class") or "unknown"
 
 
 def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import wave
@@ -70,3 +71,18 @@ def demo_run(tmp_path_factory) -> Path:
     (workdir / "test.yaml").write_text(yaml.safe_dump(overrides))
     snakemake(workdir)
     return workdir
+
+
+def demo_with_an_extra_video(demo_run: Path, work: Path, extra_first: bool = False, **overrides) -> Path:
+    """A copy of the finished demo whose sources add one video not downloaded yet (`extra.ogg`,
+    id file-extra); the demo's three keep their paths, so their ids and URLs, and stay done.
+    `overrides` go into the copy's test.yaml."""
+    shutil.copytree(demo_run, work)
+    extra = work / "extra.ogg"
+    shutil.copy(DEMO_CLIPS[0], extra)
+    demo = [str(REPO / "demo" / name) for name in ("sleep.ogg", "interest.ogg", "forests.ogg")]
+    lines = [str(extra), *demo] if extra_first else [*demo, str(extra)]
+    (work / "sources.txt").write_text("\n".join(lines) + "\n")
+    config = yaml.safe_load((work / "test.yaml").read_text()) | {"sources": str(work / "sources.txt")} | overrides
+    (work / "test.yaml").write_text(yaml.safe_dump(config))
+    return work

@@ -4,16 +4,14 @@ HTML rendered in a real headless Chromium."""
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from claimflow.report import FIGURES
 from tests import browser
-from tests.conftest import DEMO_CLIPS, REPO, snakemake
+from tests.conftest import demo_with_an_extra_video, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -25,14 +23,7 @@ def test_the_default_target_ends_with_the_report_and_its_figures(demo_run: Path)
 
 
 def test_snakemake_report_runs_at_any_moment_without_waiting_for_unfinished_videos(demo_run: Path, tmp_path: Path):
-    work = tmp_path / "batch"
-    shutil.copytree(demo_run, work)
-    extra = work / "extra.ogg"
-    shutil.copy(DEMO_CLIPS[0], extra)
-    demo = [str(REPO / "demo" / name) for name in ("sleep.ogg", "interest.ogg", "forests.ogg")]
-    (work / "sources.txt").write_text("\n".join([*demo, str(extra)]) + "\n")
-    overrides = yaml.safe_load((work / "test.yaml").read_text()) | {"sources": str(work / "sources.txt")}
-    (work / "test.yaml").write_text(yaml.safe_dump(overrides))
+    work = demo_with_an_extra_video(demo_run, tmp_path / "batch")
     before = (work / "results/report.html").stat().st_mtime_ns
     run = snakemake(work, targets=("report",))
     output = run.stdout + run.stderr

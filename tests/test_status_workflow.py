@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,9 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import DEMO_CLIPS, REPO
+from tests.conftest import REPO, demo_with_an_extra_video
 
 pytestmark = pytest.mark.slow
 CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
@@ -30,19 +28,12 @@ def status_json(workdir: Path) -> dict:
 
 
 def test_status_while_the_batch_runs_and_after_it_was_stopped(demo_run: Path, tmp_path: Path):
-    work = tmp_path / "batch"
-    shutil.copytree(demo_run, work)
-    extra = work / "extra.ogg"
-    shutil.copy(DEMO_CLIPS[0], extra)
-    # The demo's three videos (same paths, so the same ids and URLs) and one more, not downloaded.
-    demo = [str(REPO / "demo" / name) for name in ("sleep.ogg", "interest.ogg", "forests.ogg")]
-    (work / "sources.txt").write_text("\n".join([str(extra), *demo]) + "\n")
-    overrides = yaml.safe_load((work / "test.yaml").read_text()) | {
-        "sources": str(work / "sources.txt"),
-        "accounts": [{"name": "demo_a"}, {"name": "demo_b"}, {"name": "demo_c"}],
-        "pacing": {"delay": [40, 40], "floor": 0.3, "warmup": {"videos": 0}},
-    }
-    (work / "test.yaml").write_text(yaml.safe_dump(overrides))
+    # The demo's three videos and one more, first in the list so it goes to demo_a.
+    work = demo_with_an_extra_video(
+        demo_run, tmp_path / "batch", extra_first=True,
+        accounts=[{"name": "demo_a"}, {"name": "demo_b"}, {"name": "demo_c"}],
+        pacing={"delay": [40, 40], "floor": 0.3, "warmup": {"videos": 0}},
+    )  # fmt: skip
     now = time.time()
     accounts = work / "state/accounts"
     # demo_a (the new video's account) started a download just now: the next waits out 40 s.
