@@ -68,7 +68,7 @@ rebuild-llm:
 	$(MAKE) $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/snakemake --profile profiles/local -j $(JOBS) --configfile config/demo.yaml
+	$(BIN)/claimflow run --profile profiles/local -j $(JOBS) --configfile config/demo.yaml
 	@echo
 	@echo "Done. Results: results/report.html, results/summary.tsv (one row per video), results/claimflow.sqlite,"
 	@echo "per video: results/<vid>/{download,transcript,claims,evaluation}.json and captions."

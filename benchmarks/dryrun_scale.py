@@ -1,13 +1,16 @@
-"""Planning 7,000 videos: `snakemake -n` of claimflow against two baselines, in one run.
+"""Planning 7,000 videos: `snakemake -n` of claimflow against three baselines, in one run.
 
 (a) claimflow's dry run on 7,000 YouTube URLs (nothing downloaded yet);
 (b) a trivial five-rule Snakefile with `shell:` over the same ids;
 (c) the same five rules with claimflow's directives: `script:`, `conda:`, `log:`, `benchmark:`
     and a `params` function (what Snakemake itself costs for the directives claimflow needs);
-(d) a cluster job's parse: `--target-jobs transcribe:vid=<one>` on the 7,000-source batch,
+(d) the same as (c) with claimflow's files per rule (11 outputs and 9 inputs per video against
+    5 and 4): what Snakemake costs for the files claimflow declares;
+(e) a cluster job's parse: `--target-jobs transcribe:vid=<one>` on the 7,000-source batch,
     against the same on a one-source batch (what each submitted job pays to re-parse).
 Each in a fresh process, alternating; reported: median wall seconds, peak RSS (the kernel's
-high-water mark of the process tree), and claimflow's ratio to (c). Goal: (a) <= 1.1 x (c).
+high-water mark of the process tree), and claimflow's ratios to (c)
+and (d). Goal (the issue's): (a) <= 1.1 x (c).
 
 Run: .venv/bin/python benchmarks/dryrun_scale.py [videos=7000] [rounds=3]
 """
@@ -24,13 +27,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
+# Five chained rules, one file in and one out each: the issue's baselines.
 CHAIN = (
-    ("download", None, "download.json"),
-    ("transcribe", "download.json", "transcript.json"),
-    ("mine", "transcript.json", "claims.json"),
-    ("evaluate", "claims.json", "evaluation.json"),
-    ("store", "evaluation.json", "stored.json"),
+    ("download", (), ("download.json",)),
+    ("transcribe", ("download.json",), ("transcript.json",)),
+    ("mine", ("transcript.json",), ("claims.json",)),
+    ("evaluate", ("claims.json",), ("evaluation.json",)),
+    ("store", ("evaluation.json",), ("stored.json",)),
 )
+# The same five rules with claimflow's files: 11 outputs and 9 inputs per video, not 5 and 4
+# (Snakemake's cost grows with every declared file).
+CLAIMFLOW_FILES = (
+    ("download", (), ("audio", "download.json", "captions.vtt")),
+    ("transcribe", ("audio", "download.json", "captions.vtt"),
+     ("transcript.json", "transcript.srt", "transcript.vtt", "transcript.txt")),
+    ("mine", ("transcript.json",), ("claims.json",)),
+    ("evaluate", ("claims.json",), ("evaluation.json",)),
+    ("store", ("download.json", "transcript.json", "claims.json", "evaluation.json"), ("stored.json",)),
+)  # fmt: skip
 HEAD = """
 IDS = [line.strip() for line in open("ids.txt")]
 def get_params(wildcards):
@@ -40,14 +54,14 @@ rule all:
 """
 
 
-def snakefile(directives: bool) -> str:
+def snakefile(directives: bool, chain=CHAIN) -> str:
     """Five chained rules over the ids: with `shell:` alone, or with claimflow's directives."""
     text = HEAD
-    for name, before, after in CHAIN:
+    for name, inputs, outputs in chain:
         lines = [f"rule {name}:"]
-        if before:
-            lines.append(f'    input: "results/{{vid}}/{before}"')
-        lines.append(f'    output: "results/{{vid}}/{after}"')
+        if inputs:
+            lines.append("    input: " + ", ".join(f'"results/{{vid}}/{f}"' for f in inputs))
+        lines.append("    output: " + ", ".join(f'"results/{{vid}}/{f}"' for f in outputs))
         if directives:
             lines += [f'    log: "results/logs/{name}/{{vid}}.log"',
                       f'    benchmark: "results/benchmarks/{name}/{{vid}}.tsv"',
@@ -74,8 +88,9 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
     ids = [f"{i:011d}".replace("0", "a", 3) for i in range(videos)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        batch, single, trivial, directives = (root / n for n in ("batch", "single", "trivial", "directives"))
-        for folder in (batch, single, trivial, directives):
+        batch, single, trivial, directives, files = (
+            root / n for n in ("batch", "single", "trivial", "directives", "files"))  # fmt: skip
+        for folder in (batch, single, trivial, directives, files):
             folder.mkdir()
         (batch / "videos.txt").write_text("".join(f"https://www.youtube.com/watch?v={v}\n" for v in ids))
         (single / "videos.txt").write_text(f"https://www.youtube.com/watch?v={ids[0]}\n")
@@ -86,7 +101,8 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             ready.mkdir(parents=True)
             for name in ("audio", "download.json", "captions.vtt"):
                 (ready / name).write_text("{}")
-        for folder, text in ((trivial, snakefile(False)), (directives, snakefile(True))):
+        for folder, text in ((trivial, snakefile(False)), (directives, snakefile(True)),
+                             (files, snakefile(True, CLAIMFLOW_FILES))):  # fmt: skip
             (folder / "Snakefile").write_text(text)
             (folder / "ids.txt").write_text("\n".join(f"youtube-{v}" for v in ids) + "\n")
             (folder / "noop.py").write_text("")
@@ -99,6 +115,7 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             ),  # fmt: skip
             "trivial shell -n": (SNAKEMAKE + ["-n", "-c1"], trivial),
             "same directives -n": (SNAKEMAKE + ["-n", "-c1"], directives),
+            "same directives+files -n": (SNAKEMAKE + ["-n", "-c1"], files),
         }
         for label, folder in ((f"job parse, {videos} sources", batch), ("job parse, 1 source", single)):
             commands[label] = (SNAKEMAKE + ["-n", "--snakefile", str(REPO / "Snakefile"), "--target-jobs",
@@ -109,9 +126,12 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             for name, (command, cwd) in commands.items():
                 found[name].append(measure(command, cwd))
     medians = {name: (statistics.median(t for t, _ in v), max(m for _, m in v)) for name, v in found.items()}
-    base = medians["same directives -n"][0]
+    base, with_files = medians["same directives -n"][0], medians["same directives+files -n"][0]
     for name, (seconds, peak) in medians.items():
-        print(f"{name:26s} {seconds:7.2f} s  peak {peak:6.0f} MB  ratio to same directives {seconds / base:.2f}")
+        print(
+            f"{name:26s} {seconds:7.2f} s  peak {peak:6.0f} MB  ratio to same directives {seconds / base:.2f}"
+            f", to same directives and files {seconds / with_files:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,16 @@ from claimflow import config as cf_config
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # every further argument is Snakemake's, as given
+        from claimflow import runlock
+
+        return runlock.launch(argv[1:])
     parser = argparse.ArgumentParser(prog="claimflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="snakemake ARGS, refused while another run is alive in the folder, and "
+                         "after a crash without `--unlock` first (the lock a dead run left is removed)")  # fmt: skip
+    run.add_argument("snakemake_args", nargs=argparse.REMAINDER, metavar="ARGS")
     doctor = sub.add_parser("doctor", help="check the environment before a batch: LLM, Whisper, yt-dlp, folders")
     doctor.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
                         help="the same config files the workflow is run with")  # fmt: skip

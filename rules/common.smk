@@ -1,6 +1,7 @@
 # Shared by all rules: the batch (sources -> ids), account assignment and resource slots,
 # path helpers, and every input/params function the rules use.
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -10,12 +11,15 @@ from claimflow import envstop as cf_envstop
 from claimflow import llm as cf_llm
 from claimflow import report as cf_report
 from claimflow import retries as cf_retries
+from claimflow import runlock as cf_runlock
 from claimflow import settings as cf_settings
 from claimflow import sources as cf_sources
 from claimflow import store as cf_store
 from claimflow import summary as cf_summary
+from claimflow import targets as cf_targets
 from claimflow import transcribe as cf_transcribe
 from claimflow.sources import ID_PATTERN, SourceError
+from snakemake.common import overwrite_function_params
 
 # The typed settings, built once per parse (every cluster job re-parses: this is cheap and
 # reads no per-job file). Rules pass each stage's result settings as its `settings` param.
@@ -31,6 +35,11 @@ PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
     for stage in ("transcribe", "mine", "evaluate")
 }
+
+# This run is alive in this folder, for `claimflow run` (claimflow/runlock.py): a kernel lock,
+# released however the process ends. Cluster jobs and job subprocesses take none.
+if workflow.is_main_process and not workflow.remote_exec:
+    RUN_LOCK = cf_runlock.hold_shared(".snakemake")
 
 RESULTS = config["results"].rstrip("/")
 STATE = config["state"].rstrip("/")
@@ -75,57 +84,59 @@ if "llm" not in workflow.global_resources:
     )
 
 
+def per_job(func):
+    """Mark a function that Snakemake calls once per job (input, params or resources).
+    Snakemake reads such a function's signature at every call (inspect.signature: 20 calls
+    per video, a tenth of a 7,000-video dry run); read it once here instead, through the hook
+    Snakemake itself uses for functions whose signature it cannot inspect.
+    """
+    overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+
+
 def vid_dir(vid):
     return f"{RESULTS}/{vid}"
 
 
-# Every per-video product is a target, not only the database marker: a user who deletes
-# one video's claims.json (to redo its mining) gets exactly that video's mine, evaluate and
-# store jobs again, instead of Snakemake treating the file as a spent intermediate.
-PER_VIDEO_OUTPUTS = [
-    "download.json",
-    "transcript.json",
-    "transcript.srt",
-    "transcript.vtt",
-    "transcript.txt",
-    "claims.json",
-    "evaluation.json",
-    "stored.json",
-]
-
-
 def get_final_outputs():
     # TARGETS, not SOURCES: with every account disabled, videos not yet downloaded are not
-    # planned at all, and the run finishes what it can with exit status 0.
-    per_video = [
-        f"{vid_dir(vid)}/{name}" for vid in TARGETS for name in PER_VIDEO_OUTPUTS
-    ]
+    # planned at all, and the run finishes what it can with exit status 0. A deleted product
+    # (to redo a video's stage) is a target too: claimflow/targets.py says why and how.
+    per_video = cf_targets.final_outputs(
+        RESULTS, TARGETS, look=workflow.is_main_process and not workflow.remote_exec
+    )
     return per_video + [f"{RESULTS}/summary.tsv", f"{RESULTS}/report.html"]
 
 
+@per_job
 def get_download_manifests(wildcards):
     return [f"{vid_dir(vid)}/download.json" for vid in TARGETS]
 
 
+@per_job
 def get_batch_vids(wildcards):
     # The videos the summary and the report cover: this run's batch.
     return TARGETS
 
 
+@per_job
 def get_summary_dir(wildcards, input):
     # results/summary.tsv -> results: the folder the report is built from.
     return str(Path(input.summary).parent)
 
 
+@per_job
 def get_stored_markers(wildcards):
     return [f"{vid_dir(vid)}/stored.json" for vid in TARGETS]
 
 
+@per_job
 def get_results_dir(wildcards, output):
     # results/<vid>/download.json -> results: where the download buffer is counted.
     return str(Path(output.manifest).parent.parent)
 
 
+@per_job
 def get_url(wildcards):
     return SOURCES[wildcards.vid].url
 
@@ -135,6 +146,7 @@ def get_account_slot(name):
     is a pure function of the video's assigned account and the attempt (no state read).
     """
 
+    @per_job
     def slot(wildcards, attempt):
         booked = cf_accounts.book(ASSIGNED[wildcards.vid], ACCOUNT_NAMES, attempt)
         return int(booked == name)
@@ -146,11 +158,12 @@ def get_account_resources():
     return {a.resource: get_account_slot(a.name) for a in ACCOUNTS.values()}
 
 
-def get_transcribe_settings(wildcards):
+def get_transcribe_settings():
     # Exactly what changes the transcript; runtime settings are read by the job from config.
     return PARAMS["transcribe"]
 
 
+@per_job
 def get_transcribe_mem_mb(wildcards, input):
     # Evaluated when the job is ready, so the downloaded audio's length is known.
     seconds = cf_transcribe.audio_seconds(input.manifest, input.audio)
@@ -159,17 +172,17 @@ def get_transcribe_mem_mb(wildcards, input):
     )
 
 
-def get_transcribe_gpus(wildcards):
+def get_transcribe_gpus():
     # `device: auto` cannot know what a cluster node has: ask for a GPU with `device: cuda`.
     return int(SETTINGS.transcribe_runtime.device == "cuda")
 
 
-def get_mine_settings(wildcards):
+def get_mine_settings():
     # The LLM identity, the prompt (by content), chunking, limits and grounding thresholds.
     return PARAMS["mine"]
 
 
-def get_evaluate_settings(wildcards):
+def get_evaluate_settings():
     return PARAMS["evaluate"]
 
 
@@ -187,13 +200,14 @@ else:
 
 
 def get_retry_round(stage):
+    @per_job
     def retry_round(wildcards):
         return cf_retries.round_of(RETRIES, stage, wildcards.vid)
 
     return retry_round
 
 
-def get_database_id(wildcards):
+def get_database_id():
     return DATABASE_ID
 
 

@@ -16,7 +16,7 @@ rule evaluate:
     resources:
         llm=1,
     params:
-        settings=get_evaluate_settings,
+        settings=get_evaluate_settings(),
         retry_round=get_retry_round("evaluate"),
     script:
         "../scripts/evaluate.py"

@@ -16,7 +16,7 @@ rule mine:
     resources:
         llm=1,
     params:
-        settings=get_mine_settings,
+        settings=get_mine_settings(),
         retry_round=get_retry_round("mine"),
     script:
         "../scripts/mine.py"

@@ -20,7 +20,7 @@ rule store:
         database=get_database(),
         # A new database (the old one deleted or lost) reruns every store job, which refill
         # it from the per-video files: no download, no LLM request.
-        database_id=get_database_id,
+        database_id=get_database_id(),
     script:
         "../scripts/store.py"
 

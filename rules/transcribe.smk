@@ -20,8 +20,8 @@ rule transcribe:
     threads: 2
     resources:
         mem_mb=get_transcribe_mem_mb,
-        gpu=get_transcribe_gpus,
+        gpu=get_transcribe_gpus(),
     params:
-        settings=get_transcribe_settings,
+        settings=get_transcribe_settings(),
     script:
         "../scripts/transcribe.py"

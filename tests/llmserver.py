@@ -74,6 +74,7 @@ class Seen:
     t: float
     answer: str
     response_format: str | None
+    authorization: str | None = None  # the request's Authorization header, as sent
 
 
 class FaultProxy:
@@ -127,7 +128,7 @@ class FaultProxy:
                 answer = "ok" if fault is None else (fault.action if fault.action != "status" else str(fault.status))
                 kind = (request.get("response_format") or {}).get("type")
                 with proxy._lock:
-                    proxy.requests.append(Seen(time.time(), answer, kind))
+                    proxy.requests.append(Seen(time.time(), answer, kind, self.headers.get("Authorization")))
                 if fault is not None and fault.action == "status":
                     return self._send(fault.status, {"error": {"message": "injected", "type": "fault"}}, fault.headers)
                 if fault is not None and fault.action == "hang":

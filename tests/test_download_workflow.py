@@ -87,12 +87,12 @@ def manifests(workdir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((workdir / "results").glob("*/download.json"))]
 
 
-def assert_paced(per_account: dict[str, list[tuple[float, str, str, float]]]) -> None:
+def assert_paced(per_account: dict[str, list[tuple[float, str, str, float]]], floor: float = FLOOR) -> None:
     """On the wire: per account, download starts at least the floor apart, and a download
     never begins before the account's previous one has made its last request."""
     for account, downloads in per_account.items():
         gaps = [b[0] - a[0] for a, b in zip(downloads, downloads[1:], strict=False)]
-        assert not gaps or min(gaps) >= FLOOR - 0.02, (account, gaps, downloads)
+        assert not gaps or min(gaps) >= floor - 0.02, (account, gaps, downloads)
         assert all(b[0] >= a[3] for a, b in zip(downloads, downloads[1:], strict=False)), account
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -85,6 +86,16 @@ def test_deleting_claims_reruns_only_that_videos_later_stages(demo_run: Path):
     assert conn.execute("SELECT COUNT(DISTINCT vid) FROM videos").fetchone()[0] == 3
     stats = json.loads((results / "file-sleep/claims.json").read_text())["usage"]
     assert stats["requests"] == 0 and stats["cached"] >= 1  # the rerun spent no tokens
+
+
+def test_a_deleted_subtitle_file_is_made_again_and_deleted_audio_is_not_downloaded_again(demo_run, tmp_path):
+    work = tmp_path / "demo"
+    shutil.copytree(demo_run, work)
+    (work / "results/file-forests/transcript.srt").unlink()  # a product nothing downstream reads
+    (work / "results/file-interest/audio").unlink()  # freeing disk after transcription
+    plan = snakemake(work, "-n")
+    per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
+    assert per_video == {(rule, "file-forests") for rule in ("transcribe", "mine", "evaluate", "store")}
 
 
 def test_a_prompt_change_reruns_only_the_stage_it_feeds(demo_run: Path, tmp_path: Path):

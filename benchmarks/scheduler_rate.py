@@ -1,0 +1,103 @@
+"""The scheduler's job rate on no-op videos, greedy against Snakemake's default (ilp).
+
+(a) `--touch` on N videos (default 2,000: 10,003 jobs): Snakemake's touch executor marks each
+    job done inside the main process, so what runs is the scheduler itself: job selection
+    under the account slots and the LLM bound, and the DAG's bookkeeping as jobs finish.
+    Reported: jobs per second of the whole run and of its scheduling part (the run minus a
+    dry run of the same batch, which is the planning both pay).
+(b) benchmark mode with every stage's sleep 0 and no pacing gap, really executed on M videos
+    (default 40: 203 jobs): each job is a real script in its own Python process, which is what
+    bounds a machine of this size; the main process's own CPU per job shows the scheduler's
+    share of it.
+
+Run: .venv/bin/python benchmarks/scheduler_rate.py [touch_sizes=250,500,1000] [videos_real=40]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEDULERS = ("greedy", "ilp")
+CLOCK = __import__("os").sysconf("SC_CLK_TCK")
+
+
+def batch(root: Path, videos: int) -> list[str]:
+    root.mkdir(parents=True)
+    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:05d}.mp3\n" for n in range(videos)))
+    config = {
+        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
+        "accounts": [{"name": f"acct{n}"} for n in range(3)],
+        "pacing": {"delay": [0, 0], "floor": 0, "warmup": {"videos": 0},
+                   "buffer": {"min": 0, "target": 100000, "max": 100000, "fast": 1.0, "slow": 1.0}},
+        "benchmark": {"sleep": {"download": 0, "transcribe": 0, "mine": 0, "evaluate": 0}},
+    }  # fmt: skip
+    (root / "bench.yaml").write_text(yaml.safe_dump(config))
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+            str(root), "--profile", str(REPO / "profiles/local"), "-j", "16",
+            "--configfile", str(root / "bench.yaml")]  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK  # utime + stime of this process alone
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, the main process's own CPU seconds (last sample before it ended), output."""
+    began = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
+        cpu = 0.0
+        while process.poll() is None:
+            cpu = cpu_seconds(process.pid) or cpu
+            time.sleep(0.2)
+        wall = time.perf_counter() - began
+        out.seek(0)
+        text = out.read()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{text[-3000:]}")
+    return wall, cpu, text
+
+
+def jobs_in(text: str) -> int:
+    for line in reversed(text.splitlines()):
+        if "steps (100%) done" in line:
+            return int(line.split(" of ")[1].split()[0])
+    raise SystemExit("no '(100%) done' line in the output:\n" + text[-2000:])
+
+
+def main(touch_sizes: str = "250,500,1000", videos_real: int = 40) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for videos_touch, scheduler in ((int(n), s) for n in touch_sizes.split(",") for s in SCHEDULERS):
+            command = batch(Path(tmp) / f"touch-{scheduler}-{videos_touch}", videos_touch) + ["--scheduler", scheduler]
+            planning, _, _ = timed(command + ["-n", "--quiet", "all"])
+            wall, cpu, text = timed(command + ["--touch"])
+            jobs = jobs_in(text)
+            # milp hands a round to greedy when it selects nothing (every slot busy) or fails
+            fallbacks = text.count("falling back to greedy")
+            print(f"(a) --touch, {videos_touch} videos, {scheduler:6s}: {jobs} jobs in {wall:.1f} s = "
+                  f"{jobs / wall:.0f} jobs/s; "
+                  f"minus planning ({planning:.1f} s): {jobs / (wall - planning):.0f} jobs/s; "
+                  f"main process CPU {cpu:.1f} s; ilp time-outs/failures {fallbacks}")  # fmt: skip
+        for scheduler in SCHEDULERS:
+            command = batch(Path(tmp) / f"real-{scheduler}", videos_real) + ["--scheduler", scheduler]
+            wall, cpu, text = timed(command)
+            jobs = jobs_in(text)
+            print(f"(b) executed, {scheduler:6s}: {jobs} jobs in {wall:.1f} s = {jobs / wall:.2f} jobs/s; "
+                  f"main process CPU {cpu:.1f} s = {1000 * cpu / jobs:.0f} ms per job")  # fmt: skip
+
+
+if __name__ == "__main__":
+    began = time.perf_counter()
+    main(*(a if i == 0 else int(a) for i, a in enumerate(sys.argv[1:])))
+    print(f"(benchmark took {time.perf_counter() - began:.0f} s)")

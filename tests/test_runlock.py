@@ -1,0 +1,138 @@
+"""`claimflow run`: one live run per folder, and the same command works again after a kill -9.
+
+Real Snakemake runs: benchmark mode (sleeps for the stages; scheduler, slots, pacing, store
+real) for the crash, real yt-dlp downloads against the loopback server for the pacing of two
+runs that share a folder on purpose (`--nolock`), checked from the server's request log.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claimflow import runlock
+from tests.conftest import REPO
+from tests.test_download_workflow import assert_paced, downloads_by_account, make_batch, manifests
+
+CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
+
+
+def test_which_arguments_need_the_folder_to_themselves():
+    assert runlock.needs_exclusive(["--profile", "profiles/local", "-j", "16", "downloads"])
+    assert runlock.needs_exclusive(["--touch"])
+    for shared in (["-n"], ["-np"], ["--dry-run"], ["--nolock", "-j", "4"], ["--unlock"], ["--lint"]):
+        assert not runlock.needs_exclusive(shared), shared
+    assert runlock.workdir_of(["-j", "2", "--directory", "/x/y"]) == Path("/x/y")
+    assert runlock.workdir_of(["--directory=/x/z"]) == Path("/x/z")
+    assert runlock.workdir_of(["-d", "w"]) == Path("w") and runlock.workdir_of([]) == Path(".")
+
+
+def _hold(folder: str, ready, release) -> None:  # noqa: ANN001
+    runlock.hold_shared(folder)  # what the workflow's main process does at parse time
+    ready.set()
+    release.wait(30)
+
+
+def test_a_live_holder_refuses_the_launcher_and_a_dead_one_does_not(tmp_path: Path, capsys):
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(str(tmp_path / ".snakemake"), ready, release))
+    holder.start()
+    assert ready.wait(10)
+    try:
+        code = runlock.launch(["--directory", str(tmp_path), "-j", "1"], python="/nonexistent/python")
+        assert code == runlock.EXIT_REFUSED
+        assert "another Snakemake run is alive" in capsys.readouterr().err
+    finally:
+        release.set()
+        holder.join(10)
+    # The holder is gone (as after kill -9: the kernel dropped its lock): a shared lock is free again.
+    fd = runlock.hold_shared(tmp_path / ".snakemake")
+    assert fd is not None
+    os.close(fd)
+
+
+def _bench_batch(root: Path, videos: int) -> list[str]:
+    root.mkdir()
+    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:03d}.mp3\n" for n in range(videos)))
+    config = {
+        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
+        "accounts": [{"name": "a1"}, {"name": "a2"}],
+        "pacing": {"delay": [0.5, 0.5], "floor": 0.2, "warmup": {"videos": 0},
+                   "buffer": {"min": 0, "target": 1000, "max": 1000}},
+        "benchmark": {"sleep": {"download": 1.0, "transcribe": 1.5, "mine": 0.5, "evaluate": 0.2}},
+    }  # fmt: skip
+    (root / "bench.yaml").write_text(yaml.safe_dump(config))
+    return ["--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "--profile",
+            str(REPO / "profiles/local"), "-j", "8", "--configfile", str(root / "bench.yaml")]  # fmt: skip
+
+
+def _wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_after_kill_9_the_same_command_completes_and_a_second_live_run_is_refused(tmp_path: Path):
+    root = tmp_path / "batch"
+    args = _bench_batch(root, 6)
+    results = root / "results"
+    with (tmp_path / "first.log").open("w") as log:  # a file, not a pipe nobody reads: it would fill up
+        first = subprocess.Popen([*CLAIMFLOW, "run", *args], start_new_session=True, stdout=log, stderr=log)
+    try:
+        _wait_for(lambda: len(list(results.glob("*/download.json"))) >= 2)
+        # Alive: a second `claimflow run` is refused with the first one's pid; nothing started.
+        second = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=60)
+        assert second.returncode == runlock.EXIT_REFUSED, second.stderr
+        assert "another Snakemake run is alive" in second.stderr and f"{first.pid}: " in second.stderr
+        os.killpg(first.pid, signal.SIGKILL)  # the whole process group, mid-batch
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert runlock.stale_snakemake_lock(root), "Snakemake's lock is left behind"
+    assert len(list(results.glob("*/stored.json"))) < 6
+    # Plain Snakemake still refuses (its lock cannot know its owner is dead) ...
+    plain = subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, timeout=120)
+    assert plain.returncode != 0 and "Directory cannot be locked" in plain.stdout + plain.stderr
+    # ... the documented command does not need --unlock first.
+    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "removed the lock a stopped run left behind" in again.stderr
+    assert len(list(results.glob("*/stored.json"))) == 6
+    with sqlite3.connect(results / "claimflow.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT vid) FROM videos").fetchone() == (6, 6)
+    assert not runlock.stale_snakemake_lock(root)
+
+
+@pytest.mark.slow
+def test_a_nolock_run_beside_a_live_one_keeps_every_accounts_gap_at_the_server(tmp_path: Path):
+    workdir, server = make_batch(tmp_path, 12, ["acct1", "acct2"], delay=[1.5, 1.7], floor=1.0)
+    args = ["downloads", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--profile",
+            str(REPO / "profiles/local"), "-j", "16", "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    with server:
+        with (tmp_path / "first.log").open("w") as log:
+            first = subprocess.Popen([*CLAIMFLOW, "run", *args], stdout=log, stderr=log)
+        _wait_for(lambda: len(server.requests) >= 2, timeout=60)
+        refused = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=60)
+        assert refused.returncode == runlock.EXIT_REFUSED and "--nolock" in refused.stderr
+        beside = subprocess.run([*CLAIMFLOW, "run", "--nolock", *args], capture_output=True, text=True, timeout=600)
+        assert beside.returncode == 0, beside.stderr[-3000:]
+        assert first.wait(600) == 0, (tmp_path / "first.log").read_text()[-3000:]
+    per = downloads_by_account(server)
+    assert set(per) == {"acct1", "acct2"}
+    # Both runs downloaded (more downloads than videos), through the same accounts: on the
+    # wire, every gap held (floor 1.0 s).
+    assert sum(len(d) for d in per.values()) > 12
+    assert_paced(per, floor=1.0)
+    assert sorted(d["status"] for d in manifests(workdir)) == ["ok"] * 12
