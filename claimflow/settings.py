@@ -198,6 +198,13 @@ class DownloadOptions:
     on_compute_nodes: bool
 
 
+@dataclass(frozen=True)
+class StoreOptions:
+    """Runtime settings of the store stage."""
+
+    busy_timeout: float
+
+
 # -- the whole -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
@@ -205,6 +212,7 @@ class Settings:
     state: str
     pacing: Pacing
     download: DownloadOptions
+    store: StoreOptions
     transcribe: TranscribeResult
     transcribe_runtime: TranscribeRuntime
     llm: LLMIdentity
@@ -230,6 +238,7 @@ class Settings:
             state=config["state"],
             pacing=build(Pacing, config["pacing"]),
             download=build(DownloadOptions, config["download"]),
+            store=build(StoreOptions, config["store"]),
             transcribe=build(TranscribeResult, pick("transcribe", TranscribeResult)),
             transcribe_runtime=build(TranscribeRuntime, pick("transcribe", TranscribeRuntime)),
             llm=llm,

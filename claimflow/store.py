@@ -108,6 +108,36 @@ VIDEO_TABLES = (
 )
 
 
+class DatabaseLocked(RuntimeError):
+    """Another program held the database's write lock for longer than a store job waits."""
+
+    def __init__(self, path: str | Path, timeout: float):
+        super().__init__(
+            f"{path} stayed locked by another program for {timeout:.0f} s (a write transaction left "
+            "open: a database browser with unsaved changes, or an sqlite3 shell inside BEGIN). Close "
+            "it and run the same command again: this video is stored then, and nothing else is lost "
+            "(store.busy_timeout sets how long a store job waits)."
+        )
+
+
+def is_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def store_video(path: str | Path, vid: str, rows: dict[str, list[dict[str, Any]]], timeout: float) -> dict[str, int]:
+    """The store job: one video's rows in one transaction, waiting up to `timeout` s for the lock."""
+    try:
+        conn = connect(path, timeout=timeout)
+        try:
+            return upsert(conn, vid, rows)
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as error:
+        if is_locked(error):
+            raise DatabaseLocked(path, timeout) from None
+        raise
+
+
 def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)

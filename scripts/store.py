@@ -3,17 +3,15 @@
 import time
 
 from claimflow import atomic, logs, store
+from claimflow.settings import Settings
 
 log = logs.setup(snakemake.log[0])
 docs = {k: atomic.read_json(snakemake.input[k]) for k in ("manifest", "transcript", "claims", "evaluation")}
 vid = snakemake.wildcards.vid
-conn = store.connect(snakemake.params.database)
-try:
-    counts = store.upsert(
-        conn, vid, store.rows_for(docs["manifest"], docs["transcript"], docs["claims"], docs["evaluation"])
-    )
-finally:
-    conn.close()
+# How long to wait for another program's write lock is a runtime setting: from config.
+wait = Settings.from_config(snakemake.config).store.busy_timeout
+rows = store.rows_for(docs["manifest"], docs["transcript"], docs["claims"], docs["evaluation"])
+counts = store.store_video(snakemake.params.database, vid, rows, timeout=wait)
 log.info("%s: stored %s", vid, counts)
 atomic.write_json(
     snakemake.output.marker,

@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 
 @dataclass
@@ -113,7 +114,7 @@ class FaultServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 fault = server._take_fault(self.path, self.headers.get("Cookie"))
-                target = server.root / self.path.lstrip("/").split("?", 1)[0]
+                target = server.root / unquote(self.path.lstrip("/").split("?", 1)[0])
                 if fault is None:
                     if not target.is_file():
                         self._log("404")

@@ -174,3 +174,17 @@ def test_eight_concurrent_store_jobs_finish_while_a_reader_queries_in_a_loop(tmp
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == 8
     assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 8 * 200
     assert conn.execute("SELECT COUNT(*) FROM claims_fts WHERE claims_fts MATCH 'sleep'").fetchone()[0] == 8 * 200
+
+
+def test_a_write_lock_held_by_another_program_fails_the_store_naming_it_then_it_stores(tmp_path):
+    db = tmp_path / "c.sqlite"
+    store.ensure(db)
+    other = sqlite3.connect(db, isolation_level=None)  # e.g. an sqlite3 shell left inside BEGIN
+    other.execute("BEGIN EXCLUSIVE")
+    rows = store.rows_for(*_docs("v1", 2))
+    with pytest.raises(store.DatabaseLocked, match="stayed locked by another program for 1 s") as raised:
+        store.store_video(db, "v1", rows, timeout=1)
+    assert "run the same command again" in str(raised.value)
+    other.execute("ROLLBACK")
+    other.close()
+    assert store.store_video(db, "v1", rows, timeout=1)["claims"] == 2

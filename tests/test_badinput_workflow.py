@@ -1,0 +1,115 @@
+"""Bad input and hostile surroundings, through real runs: each fault gets a message that names
+the problem and the fix, the rest of the batch does all it can, and the same command afterwards
+finishes exactly what the fault held back. Benchmark mode (sleeps for the stages; scheduler,
+slots, pacing and store real) where the stages' own work is not the point."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from claimflow import store
+from tests.conftest import REPO
+from tests.faultserver import FaultServer
+
+pytestmark = pytest.mark.slow
+CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
+
+
+def _bench(root: Path, videos: int, **config) -> list[str]:
+    root.mkdir()
+    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:03d}.mp3\n" for n in range(videos)))
+    settings = {
+        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
+        "accounts": [{"name": "a1"}, {"name": "a2"}],
+        "pacing": {"delay": [0.3, 0.3], "floor": 0.1, "warmup": {"videos": 0},
+                   "buffer": {"min": 0, "target": 1000, "max": 1000}},
+        "benchmark": {"sleep": {"download": 0.2, "transcribe": 0.2, "mine": 0.1, "evaluate": 0.1}},
+    } | config  # fmt: skip
+    (root / "bench.yaml").write_text(yaml.safe_dump(settings))
+    return [*CLAIMFLOW, "run", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "--profile",
+            str(REPO / "profiles/local"), "-j", "4", "--configfile", str(root / "bench.yaml")]  # fmt: skip
+
+
+def test_a_database_locked_by_another_program_names_the_lock_and_the_same_command_stores_later(tmp_path):
+    root = tmp_path / "batch"
+    command = _bench(root, 4, store={"busy_timeout": 2})
+    database = root / "results/claimflow.sqlite"
+    store.ensure(database)
+    # Another program holds the write lock for the whole run (a shell left inside BEGIN EXCLUSIVE).
+    holder = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time\n"
+                               f"c = sqlite3.connect({str(database)!r}, isolation_level=None)\n"
+                               "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(600)"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        began = time.monotonic()
+        blocked = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert time.monotonic() - began < 300  # it waited the configured 2 s per try, not forever
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert blocked.returncode != 0
+    logs = "".join(p.read_text() for p in (root / "results/logs/store").glob("*.log"))
+    assert "stayed locked by another program for 2 s" in logs and "run the same command again" in logs
+    assert "stayed locked by another program" in blocked.stdout + blocked.stderr
+    # Everything before the store was done for every video; nothing was stored.
+    assert len(list((root / "results").glob("*/evaluation.json"))) == 4
+    assert not list((root / "results").glob("*/stored.json"))
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(list((root / "results").glob("*/stored.json"))) == 4
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM videos").fetchone() == (4,)
+
+
+HOSTILE = ["$(touch PWNED) `touch PWNED2`; echo 'q' \"d\".ogg", "new\nline | rm -rf ~ &.ogg"]
+
+
+def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results(tmp_path):
+    www, outside, batch = tmp_path / "www", tmp_path / "outside", tmp_path / "batch"
+    for folder in (www, outside, batch):
+        folder.mkdir()
+    clips = sorted((REPO / "demo").glob("*.ogg"))
+    for name, clip in zip(HOSTILE, clips, strict=False):
+        (www / name).write_bytes(clip.read_bytes())
+    (outside / "..;$(id).ogg").write_bytes(clips[2].read_bytes())
+    before = {p for p in tmp_path.rglob("*")}
+    with FaultServer(www) as server:
+        lines = [server.url(quote(name)) + "?x=$(touch%20PWNED3)&y=`id`" for name in HOSTILE]
+        lines.append("../outside/..;$(id).ogg")  # a local path that climbs out of the sources' folder
+        (batch / "videos.txt").write_text("\n".join(lines) + "\n")
+        overrides = {"sources": "videos.txt", "results": "results", "state": "state"}
+        (batch / "test.yaml").write_text(yaml.safe_dump(overrides))
+        run = subprocess.run([*CLAIMFLOW, "run", "--snakefile", str(REPO / "Snakefile"), "--directory", str(batch),
+                              "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
+                              str(REPO / "config/demo.yaml"), str(batch / "test.yaml")],
+                             capture_output=True, text=True, timeout=900, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-4000:]
+    # Nothing ran a shell: no file the strings would have made exists anywhere.
+    made = {"PWNED", "PWNED2", "PWNED3"}
+    assert not [p for p in tmp_path.rglob("*") if p.name in made]
+    for folder in (Path("/"), Path.home(), REPO, Path("/tmp")):
+        assert not [p for p in folder.iterdir() if p.name in made], folder
+    # Everything written is inside the batch folder's results/, state/ and .snakemake/.
+    written = {p for p in tmp_path.rglob("*")} - before
+    allowed = [batch / "results", batch / "state", batch / ".snakemake"]
+    stray = [p for p in written if p not in (batch / "videos.txt", batch / "test.yaml", *allowed)
+             and not any(a in p.parents for a in allowed)]  # fmt: skip
+    assert not stray, stray
+    # Each video has a folder of safe characters, and its title is stored as it was, verbatim.
+    folders = sorted(p.name for p in (batch / "results").iterdir() if (p / "stored.json").exists())
+    assert len(folders) == 3 and all(re.fullmatch(r"[A-Za-z0-9_-]+", f) for f in folders)
+    with sqlite3.connect(batch / "results/claimflow.sqlite") as conn:
+        titles = {row[0] for row in conn.execute("SELECT title FROM videos")}
+        statuses = {row[0] for row in conn.execute("SELECT status FROM videos")}
+    assert statuses == {"ok"}
+    assert any("$(touch PWNED)" in (t or "") and "`touch PWNED2`" in (t or "") for t in titles), titles
