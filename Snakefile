@@ -6,6 +6,8 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from claimflow import config as cf_config
+
 min_version("9.0")
 
 
@@ -13,7 +15,12 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "config/schema.yaml", set_default=True)
+# One paragraph naming the key, its value, what it must be and where to fix it (Snakemake's own
+# message prints the schema's whole subtree).
+try:
+    validate(config, "config/schema.yaml", set_default=True)
+except WorkflowError:
+    raise WorkflowError(f"claimflow: {cf_config.explain_invalid(config)}") from None
 
 
 include: "rules/common.smk"

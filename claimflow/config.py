@@ -5,6 +5,7 @@ defaults filled in. The `claimflow` command reads config exactly as the workflow
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,74 @@ def load(configfiles: Iterable[str | Path] = (), overrides: dict[str, Any] | Non
         update_config(config, copy.deepcopy(overrides))
     try:
         validate(config, str(SCHEMA), set_default=True)
-    except WorkflowError as exc:
-        raise ConfigError(str(exc)) from None
+    except WorkflowError:
+        raise ConfigError(explain_invalid(config)) from None
     return config
+
+
+def explain_invalid(config: dict[str, Any]) -> str:
+    """One paragraph for the first problem of an invalid config: which key, what it holds, what
+    it must be, what the setting is for, and where to fix it (Snakemake's own message prints the
+    schema's whole subtree instead)."""
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is None:
+        return "the config does not match config/schema.yaml"
+    where = _path(error.absolute_path)
+    fix = "Fix it in the config file given with --configfile (or --config); every setting is in the README's table."
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = [k for k in error.instance if k not in known]
+        names = ", ".join(f"{where}.{k}" if where else k for k in unknown)
+        hints = [difflib.get_close_matches(k, known, n=1) for k in unknown]
+        hint = "; ".join(f"did you mean {(where + '.') if where else ''}{h[0]}?" for h in hints if h)
+        return (f"config key {names} is not a setting claimflow knows{' (' + hint + ')' if hint else ''}. "
+                f"Settings here: {', '.join(known)}. {fix}")  # fmt: skip
+    if error.validator == "required":
+        missing = error.message.split(" is a required")[0]
+        return f"config {'key ' + where if where else ''} lacks {missing}. {fix}".replace("  ", " ")
+    must = {
+        "type": lambda v: f"must be {' or '.join(_article(t) for t in ([v] if isinstance(v, str) else v))}",
+        "minimum": lambda v: f"must be at least {v}",
+        "exclusiveMinimum": lambda v: f"must be more than {v}",
+        "maximum": lambda v: f"must be at most {v}",
+        "enum": lambda v: f"must be one of {', '.join(map(str, v))}",
+        "pattern": lambda v: f"must match {v}",
+        "minItems": lambda v: f"must hold at least {v} item(s)",
+        "maxItems": lambda v: f"must hold at most {v} item(s)",
+    }.get(error.validator, lambda v: error.message)(error.validator_value)
+    about = error.schema.get("description") or _parent_description(schema, error)
+    return f"config key {where} is {error.instance!r}: {must}{f' ({about})' if about else ''}. {fix}"
+
+
+def _path(parts) -> str:  # noqa: ANN001
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _article(kind: str) -> str:
+    return {"integer": "an integer", "array": "a list", "object": "a mapping", "null": "empty",
+            "boolean": "true or false", "number": "a number", "string": "a string"}.get(kind, kind)  # fmt: skip
+
+
+def _parent_description(schema: dict[str, Any], error) -> str | None:  # noqa: ANN001
+    """A list item's rule has no description of its own: the list's says what it is."""
+    node: Any = schema
+    found = None
+    for step in list(error.absolute_schema_path)[:-1]:
+        if isinstance(node, dict) and "$ref" in node:
+            node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict) and node.get("description"):
+            found = node["description"]
+    return found
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -397,6 +397,11 @@ def run(
     manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked, "attempts": attempt}
     manifest["job"] = {"started": round(time.time(), 3)}
     manifest["ytdlp"] = ytdlp_provenance()
+    if (unusable_file := local_file_problem(url)) is not None:
+        # The user's own file can be read with no account and no pacing: a file that holds no
+        # audio is a property of the input, recorded with the reason and passed on.
+        log.warning("%s: unavailable: %s", vid, unusable_file.reason)
+        return _finish(job, _unavailable(job, manifest, unusable_file, booked), [])
     unusable: list[pace.AccountUnusable] = []
     refused: list[NeedsAccount] = []
     for account in _candidates(booked, accounts, job.state_dir):
@@ -434,6 +439,37 @@ def run(
         "Export fresh cookies for these accounts (replacing a cookie file re-enables its account) "
         "or add accounts to the config, then run the same command again."
     )
+
+
+def local_file_problem(url: str) -> outcomes.Outcome | None:
+    """For a local file (file://): why it cannot be a video's audio, or None when it can.
+    Empty, or no audio stream PyAV (faster-whisper's decoder) can open: both permanent."""
+    if not url.startswith("file:"):
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    path = Path(unquote(urlsplit(url).path))
+    fix = "replace it with a media file, then `claimflow unavailable --retry {}` and the same command again"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # gone since the batch was read (an unmounted disk?): not the file's property
+    if size == 0:
+        return outcomes.Outcome(outcomes.UNAVAILABLE, f"{path.name} is empty (0 bytes); {fix.format('empty_file')}",
+                                reason_class="empty_file")  # fmt: skip
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            has_audio = bool(container.streams.audio)
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as error:
+        detail = getattr(error, "strerror", None) or type(error).__name__
+        return outcomes.Outcome(outcomes.UNAVAILABLE, f"{path.name} is not a media file ({detail}); "
+                                f"{fix.format('not_media')}", reason_class="not_media")  # fmt: skip
+    if not has_audio:
+        return outcomes.Outcome(outcomes.UNAVAILABLE, f"{path.name} has no audio stream; {fix.format('not_media')}",
+                                reason_class="not_media")  # fmt: skip
+    return None
 
 
 def _refused_everywhere(job: Job, manifest: dict[str, Any], refused: list[NeedsAccount]) -> dict[str, Any]:

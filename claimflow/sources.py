@@ -65,23 +65,40 @@ def _match_extractor(url: str) -> tuple[str, str] | None:
     return None
 
 
+# A line like `www.youtube.com/watch?v=...` or `example.org/a.mp3`: a web address without its scheme.
+_HOST_LIKE = re.compile(r"^(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?::\d+)?/")
+
+
 def _file_url(entry: str, base_dir: Path, where: str) -> tuple[str, Path]:
     path = Path(unquote(urlsplit(entry).path)) if entry.startswith("file:") else Path(entry).expanduser()
     if not path.is_absolute():
         path = base_dir / path
     path = path.resolve()
     if not path.is_file():
+        hint = f" If it is a web address, write it with its scheme: https://{entry}" if _HOST_LIKE.match(entry) else ""
         raise SourceError(
             f"{where}: local media file {entry!r} was not found (looked at {path}). "
-            "Fix the path, or write it relative to the sources file."
+            f"Fix the path, or write it relative to the sources file.{hint}"
         )
     return path.as_uri(), path
+
+
+def _check_web_address(entry: str, where: str) -> None:
+    parts = urlsplit(entry)
+    problem = None
+    if not parts.hostname:
+        problem = "it has no host"
+    elif any(c.isspace() for c in parts.netloc):
+        problem = "its host holds a space"
+    if problem:
+        raise SourceError(f"{where}: {entry!r} is not a valid web address: {problem}. Write it as https://host/path.")
 
 
 def resolve(entry: str, base_dir: Path, where: str) -> Source:
     """Map one entry to a Source with its stable id."""
     scheme = urlsplit(entry).scheme.lower()
     if scheme in ("http", "https"):
+        _check_web_address(entry, where)
         url = entry.split("#", 1)[0]
         match = _match_extractor(url)
         if match is not None:

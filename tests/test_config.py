@@ -49,3 +49,37 @@ def test_workflow_refuses_to_start_on_a_missing_sources_file(tmp_path: Path):
     )  # fmt: skip
     assert run.returncode != 0
     assert "sources file 'nowhere.txt' was not found" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "said"),
+    [
+        ({"pacing": {"dealy": [1, 2]}}, "pacing.dealy is not a setting claimflow knows (did you mean pacing.delay?)"),
+        ({"pacing": {"floor": "abc"}}, "config key pacing.floor is 'abc': must be a number (no two starts"),
+        ({"transcribe": {"vad": "yes"}}, "config key transcribe.vad is 'yes': must be true or false"),
+        ({"pacing": {"delay": [5, -1]}}, "config key pacing.delay[1] is -1: must be at least 0"),
+        ({"accounts": [{"name": "bad name!"}]}, "config key accounts[0].name is 'bad name!': must match"),
+        ({"transcribe": {"device": "gpu"}}, "config key transcribe.device is 'gpu': must be one of auto, cpu, cuda"),
+        ({"accounts": [{"cookies": "x"}]}, "config key accounts[0] lacks 'name'"),
+    ],
+)  # fmt: skip
+def test_a_bad_config_is_one_paragraph_naming_key_value_rule_and_fix(override, said):
+    from claimflow import config
+
+    with pytest.raises(config.ConfigError) as raised:
+        config.load(overrides=override)
+    message = str(raised.value)
+    assert said in message and "--configfile" in message
+    assert "Failed validating" not in message and len(message) < 600  # not the schema's subtree
+
+
+def test_the_workflow_says_the_same_paragraph_before_any_job(tmp_path: Path):
+    (tmp_path / "bad.yaml").write_text("pacing: {floor: abc}\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-j1",
+         "--configfile", str(REPO / "config/demo.yaml"), str(tmp_path / "bad.yaml")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "claimflow: config key pacing.floor is 'abc': must be a number" in run.stdout + run.stderr
+    assert "Failed validating" not in run.stdout + run.stderr

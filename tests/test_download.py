@@ -321,3 +321,19 @@ def test_unavailable_videos_are_listed_by_reason_and_a_retry_downloads_them_agai
     assert list((tmp_path / "results/v1").glob(".unavailable-*/download.json"))  # kept, not deleted
     refusal.times = 0  # the account's proxy moved to the right country
     assert _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])["status"] == "ok"
+
+
+def test_a_local_file_that_cannot_be_audio_is_unavailable_with_the_reason_and_no_account_is_used(tmp_path):
+    (tmp_path / "empty.ogg").write_bytes(b"")
+    (tmp_path / "notes.mp3").write_text("meeting notes, not audio\n" * 40)
+    empty = download.local_file_problem((tmp_path / "empty.ogg").as_uri())
+    notes = download.local_file_problem((tmp_path / "notes.mp3").as_uri())
+    assert (empty.kind, empty.reason_class) == ("unavailable", "empty_file") and "0 bytes" in empty.reason
+    assert (notes.kind, notes.reason_class) == ("unavailable", "not_media")
+    assert "claimflow unavailable --retry not_media" in notes.reason
+    assert download.local_file_problem((DEMO / "sleep.ogg").as_uri()) is None
+    assert download.local_file_problem((tmp_path / "gone.ogg").as_uri()) is None  # not the file's property
+    assert download.local_file_problem("http://127.0.0.1/notes.mp3") is None
+    manifest = _run(tmp_path, (tmp_path / "notes.mp3").as_uri(), [Account("acct1")])
+    assert manifest["status"] == "unavailable" and manifest["reason_class"] == "not_media"
+    assert not (tmp_path / "state" / "accounts" / "acct1.json").exists()  # no pacing turn was taken

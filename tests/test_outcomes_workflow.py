@@ -91,10 +91,20 @@ def test_failed_windows_make_a_video_partial_and_a_plain_rerun_asks_only_for_the
 
 def test_a_broken_file_next_to_good_ones_still_gets_the_summary_and_the_counted_last_line(tmp_path):
     (tmp_path / "empty.ogg").write_bytes(b"")
-    clips = [REPO / "demo" / name for name in ("sleep.ogg", "interest.ogg", "forests.ogg")] + [tmp_path / "empty.ogg"]
+    (tmp_path / "notes.mp3").write_text("meeting notes, not audio\n" * 40)
+    clips = [REPO / "demo" / name for name in ("sleep.ogg", "interest.ogg", "forests.ogg")]
+    clips += [tmp_path / "empty.ogg", tmp_path / "notes.mp3", f"http://127.0.0.1:{_closed_port()}/talk.ogg"]
     (tmp_path / "videos.txt").write_text("".join(f"{clip}\n" for clip in clips))
     run = _snakemake(tmp_path, {"sources": str(tmp_path / "videos.txt")}, "--retries", "0")
     assert run.returncode == 1
-    assert "claimflow: 4 videos: 3 ok, 0 partial, 1 failed (at download: 1)" in run.stderr, run.stderr[-2000:]
+    line = "claimflow: 6 videos: 3 ok, 0 partial, 1 failed (at download: 1), 2 unavailable, 0 no speech"
+    assert line in run.stderr, run.stderr[-2000:]
     rows = [line.split("\t") for line in (tmp_path / "results/summary.tsv").read_text().splitlines()[1:]]
-    assert sorted(r[1] for r in rows) == ["failed:download", "ok", "ok", "ok"]  # the summary is where users look
+    # the summary is where users look
+    assert sorted(r[1] for r in rows) == ["failed:download", "ok", "ok", "ok", "unavailable", "unavailable"]
+    # A file that cannot be audio is the input's property: unavailable, saying why and what to do.
+    empty = json.loads((tmp_path / "results/file-empty/download.json").read_text())
+    notes = json.loads((tmp_path / "results/file-notes/download.json").read_text())
+    assert empty["reason_class"] == "empty_file" and "empty.ogg is empty (0 bytes)" in empty["reason"]
+    assert notes["reason_class"] == "not_media" and "notes.mp3 is not a media file" in notes["reason"]
+    assert "claimflow unavailable --retry not_media" in notes["reason"]

@@ -74,3 +74,29 @@ def test_playlist_is_rejected_with_a_way_to_expand_it():
 def test_unsupported_scheme_is_named():
     with pytest.raises(SourceError, match="unsupported scheme 'ftp'"):
         read_sources(["ftp://example.org/a.mp3"])
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("https://", "'https://' is not a valid web address: it has no host"),
+        ("http:/example.com/a.mp3", "is not a valid web address: it has no host"),
+        ("https://exa mple.com/a.mp3", "is not a valid web address: its host holds a space"),
+        (
+            "www.youtube.com/watch?v=dQw4w9WgXcQ",
+            "write it with its scheme: https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        ),
+    ],
+)
+def test_an_invalid_web_address_names_the_line_the_problem_and_the_fix(tmp_path: Path, line, said):
+    listing = tmp_path / "videos.txt"
+    listing.write_text(f"# my batch\n{line}\n")
+    with pytest.raises(SourceError, match=r"videos.txt:2: ") as raised:
+        read_sources(str(listing))
+    assert said in str(raised.value)
+
+
+def test_a_missing_file_named_like_a_file_gets_no_web_address_hint(tmp_path: Path):
+    with pytest.raises(SourceError) as raised:
+        read_sources(["talk.ogg"], cwd=tmp_path)
+    assert "web address" not in str(raised.value)
