@@ -121,22 +121,11 @@ def incomplete_outputs(workdir: Path) -> set[str]:
 
 def snakemake_running(workdir: Path) -> bool | None:
     """Whether a Snakemake process runs in `workdir` on this host (from /proc; None elsewhere)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
+    from claimflow.runlock import live_runs
+
+    if not Path("/proc").is_dir():
         return None
-    target = str(workdir.resolve())
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or entry.name == str(os.getpid()):
-            continue
-        try:
-            if os.readlink(entry / "cwd") != target:
-                continue
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(b"snakemake" in os.path.basename(part) for part in cmdline[:3]):
-            return True
-    return False
+    return bool(live_runs(workdir))
 
 
 # -- reading --------------------------------------------------------------------------------------

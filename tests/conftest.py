@@ -86,3 +86,20 @@ def demo_with_an_extra_video(demo_run: Path, work: Path, extra_first: bool = Fal
     config = yaml.safe_load((work / "test.yaml").read_text()) | {"sources": str(work / "sources.txt")} | overrides
     (work / "test.yaml").write_text(yaml.safe_dump(config))
     return work
+
+
+def bench_batch(root: Path, videos: int, sleep: dict, jobs: int = 8, **config) -> list[str]:
+    """A batch of `videos` URLs in benchmark mode (stage work replaced by `sleep`; scheduler,
+    slots, pacing and store real), two accounts; returns Snakemake's arguments for it."""
+    root.mkdir()
+    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:03d}.mp3\n" for n in range(videos)))
+    settings = {
+        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
+        "accounts": [{"name": "a1"}, {"name": "a2"}],
+        "pacing": {"delay": [0.5, 0.5], "floor": 0.2, "warmup": {"videos": 0},
+                   "buffer": {"min": 0, "target": 1000, "max": 1000}},
+        "benchmark": {"sleep": sleep},
+    } | config  # fmt: skip
+    (root / "bench.yaml").write_text(yaml.safe_dump(settings))
+    return ["--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "--profile",
+            str(REPO / "profiles/local"), "-j", str(jobs), "--configfile", str(root / "bench.yaml")]  # fmt: skip

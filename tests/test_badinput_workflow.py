@@ -17,31 +17,23 @@ import pytest
 import yaml
 
 from claimflow import store
-from tests.conftest import REPO
+from tests.conftest import REPO, bench_batch
 from tests.faultserver import FaultServer
 
 pytestmark = pytest.mark.slow
 CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
 
 
-def _bench(root: Path, videos: int, **config) -> list[str]:
-    root.mkdir()
-    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:03d}.mp3\n" for n in range(videos)))
-    settings = {
-        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
-        "accounts": [{"name": "a1"}, {"name": "a2"}],
-        "pacing": {"delay": [0.3, 0.3], "floor": 0.1, "warmup": {"videos": 0},
-                   "buffer": {"min": 0, "target": 1000, "max": 1000}},
-        "benchmark": {"sleep": {"download": 0.2, "transcribe": 0.2, "mine": 0.1, "evaluate": 0.1}},
-    } | config  # fmt: skip
-    (root / "bench.yaml").write_text(yaml.safe_dump(settings))
-    return [*CLAIMFLOW, "run", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "--profile",
-            str(REPO / "profiles/local"), "-j", "4", "--configfile", str(root / "bench.yaml")]  # fmt: skip
-
-
 def test_a_database_locked_by_another_program_names_the_lock_and_the_same_command_stores_later(tmp_path):
     root = tmp_path / "batch"
-    command = _bench(root, 4, store={"busy_timeout": 2})
+    sleep = {"download": 0.2, "transcribe": 0.2, "mine": 0.1, "evaluate": 0.1}
+    pacing = {
+        "delay": [0.3, 0.3],
+        "floor": 0.1,
+        "warmup": {"videos": 0},
+        "buffer": {"min": 0, "target": 1000, "max": 1000},
+    }
+    command = [*CLAIMFLOW, "run", *bench_batch(root, 4, sleep, jobs=4, pacing=pacing, store={"busy_timeout": 2})]
     database = root / "results/claimflow.sqlite"
     store.ensure(database)
     # Another program holds the write lock for the whole run (a shell left inside BEGIN EXCLUSIVE).

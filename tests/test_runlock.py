@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from claimflow import runlock
-from tests.conftest import REPO
+from tests.conftest import REPO, bench_batch
 from tests.test_download_workflow import assert_paced, downloads_by_account, make_batch, manifests
 
 CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
@@ -60,21 +59,6 @@ def test_a_live_holder_refuses_the_launcher_and_a_dead_one_does_not(tmp_path: Pa
     os.close(fd)
 
 
-def _bench_batch(root: Path, videos: int) -> list[str]:
-    root.mkdir()
-    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:03d}.mp3\n" for n in range(videos)))
-    config = {
-        "sources": str(root / "videos.txt"), "results": "results", "state": "state",
-        "accounts": [{"name": "a1"}, {"name": "a2"}],
-        "pacing": {"delay": [0.5, 0.5], "floor": 0.2, "warmup": {"videos": 0},
-                   "buffer": {"min": 0, "target": 1000, "max": 1000}},
-        "benchmark": {"sleep": {"download": 1.0, "transcribe": 1.5, "mine": 0.5, "evaluate": 0.2}},
-    }  # fmt: skip
-    (root / "bench.yaml").write_text(yaml.safe_dump(config))
-    return ["--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "--profile",
-            str(REPO / "profiles/local"), "-j", "8", "--configfile", str(root / "bench.yaml")]  # fmt: skip
-
-
 def _wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -85,7 +69,7 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
 @pytest.mark.slow
 def test_after_kill_9_the_same_command_completes_and_a_second_live_run_is_refused(tmp_path: Path):
     root = tmp_path / "batch"
-    args = _bench_batch(root, 6)
+    args = bench_batch(root, 6, {"download": 1.0, "transcribe": 1.5, "mine": 0.5, "evaluate": 0.2})
     results = root / "results"
     with (tmp_path / "first.log").open("w") as log:  # a file, not a pipe nobody reads: it would fill up
         first = subprocess.Popen([*CLAIMFLOW, "run", *args], start_new_session=True, stdout=log, stderr=log)
