@@ -141,13 +141,26 @@ def check_cookie_file(account: Account) -> None:
             f"{account.name}: cookie file not found. Export it (Netscape format) and set "
             f"accounts[].cookies for {account.name} to its path, or remove `cookies` to download anonymously."
         )
-    mode = path.stat().st_mode
+    if warning := cookie_file_warning(account):
+        log.warning("%s", warning)
+
+
+def cookie_file_warning(account: Account) -> str | None:
+    """A cookie file is a logged-in session: say so when other users of the machine can read it
+    (or when it is missing, which fails every download of the account). The path is named, never
+    the contents."""
+    if not account.cookies:
+        return None
+    path = Path(account.cookies).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return (f"account {account.name}: cookie file {path} not found, so its downloads will fail; export it "
+                f"(Netscape format) or remove `cookies` from the account")  # fmt: skip
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        log.warning(
-            "%s: cookie file is readable by other users (mode %o); run `chmod 600` on it.",
-            account.name,
-            stat.S_IMODE(mode),
-        )
+        return (f"account {account.name}: cookie file {path} is readable by other users (mode "
+                f"{stat.S_IMODE(mode):o}); run `chmod 600 {path.name}` in its folder")  # fmt: skip
+    return None
 
 
 def state_path(state_dir: str | os.PathLike[str], name: str) -> Path:

@@ -2,8 +2,8 @@
 
 Written at the end of every run, successful or not (the workflow's onsuccess and onerror),
 so a batch with failed videos still gets its summary: that is where the user looks for them.
-Stored videos are read back from the database (ok, partial, unavailable, no_speech); a video
-not stored is `failed:<stage>`, the first stage whose output it lacks.
+Stored videos are read back from the database (ok, partial, unavailable, no_speech,
+not_english); a video not stored is `failed:<stage>`, the first stage whose output it lacks.
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
     pending_text, pending = by_stage("pending")
     parts = [f"{statuses['ok']} ok", f"{statuses['partial']} partial", failed_text,
              f"{statuses['unavailable']} unavailable", f"{statuses['no_speech']} no speech"]  # fmt: skip
+    if statuses["not_english"]:  # only an English-only model says so (claimflow/speechcheck.py)
+        parts.append(f"{statuses['not_english']} not English")
     if pending:
         parts.append(pending_text)
     code = 1 if failed else 3 if statuses["partial"] else 0

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from claimflow import atomic
+from claimflow import atomic, speechcheck
 from claimflow.models import BUNDLED_WHISPER, bundled_whisper_path
 from claimflow.settings import TranscribeResult, TranscribeRuntime
 from claimflow.subtitles import CaptionWriter
@@ -188,14 +188,19 @@ def _transcribe(vid: str, audio: str | Path, settings: TranscribeResult, runtime
         writer.add(entry)
         segments.append(entry)
     elapsed = time.time() - began
-    has_speech = any(s["text"] for s in segments)
     log.info("%s: %d segments, %.1fs of audio in %.1fs", vid, len(segments), info.duration, elapsed)
+    voiced = info.duration_after_vad if settings.vad else None
+    verdict = speechcheck.judge(segments, model_name=model_name, language=settings.language, voiced_seconds=voiced,
+                                audio=audio)  # fmt: skip
+    if verdict.reason:
+        log.warning("%s: %s", vid, verdict.reason)
     return {
         "vid": vid,
-        "status": "ok" if has_speech else "no_speech",
-        "reason": None if has_speech else "no speech detected",
+        "status": verdict.status,
+        "reason": verdict.reason,
         "source": f"whisper:{model_name}",
-        "language": info.language,
+        # An English-only model always says "en"; when the speech was not English, say unknown.
+        "language": None if verdict.status == "not_english" else info.language,
         "language_probability": round(info.language_probability, 4),
         "duration": round(info.duration, 3),
         "model": model_name,

@@ -58,6 +58,10 @@ except SourceError as error:
 
 ACCOUNTS = {a.name: a for a in cf_accounts.from_config(config)}
 ACCOUNT_NAMES = list(ACCOUNTS)
+if workflow.is_main_process and not workflow.remote_exec:
+    for _account in ACCOUNTS.values():
+        if _warning := cf_accounts.cookie_file_warning(_account):
+            logger.warning(f"claimflow: {_warning}")
 ASSIGNED = cf_accounts.assign(list(SOURCES), list(ACCOUNTS.values()))
 
 # With every account disabled, no download can succeed: say so once, and process what was

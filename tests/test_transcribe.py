@@ -1,5 +1,6 @@
 """Real faster-whisper (bundled tiny.en) on real speech from the demo clips."""
 
+import functools
 from pathlib import Path
 
 import jiwer
@@ -7,8 +8,10 @@ import pysrt
 import pytest
 import webvtt
 
-from claimflow import settings, transcribe
+from claimflow import settings, speechcheck, transcribe
 from tests.conftest import DEMO, write_silence
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 CFG = {"model": "tiny.en", "device": "auto", "compute_type": "auto", "vad": True, "batch_size": 1}
 
@@ -135,6 +138,7 @@ def test_silence_gives_no_speech(tmp_path):
     doc = transcribe.run(vid="s", audio=silent, manifest={"status": "ok"}, **_cfg(CFG), threads=2,
                          outputs=_outputs(tmp_path))  # fmt: skip
     assert doc["status"] == "no_speech"
+    assert doc["reason"].startswith("no speech: the audio is silent")
     assert doc["segments"] == []
     assert pysrt.open(str(tmp_path / "transcript.srt")) == []
 
@@ -151,3 +155,33 @@ def test_unavailable_video_passes_through_without_loading_a_model(tmp_path):
 def test_device_and_compute_type_auto_pick_cpu_int8_here():
     assert transcribe.resolve_device("auto", "auto") == ("cpu", "int8")
     assert transcribe.resolve_device("cuda", "auto") == ("cuda", "float16")
+
+
+def test_music_is_no_speech_and_says_music_not_silence(tmp_path):
+    doc = transcribe.run(vid="m", audio=FIXTURES / "tune.ogg", manifest={"status": "ok"}, **_cfg(CFG), threads=2,
+                         outputs=_outputs(tmp_path))  # fmt: skip
+    assert doc["status"] == "no_speech" and doc["segments"] == []
+    assert "has sound" in doc["reason"] and "music or noise" in doc["reason"], doc["reason"]
+
+
+def test_german_speech_heard_by_the_english_only_model_is_not_english(tmp_path):
+    doc = transcribe.run(vid="g", audio=FIXTURES / "german.ogg", manifest={"status": "ok"}, **_cfg(CFG), threads=2,
+                         outputs=_outputs(tmp_path))  # fmt: skip
+    # tiny.en writes English-looking words for it; the transcript keeps them, flagged.
+    assert doc["segments"] and doc["status"] == "not_english", doc
+    assert doc["language"] is None
+    assert "probably not English" in doc["reason"] and "multilingual model" in doc["reason"]
+    assert speechcheck.mean_logprob(doc["segments"]) < speechcheck.ENGLISH_ONLY_MIN_LOGPROB
+
+
+def test_the_language_judgement_needs_an_english_only_model_and_low_confidence(tmp_path):
+    low = [{"start": 0.0, "end": 4.0, "text": "the mountain boymer", "avg_logprob": -1.1},
+           {"start": 4.0, "end": 5.0, "text": "so then", "avg_logprob": -0.2}]  # fmt: skip
+    assert speechcheck.mean_logprob(low) == pytest.approx((4 * -1.1 + 1 * -0.2) / 5)
+    judge = functools.partial(speechcheck.judge, voiced_seconds=5.0, audio=tmp_path / "unused")
+    assert judge(low, model_name="tiny.en", language="auto").status == "not_english"
+    assert judge(low, model_name="/models/distil-small.en", language="en").status == "not_english"
+    assert judge(low, model_name="small", language="auto").status == "ok"  # multilingual: it detects
+    assert judge(low, model_name="tiny.en", language="de").status == "ok"  # the user said which
+    high = [{**seg, "avg_logprob": -0.4} for seg in low]
+    assert judge(high, model_name="tiny.en", language="auto") == speechcheck.Verdict("ok", None)
