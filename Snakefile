@@ -17,6 +17,7 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 # One paragraph naming the key, its value, what it must be and where to fix it (Snakemake's own
 # message prints the schema's whole subtree).
+cf_config.dates_as_text(config)
 try:
     validate(config, "config/schema.yaml", set_default=True)
 except WorkflowError:
@@ -30,6 +31,7 @@ include: "rules/mine.smk"
 include: "rules/evaluate.smk"
 include: "rules/store.smk"
 include: "rules/report.smk"
+include: "rules/collections.smk"
 
 
 # On the main process's host under a cluster executor: the database has one writer host
@@ -38,6 +40,8 @@ include: "rules/report.smk"
 localrules:
     all,
     downloads,
+    select_collection,
+    store_collection,
     store,
     summary,
     batch_report,
@@ -65,4 +69,4 @@ onerror:
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
+        get_final_outputs,

@@ -16,11 +16,19 @@ def main(argv: list[str] | None = None) -> int:
         from claimflow import runlock
 
         return runlock.launch(argv[1:])
+    if argv[:1] == ["refresh"]:  # `claimflow run ARGS` that lists every collection again first
+        from claimflow import runlock
+
+        return runlock.launch([*argv[1:], "--forcerun", "list_collection"])
     parser = argparse.ArgumentParser(prog="claimflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="snakemake ARGS, refused while another run is alive in the folder, and "
                          "after a crash without `--unlock` first (the lock a dead run left is removed)")  # fmt: skip
     run.add_argument("snakemake_args", nargs=argparse.REMAINDER, metavar="ARGS")
+    refresh = sub.add_parser("refresh", help="`claimflow run ARGS` that first lists every collection (channel, "
+                             "playlist, feed) again: new entries are processed, nothing done is redone, entries "
+                             "gone from a collection stay stored as no longer listed")  # fmt: skip
+    refresh.add_argument("snakemake_args", nargs=argparse.REMAINDER, metavar="ARGS")
     doctor = sub.add_parser("doctor", help="check the environment before a batch: LLM, Whisper, yt-dlp, folders")
     doctor.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
                         help="the same config files the workflow is run with")  # fmt: skip
@@ -41,11 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--tier", nargs="+", metavar="TIER", help="only these tiers (A B C D)")
     search.add_argument("--video", nargs="+", metavar="VID", help="only these video ids")
     search.add_argument("--type", nargs="+", metavar="TYPE", dest="claim_type", help="only these claim types")
+    search.add_argument("--collection", nargs="+", metavar="NAME",
+                        help="only videos of these collections (a channel, playlist or feed: its name)")  # fmt: skip
     search.add_argument("--limit", type=int, default=20)
     export = sub.add_parser("export", help="every stored claim with its evaluation and evidence, one row each")
     export.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     export.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    vocab = sub.add_parser("vocabulary", help="the batch's mined jargon terms ranked by how many videos use them, "
+                           "in the file format `vocabulary` reads (to seed the next batch's)")  # fmt: skip
+    vocab.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
+    vocab.add_argument("--min-videos", type=int, default=1, metavar="N", help="only terms used in N videos or more")
+    vocab.add_argument("--limit", type=int, metavar="N", help="only the N most used terms")
+    vocab.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
     report = sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
                             "whatever exists (safe while the batch runs)")  # fmt: skip
     report.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
@@ -90,6 +106,8 @@ def _dispatch(config: dict, args: argparse.Namespace) -> int:
         return _export(config, args.format, args.output)
     if args.command == "report":
         return _report(config)
+    if args.command == "vocabulary":
+        return _vocabulary(config, args)
     if args.command == "plan":
         return _plan(config, args)
     return 2  # pragma: no cover - argparse refuses unknown commands
@@ -165,7 +183,7 @@ def _search(config: dict, args: argparse.Namespace) -> int:
 
     try:
         rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
-                            claim_type=args.claim_type, limit=args.limit)  # fmt: skip
+                            claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         print(f"claimflow search: {exc}", file=sys.stderr)
         return 2
@@ -173,7 +191,8 @@ def _search(config: dict, args: argparse.Namespace) -> int:
         tier = f"tier {row.tier}" if row.decision == "accept" else (row.decision or "not evaluated")
         score = "" if row.score is None else f", score {row.score:.2f}"
         print(f"[{tier}{score}] {row.claim_text}")
-        print(f"  {row.title or row.vid} ({row.vid})")
+        homes = f", in {row.collections}" if row.collections else ""
+        print(f"  {row.title or row.vid} ({row.vid}{homes})")
         if row.quote:
             print(f'  "{row.quote}"')
         print(f"  {row.link}")
@@ -200,12 +219,30 @@ def _export(config: dict, fmt: str, output: str | None) -> int:
     return 0
 
 
+def _vocabulary(config: dict, args: argparse.Namespace) -> int:
+    from claimflow import atomic, vocabulary
+
+    try:
+        ranked = vocabulary.ranked_jargon(_database(config), args.min_videos, args.limit)
+    except vocabulary.VocabularyError as exc:
+        print(f"claimflow vocabulary: {exc}", file=sys.stderr)
+        return 2
+    text = vocabulary.as_file(ranked, _database(config))
+    if args.output:
+        atomic.write_text(args.output, text)
+        print(f"{len(ranked)} term(s) written to {args.output}; set `vocabulary: {args.output}` to use them",
+              file=sys.stderr)  # fmt: skip
+    else:
+        sys.stdout.write(text)
+    return 0 if ranked else 1
+
+
 def _report(config: dict) -> int:
     from claimflow import report, settings, sources, summary
 
     cfg = settings.Settings.from_config(config)
     results = cfg.results.rstrip("/")
-    vids = [s.vid for s in sources.read_sources(config["sources"])]
+    vids = sources.vids_on_disk(sources.batch_of(config), results)
     report.build(cfg.pacing, vids, results, f"{results}/report.html")
     rows = summary.write(f"{results}/claimflow.sqlite", vids, f"{results}/summary.tsv", f"{results}/usage.json",
                          results)  # fmt: skip
@@ -238,7 +275,7 @@ def _plan(config: dict, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"claimflow plan: {exc}", file=sys.stderr)
         return 2
-    videos = args.videos or len(sources.read_sources(config["sources"]))
+    videos = args.videos or len(sources.vids_on_disk(sources.batch_of(config), config["results"]))
     batch, origins = plan.from_config(config, videos, minutes, workers, args.accounts,
                                       tuple(args.gap) if args.gap else None)  # fmt: skip
     print(plan.render(batch, origins))

@@ -32,11 +32,25 @@ def load(configfiles: Iterable[str | Path] = (), overrides: dict[str, Any] | Non
         update_config(config, _read(Path(path)))
     if overrides:
         update_config(config, copy.deepcopy(overrides))
+    dates_as_text(config)
     try:
         validate(config, str(SCHEMA), set_default=True)
     except WorkflowError:
         raise ConfigError(explain_invalid(config)) from None
     return config
+
+
+def dates_as_text(config: dict[str, Any]) -> None:
+    """YAML reads `after: 2023-01-01` as a date; the filters take it as the text it was."""
+    import datetime as dt
+
+    collections = [c for c in config.get("collections") or [] if isinstance(c, dict)]
+    sections = [config.get("filters")] + [c.get("filters") for c in collections]
+    for section in sections:
+        if isinstance(section, dict):
+            for key, value in section.items():
+                if isinstance(value, dt.date):
+                    section[key] = value.isoformat()
 
 
 def explain_invalid(config: dict[str, Any]) -> str:

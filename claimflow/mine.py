@@ -17,6 +17,7 @@ from typing import Any
 from claimflow import chunk, grounding, prompts
 from claimflow.llm import Client, LLMError
 from claimflow.settings import MineLimits, MineResult
+from claimflow.vocabulary import miner_note
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def response_schema(limits: MineLimits) -> dict[str, Any]:
     }
 
 
-def messages_for(window: chunk.Window, prompt_name: str) -> list[dict[str, str]]:
+def messages_for(window: chunk.Window, prompt_name: str, known_terms: list[str] | None = None) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": prompts.load(prompt_name)}]
     shot = prompts.example(prompt_name)
     if shot:
@@ -79,7 +80,9 @@ def messages_for(window: chunk.Window, prompt_name: str) -> list[dict[str, str]]
             {"role": "user", "content": "Transcript:\n" + shot["transcript"]},
             {"role": "assistant", "content": json.dumps(shot["answer"])},
         ]
-    messages.append({"role": "user", "content": "Transcript:\n" + window.numbered_text()})
+    note = miner_note(known_terms or [])
+    lead = f"{note}\n\n" if note else ""
+    messages.append({"role": "user", "content": lead + "Transcript:\n" + window.numbered_text()})
     return messages
 
 
@@ -106,6 +109,7 @@ def mine_windows(transcript: dict[str, Any], client: Client, cfg: MineResult) ->
     schema = response_schema(cfg.limits)
     prompt_name = cfg.prompt
     keep_unsupported = cfg.unsupported == "flag"
+    known = transcript.get("vocabulary") or []  # the terms Whisper was told (claimflow/vocabulary.py)
     q_threshold, s_threshold = cfg.quote_threshold, cfg.statement_threshold
 
     found: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in ("claims", "jargon", "people", "mental_models")}
@@ -129,7 +133,7 @@ def mine_windows(transcript: dict[str, Any], client: Client, cfg: MineResult) ->
 
     for win in wins:
         try:
-            answer = client.complete_json(messages_for(win, prompt_name), schema, name="claims")
+            answer = client.complete_json(messages_for(win, prompt_name, known), schema, name="claims")
         except LLMError as exc:
             log.warning("window %d failed: %s", win.index, exc)
             failed.append({"window": win.index, "segment_ids": win.segment_ids, "reason": str(exc)[:300]})

@@ -69,6 +69,7 @@ class ClaimRow:
     quote: str | None
     t0: float | None
     t1: float | None
+    collections: str | None  # the channels, playlists and feeds the video belongs to, comma-separated
     link: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,11 +85,25 @@ SELECT c.vid, c.claim_id, c.claim_text, c.claim_type, c.domain, c.stance, c.supp
        (SELECT t0 FROM evidence q WHERE q.vid = c.vid AND q.owner_kind = 'claim' AND q.owner_id = c.claim_id
         ORDER BY q.t0 LIMIT 1),
        (SELECT t1 FROM evidence q WHERE q.vid = c.vid AND q.owner_kind = 'claim' AND q.owner_id = c.claim_id
-        ORDER BY q.t0 LIMIT 1)
+        ORDER BY q.t0 LIMIT 1),
+       {collections}
 FROM claims c
 LEFT JOIN evaluations e ON e.vid = c.vid AND e.claim_id = c.claim_id
 LEFT JOIN videos v ON v.vid = c.vid
 """
+
+
+_HOMES = "(SELECT GROUP_CONCAT(cid, ',') FROM collection_videos h WHERE h.vid = c.vid)"
+
+
+def _has_collections(conn: sqlite3.Connection) -> bool:
+    # A database written before collections existed (schema 4) has no collection_videos table:
+    # read-only here, so not migrated; its videos simply belong to no collection.
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'collection_videos'").fetchone() is not None
+
+
+def _select(conn: sqlite3.Connection) -> str:
+    return _SELECT.format(collections=_HOMES if _has_collections(conn) else "NULL")
 
 
 def connect(database: str | Path) -> sqlite3.Connection:
@@ -103,12 +118,17 @@ def _row(found: tuple[Any, ...]) -> ClaimRow:
     return ClaimRow(*values, link=moment(values[15], values[17]))
 
 
-def _filters(tier: list[str] | None, vid: list[str] | None, claim_type: list[str] | None) -> tuple[str, list[Any]]:
+def _filters(tier: list[str] | None, vid: list[str] | None, claim_type: list[str] | None,
+             collection: list[str] | None = None) -> tuple[str, list[Any]]:  # fmt: skip
     where, args = [], []
     for column, values in (("e.tier", tier), ("c.vid", vid), ("c.claim_type", claim_type)):
         if values:
             where.append(f"{column} IN ({', '.join('?' for _ in values)})")
             args += list(values)
+    if collection:
+        marks = ", ".join("?" for _ in collection)
+        where.append(f"c.vid IN (SELECT vid FROM collection_videos WHERE cid IN ({marks}))")
+        args += list(collection)
     return " AND ".join(where), args
 
 
@@ -119,25 +139,28 @@ def search(
     tier: list[str] | None = None,
     vid: list[str] | None = None,
     claim_type: list[str] | None = None,
+    collection: list[str] | None = None,
     limit: int = 20,
 ) -> list[ClaimRow]:
     """Claims whose text, or one of whose evidence quotes, matches the FTS5 query `text`; best
-    matches first."""
-    extra, args = _filters(tier, vid, claim_type)
+    matches first. `collection`: only videos of these collections (their names or ids)."""
+    extra, args = _filters(tier, vid, claim_type, collection)
     sql = f"""
     WITH hits AS (
         SELECT vid, claim_id, bm25(claims_fts) AS rank FROM claims_fts WHERE claims_fts MATCH ?
         UNION ALL
         SELECT vid, owner_id, bm25(quotes_fts) + 1.0 FROM quotes_fts WHERE quotes_fts MATCH ?
     ), best AS (SELECT vid, claim_id, MIN(rank) AS rank FROM hits GROUP BY vid, claim_id)
-    {_SELECT}
+    {{select}}
     JOIN best b ON b.vid = c.vid AND b.claim_id = c.claim_id
     {"WHERE " + extra if extra else ""}
     ORDER BY b.rank, e.score DESC LIMIT ?
     """
     conn = connect(database)
     try:
-        rows = conn.execute(sql, [text, text, *args, limit]).fetchall()
+        if collection and not _has_collections(conn):
+            raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
+        rows = conn.execute(sql.replace("{select}", _select(conn)), [text, text, *args, limit]).fetchall()
     except sqlite3.OperationalError as exc:
         message = str(exc)
         if "no such table" in message:
@@ -157,7 +180,8 @@ def claims(database: str | Path) -> Iterator[ClaimRow]:
     """Every stored claim with its evaluation and first evidence quote, by video and rank."""
     conn = connect(database)
     try:
-        yield from (_row(r) for r in conn.execute(_SELECT + " ORDER BY c.vid, e.rank IS NULL, e.rank, c.claim_id"))
+        order = " ORDER BY c.vid, e.rank IS NULL, e.rank, c.claim_id"
+        yield from (_row(r) for r in conn.execute(_select(conn) + order))
     finally:
         conn.close()
 

@@ -1,4 +1,5 @@
-"""Sources: turn the user's list of URLs and local media paths into unique, stable video ids.
+"""Sources: turn the user's list of URLs, collections and local media paths into unique,
+stable video ids (and collection ids: claimflow/collections.py lists them in a job).
 
 An id is `<extractor>-<id>` restricted to `[A-Za-z0-9_-]`, so it is safe as a directory
 name and as a Snakemake wildcard value, and the same video written two ways (youtu.be and
@@ -14,7 +15,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from claimflow.collections import Collection, looks_like_feed
+from claimflow.filters import Filters
+from claimflow.vocabulary import read_terms
 
 ID_PATTERN = r"[A-Za-z0-9_-]+"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -94,8 +100,15 @@ def _check_web_address(entry: str, where: str) -> None:
         raise SourceError(f"{where}: {entry!r} is not a valid web address: {problem}. Write it as https://host/path.")
 
 
-def resolve(entry: str, base_dir: Path, where: str) -> Source:
-    """Map one entry to a Source with its stable id."""
+def _collection_id(key: str, temp_id: str, url: str) -> str:
+    if key == "feed":
+        stem = Path(unquote(urlsplit(url).path)).stem or (urlsplit(url).hostname or "feed")
+        return f"feed-{sanitize(stem, 40)}-{_short_hash(url)}"
+    return f"{sanitize(key.lower(), 24)}-{sanitize(temp_id or urlsplit(url).path)}"
+
+
+def resolve(entry: str, base_dir: Path, where: str) -> Source | Collection:
+    """Map one entry to a Source with its stable id, or to the Collection it names."""
     scheme = urlsplit(entry).scheme.lower()
     if scheme in ("http", "https"):
         _check_web_address(entry, where)
@@ -104,11 +117,10 @@ def resolve(entry: str, base_dir: Path, where: str) -> Source:
         if match is not None:
             key, temp_id = match
             if key.endswith(_COLLECTION_SUFFIXES) or not temp_id:
-                raise SourceError(
-                    f"{where}: {entry!r} is a {key} collection, not a single video. "
-                    "List its videos one per line, e.g. `yt-dlp --flat-playlist --print url URL`."
-                )
+                return Collection(_collection_id(key, temp_id, url), url, key, where)
             return Source(f"{sanitize(key.lower(), 24)}-{sanitize(temp_id)}", url, entry, where)
+        if looks_like_feed(url):
+            return Collection(_collection_id("feed", "", url), url, "feed", where)
         stem = Path(unquote(urlsplit(url).path)).stem
         return Source(f"generic-{sanitize(stem, 40)}-{_short_hash(url)}", url, entry, where)
     if scheme in ("", "file") or re.match(r"^[A-Za-z]:[\\/]", entry):
@@ -117,13 +129,41 @@ def resolve(entry: str, base_dir: Path, where: str) -> Source:
     raise SourceError(f"{where}: {entry!r} has unsupported scheme {scheme!r}; use http(s)://, file:// or a path.")
 
 
-def parse_entries(entries: list[tuple[str, str]], base_dir: Path) -> list[Source]:
-    """Resolve (entry, where) pairs, dropping duplicates and disambiguating id collisions."""
+def resolve_video(entry: str, base_dir: Path, where: str) -> Source:
+    """A collection's entry as a video (by the same id rules as a sources line)."""
+    found = resolve(entry, base_dir, where)
+    if isinstance(found, Collection):
+        raise SourceError(f"{where}: {entry!r} is a collection inside a collection")
+    return found
+
+
+@dataclass(frozen=True)
+class Batch:
+    videos: list[Source]
+    collections: list[Collection]
+
+
+def parse_entries(
+    entries: list[tuple[str, str]],
+    base_dir: Path,
+    collections: list[dict[str, Any]] | None = None,
+    filters: Filters | None = None,
+) -> Batch:
+    """Resolve (entry, where) pairs, dropping duplicates and disambiguating id collisions.
+    `collections` (the config's entries: url, name, filters) name collections and give them
+    their own filters, over the global `filters`."""
+    filters = filters or Filters()
+    configured = {str(c["url"]).split("#", 1)[0]: (i, c) for i, c in enumerate(collections or [])}
     sources: list[Source] = []
+    found: dict[str, Collection] = {}
     by_url: dict[str, Source] = {}
     by_vid: dict[str, Source] = {}
-    for entry, where in entries:
+    listed = [(str(c["url"]), f"collections[{i}]") for i, c in enumerate(collections or [])]
+    for entry, where in [*entries, *listed]:
         source = resolve(entry, base_dir, where)
+        if isinstance(source, Collection):
+            _add_collection(found, source, configured.get(source.url), filters)
+            continue
         if source.url in by_url:
             continue
         clash = by_vid.get(source.vid)
@@ -136,15 +176,51 @@ def parse_entries(entries: list[tuple[str, str]], base_dir: Path) -> list[Source
         by_url[source.url] = source
         by_vid[source.vid] = source
         sources.append(source)
-    return sources
+    for url, (index, _config) in configured.items():
+        if url not in found:
+            raise SourceError(f"collections[{index}]: {url!r} is a single video or file, not a collection; "
+                              "list it in sources instead")  # fmt: skip
+    return Batch(sources, list(found.values()))
 
 
-def read_sources(spec: str | list[str], cwd: Path | None = None) -> list[Source]:
-    """Read a sources file (one entry a line, `#` comments) or a list of entries."""
+def _add_collection(found: dict[str, Collection], collection: Collection,
+                    configured: tuple[int, dict[str, Any]] | None, filters: Filters) -> None:  # fmt: skip
+    if collection.url in found:
+        return
+    own = Filters()
+    cid = collection.cid
+    terms: tuple[str, ...] = ()
+    if configured is not None:
+        index, entry = configured
+        try:
+            own = Filters.from_config(entry.get("filters"))
+            terms = read_terms(entry.get("vocabulary"), f"collections[{index}].vocabulary")
+        except ValueError as error:
+            raise SourceError(f"collections[{index}] ({collection.url}): {error}") from None
+        if entry.get("name"):
+            cid = sanitize(str(entry["name"]))
+    taken = {c.cid for c in found.values()}
+    if cid in taken:
+        cid = f"{cid}-{_short_hash(collection.url)}"
+    found[collection.url] = Collection(cid, collection.url, collection.kind, collection.where, filters.over(own), terms)
+
+
+def read_batch(
+    spec: str | list[str],
+    cwd: Path | None = None,
+    collections: list[dict[str, Any]] | None = None,
+    filters: dict[str, Any] | None = None,
+) -> Batch:
+    """Read a sources file (one entry a line, `#` comments) or a list of entries, plus the
+    config's `collections` and global `filters`."""
     cwd = cwd or Path.cwd()
+    try:
+        global_filters = Filters.from_config(filters)
+    except ValueError as error:
+        raise SourceError(str(error)) from None
     if isinstance(spec, list):
         entries = [(str(e).strip(), f"sources[{i}]") for i, e in enumerate(spec) if str(e).strip()]
-        return parse_entries(entries, cwd)
+        return parse_entries(entries, cwd, collections, global_filters)
     path = Path(spec).expanduser()
     if not path.is_absolute():
         path = cwd / path
@@ -158,4 +234,31 @@ def read_sources(spec: str | list[str], cwd: Path | None = None) -> list[Source]
         line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
         if line:
             entries.append((line, f"{path.name}:{number}"))
-    return parse_entries(entries, path.parent)
+    return parse_entries(entries, path.parent, collections, global_filters)
+
+
+def read_sources(spec: str | list[str], cwd: Path | None = None) -> list[Source]:
+    """The batch's single videos (collections are listed by jobs: claimflow/collections.py)."""
+    return read_batch(spec, cwd).videos
+
+
+def vids_on_disk(batch: Batch, results: str | Path) -> list[str]:
+    """The batch's video ids as of now: the single ones, then each collection's selection
+    already on disk (a collection not listed yet adds none). For commands outside a run."""
+    from claimflow.collections import read_selection
+
+    vids = dict.fromkeys(s.vid for s in batch.videos)
+    for collection in batch.collections:
+        try:
+            vids.update(dict.fromkeys(s.vid for s in read_selection(selection_path(results, collection.cid))))
+        except FileNotFoundError:
+            continue
+    return list(vids)
+
+
+def selection_path(results: str | Path, cid: str) -> str:
+    return f"{str(results).rstrip('/')}/collections/{cid}/selection.json"
+
+
+def batch_of(config: dict[str, Any], cwd: Path | None = None) -> Batch:
+    return read_batch(config["sources"], cwd, config.get("collections"), config.get("filters"))

@@ -211,7 +211,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     results = Path(settings.results)
     if not results.is_absolute():
         results = workdir / results
-    vids = [s.vid for s in cf_sources.read_sources(config["sources"], cwd=workdir)]
+    vids = cf_sources.vids_on_disk(cf_sources.batch_of(config, cwd=workdir), results)
     running_outputs = incomplete_outputs(workdir)
     alive = snakemake_running(workdir)
     stored = _stored_rows(results / "claimflow.sqlite")

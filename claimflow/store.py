@@ -60,6 +60,16 @@ CREATE VIRTUAL TABLE IF NOT EXISTS quotes_fts USING fts5(quote, vid UNINDEXED, o
 """
 
 
+COLLECTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    cid TEXT PRIMARY KEY, url TEXT, kind TEXT, title TEXT, listed_at REAL, filters TEXT, counts TEXT);
+CREATE TABLE IF NOT EXISTS collection_videos (
+    cid TEXT, vid TEXT, entry_id TEXT, position INTEGER, title TEXT, upload_date TEXT,
+    listed INTEGER, kept INTEGER, first_listed_at REAL, last_listed_at REAL, PRIMARY KEY (cid, vid));
+CREATE INDEX IF NOT EXISTS collection_videos_vid ON collection_videos (vid);
+"""
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it commits the open transaction first, and a migration must be atomic.
     for statement in script.split(";"):
@@ -91,6 +101,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
         f"""CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
         INSERT OR IGNORE INTO meta VALUES ('database_id', '{uuid.uuid4().hex}')""",
     ),
+    # 4 -> 5: collections (channels, playlists, feeds) and which videos each holds; a video in
+    # two collections has two rows. `listed` 0: no longer in the collection's latest listing.
+    lambda conn: _run_script(conn, COLLECTION_SCHEMA),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -346,3 +359,48 @@ def ensure(path: str | Path) -> str:
     found = database_id(path)
     assert found is not None
     return found
+
+
+def store_collection(path: str | Path, selection: dict[str, Any], timeout: float) -> dict[str, int]:
+    """A collection's listing, in one transaction: the collection's row, a row per listed video
+    (kept by the filters or not), and `listed = 0` for videos its earlier listings had and this
+    one has not (never deleted: their results stay). Returns the counts."""
+    cid, at = selection["collection"], selection["listed_at"]
+    kept = {e["vid"]: e for e in selection["entries"]}
+    listed = {e["vid"]: e for e in selection["listed"]}
+    now_listed = {vid for vid, e in listed.items() if e.get("listed", True)}
+    try:
+        conn = connect(path, timeout=timeout)
+    except sqlite3.OperationalError as error:
+        raise DatabaseLocked(path, timeout) if is_locked(error) else error from None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT OR REPLACE INTO collections VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cid, selection["url"], selection["kind"], selection["title"], at, json.dumps(selection["filters"]),
+             json.dumps(selection["counts"])),
+        )  # fmt: skip
+        for vid, entry in listed.items():
+            full = kept.get(vid, entry)
+            conn.execute(
+                """INSERT INTO collection_videos VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+                   ON CONFLICT (cid, vid) DO UPDATE SET entry_id=excluded.entry_id,
+                   position=COALESCE(excluded.position, position), title=COALESCE(excluded.title, title),
+                   upload_date=COALESCE(excluded.upload_date, upload_date), kept=excluded.kept,
+                   last_listed_at=excluded.last_listed_at""",
+                (cid, vid, entry["entry_id"], full.get("position"), full.get("title"), full.get("upload_date"),
+                 int(vid in kept), at, at),
+            )  # fmt: skip
+        gone = [row[0] for row in conn.execute("SELECT vid FROM collection_videos WHERE cid = ?", (cid,))
+                if row[0] not in now_listed]  # fmt: skip
+        conn.executemany("UPDATE collection_videos SET listed = 0 WHERE cid = ? AND vid = ?", [(cid, v) for v in gone])
+        conn.executemany("UPDATE collection_videos SET listed = 1 WHERE cid = ? AND vid = ?",
+                         [(cid, v) for v in now_listed])  # fmt: skip
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise DatabaseLocked(path, timeout) if is_locked(error) else error from None
+    finally:
+        conn.close()
+    return {"listed": len(listed), "kept": len(kept), "no_longer_listed": len(gone)}

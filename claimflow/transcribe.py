@@ -20,6 +20,7 @@ from claimflow import atomic, speechcheck
 from claimflow.models import BUNDLED_WHISPER, bundled_whisper_path
 from claimflow.settings import TranscribeResult, TranscribeRuntime
 from claimflow.subtitles import CaptionWriter
+from claimflow.vocabulary import HOTWORD_TOKENS, hotwords
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,17 @@ def from_captions(vid: str, path: str | Path, manifest: dict[str, Any], writer: 
     }
 
 
+def _warn_if_cut(model: Any, hotwords: str | None) -> None:
+    """faster-whisper silently cuts hotwords to half its prompt window: say so."""
+    tokenizer = getattr(model, "hf_tokenizer", None) or getattr(getattr(model, "model", None), "hf_tokenizer", None)
+    if not hotwords or tokenizer is None:
+        return
+    tokens = len(tokenizer.encode(" " + hotwords).ids)
+    if tokens >= HOTWORD_TOKENS:
+        log.warning("vocabulary: %d tokens, and Whisper reads only the first %d; the terms after that are "
+                    "ignored. Shorten the vocabulary (the most used terms first).", tokens, HOTWORD_TOKENS)  # fmt: skip
+
+
 def provenance(settings: TranscribeResult, runtime: TranscribeRuntime, threads: int) -> dict[str, Any]:
     """What made a transcript: its result settings, and the device it ran on (runtime settings
     rerun nothing, so a batch moved to a GPU mixes both; this says which is which)."""
@@ -140,9 +152,11 @@ def run(
     threads: int,
     outputs: dict[str, str],
     captions: str | Path | None = None,
+    vocabulary: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Transcribe one video's audio into transcript.json, .srt, .vtt and .txt (atomically);
-    with `prefer_captions` and human-made subtitles downloaded, use those instead."""
+    with `prefer_captions` and human-made subtitles downloaded, use those instead. `vocabulary`:
+    terms Whisper is told to expect (hotwords); recorded in the transcript for the miner."""
     with contextlib.ExitStack() as stack:
         handles = {
             kind: stack.enter_context(atomic.atomic_open(outputs[kind], "w", encoding="utf-8"))
@@ -154,13 +168,14 @@ def run(
         elif settings.prefer_captions and captions and Path(captions).is_file() and Path(captions).stat().st_size:
             doc = from_captions(vid, captions, manifest, writer)
         else:
-            doc = _transcribe(vid, audio, settings, runtime, threads, writer)
+            doc = _transcribe(vid, audio, settings, runtime, threads, writer, vocabulary)
+        doc["vocabulary"] = list(vocabulary)
         atomic.write_json(outputs["json"], doc)
     return doc
 
 
 def _transcribe(vid: str, audio: str | Path, settings: TranscribeResult, runtime: TranscribeRuntime, threads: int,
-                writer: CaptionWriter) -> dict[str, Any]:  # fmt: skip
+                writer: CaptionWriter, vocabulary: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
     model_name = settings.model
     model = load_model(model_name, runtime, threads)
     options: dict[str, Any] = {
@@ -168,9 +183,12 @@ def _transcribe(vid: str, audio: str | Path, settings: TranscribeResult, runtime
         "vad_filter": settings.vad,
         "word_timestamps": settings.word_timestamps,
         "language": None if settings.language == "auto" else settings.language,
+        # In every window's prompt (an initial_prompt scrolls out after a minute or two).
+        "hotwords": hotwords(vocabulary),
     }
     if runtime.batch_size > 1:
         options["batch_size"] = runtime.batch_size
+    _warn_if_cut(model, options["hotwords"])
     began = time.time()
     stream, info = model.transcribe(str(audio), **options)
     segments = []

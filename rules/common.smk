@@ -2,10 +2,14 @@
 # path helpers, and every input/params function the rules use.
 
 import inspect
+import os
 import sys
+import zlib
 from pathlib import Path
 
 from claimflow import accounts as cf_accounts
+from claimflow import atomic as cf_atomic
+from claimflow import collections as cf_collections
 from claimflow import doctor as cf_doctor
 from claimflow import envstop as cf_envstop
 from claimflow import llm as cf_llm
@@ -18,8 +22,10 @@ from claimflow import store as cf_store
 from claimflow import summary as cf_summary
 from claimflow import targets as cf_targets
 from claimflow import transcribe as cf_transcribe
+from claimflow import vocabulary as cf_vocabulary
 from claimflow.sources import ID_PATTERN, SourceError
 from snakemake.common import overwrite_function_params
+from snakemake.exceptions import IncompleteCheckpointException
 
 # The typed settings, built once per parse (every cluster job re-parses: this is cheap and
 # reads no per-job file). Rules pass each stage's result settings as its `settings` param.
@@ -52,8 +58,21 @@ wildcard_constraints:
 
 
 try:
-    SOURCES = {s.vid: s for s in cf_sources.read_sources(config["sources"])}
+    BATCH = cf_sources.batch_of(config)
 except SourceError as error:
+    raise WorkflowError(f"claimflow: {error}") from None
+# The single videos, known at parse time; a collection's videos are known once its listing
+# exists (the select_collection checkpoint), and read then (collected_source).
+SOURCES = {s.vid: s for s in BATCH.videos}
+COLLECTIONS = {c.cid: c for c in BATCH.collections}
+# The batch's own terms (a file read once per parse) and its collections', for Whisper and
+# the miner.
+try:
+    VOCABULARY = cf_vocabulary.for_video(
+        cf_vocabulary.read_terms(config["vocabulary"]),
+        [c.vocabulary for c in BATCH.collections],
+    )
+except cf_vocabulary.VocabularyError as error:
     raise WorkflowError(f"claimflow: {error}") from None
 
 ACCOUNTS = {a.name: a for a in cf_accounts.from_config(config)}
@@ -63,6 +82,8 @@ if workflow.is_main_process and not workflow.remote_exec:
         if _warning := cf_accounts.cookie_file_warning(_account):
             logger.warning(f"claimflow: {_warning}")
 ASSIGNED = cf_accounts.assign(list(SOURCES), list(ACCOUNTS.values()))
+# Each collection's listing is a request of one account, round the list like the videos.
+COLLECTION_ACCOUNTS = cf_accounts.assign(list(COLLECTIONS), list(ACCOUNTS.values()))
 
 # With every account disabled, no download can succeed: say so once, and process what was
 # already downloaded instead of failing thousands of download jobs one by one.
@@ -102,25 +123,122 @@ def vid_dir(vid):
     return f"{RESULTS}/{vid}"
 
 
-def get_final_outputs():
+def selection_path(cid):
+    return cf_sources.selection_path(RESULTS, cid)
+
+
+# vid -> Source of the videos the collections' selections hold, read from the selection files
+# when a video is first asked for (again after a listing finished: a new file, a new video).
+COLLECTED = {}
+LOADED = {}  # cid -> the selection file's mtime when read
+
+
+def load_selections():
+    # A stat per collection; a file is read again only when its checkpoint rewrote it.
+    for cid in COLLECTIONS:
+        try:
+            stamp = os.stat(selection_path(cid)).st_mtime_ns
+        except FileNotFoundError:
+            continue
+        if LOADED.get(cid) == stamp:
+            continue
+        LOADED[cid] = stamp
+        for source in cf_collections.read_selection(selection_path(cid)):
+            COLLECTED.setdefault(source.vid, source)
+
+
+def collected_source(vid):
+    if vid not in COLLECTED:
+        load_selections()
+    return COLLECTED[vid]
+
+
+def source_of(vid):
+    return SOURCES[vid] if vid in SOURCES else collected_source(vid)
+
+
+def batch_vids(pending=None):
+    """The batch's videos: the single ones, then each listed collection's selection. A
+    collection not listed yet (or to be listed again: `claimflow refresh`) adds its selection
+    file to `pending`, so the rule asking waits for that checkpoint, and the rest goes on.
+    """
+    vids = dict.fromkeys(TARGETS)
+    for cid in COLLECTIONS:
+        try:
+            checkpoints.select_collection.get(cid=cid)
+        except IncompleteCheckpointException:
+            if pending is not None:
+                pending.append(selection_path(cid))
+            continue
+        for source in cf_collections.read_selection(selection_path(cid)):
+            COLLECTED.setdefault(source.vid, source)
+            if (
+                not DOWNLOADS_STOPPED
+                or Path(f"{RESULTS}/{source.vid}/download.json").exists()
+            ):
+                vids.setdefault(source.vid)
+    return list(vids)
+
+
+@per_job
+def get_final_outputs(wildcards):
     # TARGETS, not SOURCES: with every account disabled, videos not yet downloaded are not
     # planned at all, and the run finishes what it can with exit status 0. A deleted product
     # (to redo a video's stage) is a target too: claimflow/targets.py says why and how.
+    pending = []
+    vids = batch_vids(pending)
     per_video = cf_targets.final_outputs(
-        RESULTS, TARGETS, look=workflow.is_main_process and not workflow.remote_exec
+        RESULTS, vids, look=workflow.is_main_process and not workflow.remote_exec
     )
-    return per_video + [f"{RESULTS}/summary.tsv", f"{RESULTS}/report.html"]
+    stored_collections = [
+        f"{RESULTS}/collections/{cid}/stored.json" for cid in COLLECTIONS
+    ]
+    return (
+        per_video
+        + pending
+        + stored_collections
+        + [f"{RESULTS}/summary.tsv", f"{RESULTS}/report.html"]
+    )
 
 
 @per_job
 def get_download_manifests(wildcards):
-    return [f"{vid_dir(vid)}/download.json" for vid in TARGETS]
+    pending = []
+    return [f"{vid_dir(vid)}/download.json" for vid in batch_vids(pending)] + pending
 
 
 @per_job
 def get_batch_vids(wildcards):
     # The videos the summary and the report cover: this run's batch.
-    return TARGETS
+    return batch_vids()
+
+
+@per_job
+def get_collection_url(wildcards):
+    return COLLECTIONS[wildcards.cid].url
+
+
+@per_job
+def get_collection_kind(wildcards):
+    return COLLECTIONS[wildcards.cid].kind
+
+
+@per_job
+def get_collection_filters(wildcards):
+    return COLLECTIONS[wildcards.cid].filters.active()
+
+
+def get_collection_account_resources():
+    """Resource functions: 1 for the account a collection's listing books, else 0."""
+
+    def slot_of(name):
+        @per_job
+        def slot(wildcards):
+            return int(COLLECTION_ACCOUNTS[wildcards.cid] == name)
+
+        return slot
+
+    return {a.resource: slot_of(a.name) for a in ACCOUNTS.values()}
 
 
 @per_job
@@ -131,7 +249,8 @@ def get_summary_dir(wildcards, input):
 
 @per_job
 def get_stored_markers(wildcards):
-    return [f"{vid_dir(vid)}/stored.json" for vid in TARGETS]
+    pending = []
+    return [f"{vid_dir(vid)}/stored.json" for vid in batch_vids(pending)] + pending
 
 
 @per_job
@@ -142,7 +261,14 @@ def get_results_dir(wildcards, output):
 
 @per_job
 def get_url(wildcards):
-    return SOURCES[wildcards.vid].url
+    return source_of(wildcards.vid).url
+
+
+def assigned_account(vid):
+    # A collection's video is assigned by a hash of its id: stable whatever the listings' order.
+    if vid in ASSIGNED:
+        return ASSIGNED[vid]
+    return ACCOUNT_NAMES[zlib.crc32(vid.encode()) % len(ACCOUNT_NAMES)]
 
 
 def get_account_slot(name):
@@ -152,7 +278,9 @@ def get_account_slot(name):
 
     @per_job
     def slot(wildcards, attempt):
-        booked = cf_accounts.book(ASSIGNED[wildcards.vid], ACCOUNT_NAMES, attempt)
+        booked = cf_accounts.book(
+            assigned_account(wildcards.vid), ACCOUNT_NAMES, attempt
+        )
         return int(booked == name)
 
     return slot
@@ -160,6 +288,13 @@ def get_account_slot(name):
 
 def get_account_resources():
     return {a.resource: get_account_slot(a.name) for a in ACCOUNTS.values()}
+
+
+def get_vocabulary():
+    # One list for every video: the batch's terms, then each collection's. Which collections
+    # hold a video is known only once they are listed; a vocabulary per video would depend on
+    # which listing finished first, and a later run would transcribe the video again.
+    return list(VOCABULARY)
 
 
 def get_transcribe_settings():
@@ -253,25 +388,54 @@ def preflight():
         )
 
 
+def vids_on_disk():
+    """The batch's videos from the selections on disk (after a run: no checkpoint to ask)."""
+    vids = dict.fromkeys(TARGETS)
+    vids.update(dict.fromkeys(cf_sources.vids_on_disk(BATCH, RESULTS)))
+    return list(vids)
+
+
+def collection_lines():
+    """Per collection: listed, kept, removed by each filter, no longer listed; or why not listed."""
+    lines = []
+    for cid, collection in COLLECTIONS.items():
+        try:
+            marker = cf_atomic.read_json(f"{RESULTS}/collections/{cid}/stored.json")
+        except FileNotFoundError:
+            lines.append(
+                f"claimflow: collection {cid} is not listed: its listing failed ({LOGS}/list_collection/{cid}.log "
+                "says why); the same command lists it again"
+            )
+            continue
+        lines.append(
+            "claimflow: collection "
+            + cf_collections.describe_counts(cid, marker["counts"])
+        )
+    return lines
+
+
 def finish_run(exit_with_status=True, with_report=False):
     """Write summary.tsv and usage.json for the whole batch (and, after a failed run, whose
     report rule could not run, the report), print the last line, and end with its exit status
     (1: videos failed, 3: videos partial, 0: all done). After a failed run Snakemake exits 1
     by itself."""
+    vids = vids_on_disk()
     if with_report:
         try:
-            cf_report.build(SETTINGS.pacing, TARGETS, RESULTS, f"{RESULTS}/report.html")
+            cf_report.build(SETTINGS.pacing, vids, RESULTS, f"{RESULTS}/report.html")
         except Exception as error:  # the summary and the last line matter more
             print(
                 f"claimflow: the report could not be written: {error}", file=sys.stderr
             )
     rows = cf_summary.write(
         get_database(),
-        TARGETS,
+        vids,
         f"{RESULTS}/summary.tsv",
         f"{RESULTS}/usage.json",
         RESULTS,
     )
+    for collection_line in collection_lines():
+        print(collection_line, file=sys.stderr)
     line, code = cf_summary.last_line(rows)
     print(line, file=sys.stderr)
     if code and exit_with_status:

@@ -23,5 +23,6 @@ rule transcribe:
         gpu=get_transcribe_gpus(),
     params:
         settings=get_transcribe_settings(),
+        vocabulary=get_vocabulary(),
     script:
         "../scripts/transcribe.py"

@@ -7,7 +7,8 @@ logs.setup(snakemake.log[0])
 if (pause := benchmode.seconds(snakemake.config, "transcribe")) is not None:  # benchmark mode only
     for kind in ("srt", "vtt", "txt"):
         atomic.write_text(snakemake.output[kind], "")
-    atomic.write_json(snakemake.output.json, benchmode.transcript(snakemake.wildcards.vid, pause))
+    doc = benchmode.transcript(snakemake.wildcards.vid, pause) | {"vocabulary": list(snakemake.params.vocabulary)}
+    atomic.write_json(snakemake.output.json, doc)
 else:
     transcribe.run(
         vid=snakemake.wildcards.vid,
@@ -20,4 +21,6 @@ else:
         threads=snakemake.threads,
         outputs={k: snakemake.output[k] for k in ("json", "srt", "vtt", "txt")},
         captions=snakemake.input.captions,
+        # The batch's and the video's collections' terms (a change reruns this rule).
+        vocabulary=tuple(snakemake.params.vocabulary),
     )

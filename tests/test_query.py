@@ -118,3 +118,17 @@ def test_no_database_is_a_one_line_message(tmp_path: Path):
     ("https://www.youtube.com/shorts/abc123", "abc123"), ("https://vimeo.com/123", None), (None, None)])  # fmt: skip
 def test_youtube_ids_from_the_forms_users_paste(url, expected):
     assert query.youtube_id(url) == expected
+
+
+def test_search_and_export_group_by_collection(database):
+    selection = {"collection": "money-show", "url": "https://example.org/money.rss", "kind": "feed",
+                 "title": "Money", "listed_at": 1.0, "filters": {}, "counts": {},
+                 "entries": [{"vid": "youtube-dQw4w9WgXcQ", "entry_id": "e1", "position": 1}],
+                 "listed": [{"vid": "youtube-dQw4w9WgXcQ", "entry_id": "e1", "position": 1}]}  # fmt: skip
+    store.store_collection(database, selection, timeout=5)
+    everything = query.search(database, "sleep OR interest")
+    assert {r.vid for r in everything} == {"youtube-dQw4w9WgXcQ", "file-talk"}
+    in_show = query.search(database, "sleep OR interest", collection=["money-show"])
+    assert {r.vid for r in in_show} == {"youtube-dQw4w9WgXcQ"} and in_show[0].collections == "money-show"
+    rows = [json.loads(line) for line in query.export(database, "jsonl")]
+    assert {r["vid"]: r["collections"] for r in rows} == {"youtube-dQw4w9WgXcQ": "money-show", "file-talk": None}

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.sources import ID_PATTERN, SourceError, read_sources, resolve
+from claimflow.sources import ID_PATTERN, SourceError, read_batch, read_sources, resolve
 from tests.conftest import DEMO
 
 
@@ -66,9 +66,11 @@ def test_missing_sources_file_says_which_key_to_set(tmp_path: Path):
         read_sources("missing.txt", cwd=tmp_path)
 
 
-def test_playlist_is_rejected_with_a_way_to_expand_it():
-    with pytest.raises(SourceError, match="flat-playlist"):
-        read_sources(["https://www.youtube.com/playlist?list=PL590L5WQmH8fJ54F369BLDSqIwcs-TCfs"])
+def test_a_playlist_line_is_a_collection_not_a_video():
+    batch = read_batch(["https://www.youtube.com/playlist?list=PL590L5WQmH8fJ54F369BLDSqIwcs-TCfs"])
+    assert batch.videos == []
+    (playlist,) = batch.collections
+    assert playlist.cid == "youtubetab-PL590L5WQmH8fJ54F369BLDSqIwcs-TCfs" and playlist.kind == "YoutubeTab"
 
 
 def test_unsupported_scheme_is_named():

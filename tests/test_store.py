@@ -96,25 +96,26 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert videos_before and before["claims"]
 
     conn = store.connect(db)
-    assert store.schema_version(conn) == store.SCHEMA_VERSION == 4
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 5
     for table, rows in before.items():
         assert _table_rows(conn, table, "*") == rows, table
     assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
     assert _table_rows(conn, "claims_fts", "claim_text, vid") == fts_before
     columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
     assert "provenance" in columns
+    assert conn.execute("SELECT COUNT(*) FROM collection_videos").fetchone()[0] == 0  # 4 -> 5: collections
     # New rows go in next to the old ones, with the new column filled.
     store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
     conn.close()
-    assert store.schema_version(store.connect(db)) == 4  # a second connect changes nothing
+    assert store.schema_version(store.connect(db)) == 5  # a second connect changes nothing
 
 
 def test_every_migration_from_an_empty_database_gives_the_current_schema(tmp_path):
     conn = store.connect(tmp_path / "new.sqlite")
     assert store.schema_version(conn) == store.SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
-    assert set(store.VIDEO_TABLES) | {"evidence_owner"} <= tables
+    assert set(store.VIDEO_TABLES) | {"evidence_owner", "collections", "collection_videos"} <= tables
 
 
 def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
@@ -122,7 +123,7 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 4"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 5"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
 

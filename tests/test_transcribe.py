@@ -185,3 +185,25 @@ def test_the_language_judgement_needs_an_english_only_model_and_low_confidence(t
     assert judge(low, model_name="tiny.en", language="de").status == "ok"  # the user said which
     high = [{**seg, "avg_logprob": -0.4} for seg in low]
     assert judge(high, model_name="tiny.en", language="auto") == speechcheck.Verdict("ok", None)
+
+
+VOCABULARY_TERMS = ("Kubrelix", "Quorvium", "Datavoxa", "Zentrovax")  # tests/fixtures/make_clips.py: PRODUCTS
+
+
+def _recall(text: str) -> int:
+    return sum(text.lower().count(term.lower()) for term in VOCABULARY_TERMS)
+
+
+def test_the_vocabulary_makes_the_bundled_model_write_the_product_names(tmp_path):
+    clip = FIXTURES / "products.ogg"
+    plain = transcribe.run(vid="p", audio=clip, manifest={"status": "ok"}, **_cfg(CFG), threads=2,
+                           outputs=_outputs(tmp_path / "plain"))  # fmt: skip
+    told = transcribe.run(vid="p", audio=clip, manifest={"status": "ok"}, **_cfg(CFG), threads=2,
+                          outputs=_outputs(tmp_path / "told"), vocabulary=VOCABULARY_TERMS)  # fmt: skip
+    without = " ".join(s["text"] for s in plain["segments"])
+    with_terms = " ".join(s["text"] for s in told["segments"])
+    print(f"without vocabulary ({_recall(without)}/8): {without}\nwith ({_recall(with_terms)}/8): {with_terms}")
+    assert _recall(without) == 0  # tiny.en alone never spells them (measured: 0 of 8)
+    assert _recall(with_terms) >= 4 and "Kubrelix" in with_terms  # measured: 6 of 8
+    assert told["vocabulary"] == list(VOCABULARY_TERMS) and plain["vocabulary"] == []
+    assert "Kubrelix" in (tmp_path / "told/transcript.txt").read_text()  # the caption files too

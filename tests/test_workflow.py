@@ -107,6 +107,20 @@ def test_a_prompt_change_reruns_only_the_stage_it_feeds(demo_run: Path, tmp_path
     assert per_video == {(rule, vid) for rule in ("evaluate", "store") for vid in vids}
 
 
+def test_a_vocabulary_reruns_transcription_and_what_follows_and_nothing_else(demo_run: Path, tmp_path: Path):
+    work = tmp_path / "demo"
+    shutil.copytree(demo_run, work)
+    terms = tmp_path / "terms.txt"
+    terms.write_text("# the batch's products\nKubrelix\nQuorvium  # a database\n")
+    config = yaml.safe_load((work / "test.yaml").read_text()) | {"vocabulary": str(terms)}
+    (work / "test.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake(work, "-n")
+    per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
+    vids = {"file-sleep", "file-interest", "file-forests"}
+    assert per_video == {(rule, vid) for rule in ("transcribe", "mine", "evaluate", "store") for vid in vids}
+    assert "download" not in {rule for rule, _ in per_video}
+
+
 def test_the_batch_usage_is_summed(demo_run: Path):
     usage = json.loads((demo_run / "results/usage.json").read_text())
     assert usage["videos"] == 3 and usage["by_status"] == {"ok": 3}

@@ -1,0 +1,238 @@
+"""Collections as sources: a channel, a playlist or a podcast feed, listed by a job of its own.
+
+A sources line that names a collection (yt-dlp's extractor for it is a Tab, Playlist, Channel,
+... extractor; or a feed address; or a `collections:` entry of the config) is never expanded at
+parse time: the `list_collection` job asks the site for its entries (yt-dlp, flat, through an
+account's pacing like a download), writes `results/collections/<cid>/listing.json`, and the
+`select_collection` checkpoint applies the filters (claimflow/filters.py). Each entry becomes a
+video like any URL line, by the same id rules (claimflow/sources.py), so a video in two
+collections, or also listed by itself, is one video.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from claimflow import atomic
+from claimflow.filters import Filters
+
+log = logging.getLogger(__name__)
+
+# A web address that is a podcast feed, told by its path alone (no request at parse time): a
+# file named *.rss/*.xml/*.atom, or a last path part "feed" / "rss" / "podcast".
+_FEED_PATH = re.compile(r"(\.(rss|xml|atom)|/(feed|rss|podcast|feeds?/[^/]*))/?$", re.IGNORECASE)
+# How deep a collection of collections (a channel's tabs) is followed.
+MAX_DEPTH = 2
+
+
+def looks_like_feed(url: str) -> bool:
+    return bool(_FEED_PATH.search(urlsplit(url).path))
+
+
+@dataclass(frozen=True)
+class Collection:
+    cid: str  # [A-Za-z0-9_-], names its folder under results/collections/
+    url: str
+    kind: str  # the yt-dlp extractor that lists it (YoutubeTab, ...) or "feed"
+    where: str  # the sources line or config entry it came from
+    filters: Filters = field(default_factory=Filters)  # this collection's own, over the global ones
+    vocabulary: tuple[str, ...] = ()  # terms for its videos, beside the batch's (claimflow/vocabulary.py)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a collection's listing, as the site gave it."""
+
+    position: int  # 1-based, in the listing's order
+    entry_id: str  # the site's id for it (a feed item's guid)
+    url: str  # what a download fetches
+    title: str | None
+    upload_date: str | None  # YYYYMMDD (UTC), None when the listing gave none
+    duration: float | None  # seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "entry_id": self.entry_id, "url": self.url, "title": self.title,
+                "upload_date": self.upload_date, "duration": self.duration}  # fmt: skip
+
+
+def _date_of(raw: dict[str, Any]) -> str | None:
+    if date := raw.get("upload_date") or raw.get("release_date"):
+        return str(date)
+    stamp = raw.get("timestamp") or raw.get("release_timestamp")
+    if stamp is None:
+        return None
+    return dt.datetime.fromtimestamp(float(stamp), dt.UTC).strftime("%Y%m%d")
+
+
+def entry_from(raw: dict[str, Any], position: int) -> Entry | None:
+    """A flat yt-dlp entry -> Entry; None when it carries no address to download."""
+    from yt_dlp.utils import unsmuggle_url
+
+    url, smuggled = unsmuggle_url(raw.get("url") or raw.get("webpage_url") or "", {})
+    if not url:
+        return None
+    entry_id = str((smuggled or {}).get("force_videoid") or raw.get("id") or url)
+    duration = raw.get("duration")
+    return Entry(position, entry_id, url, raw.get("title"), _date_of(raw), float(duration) if duration else None)
+
+
+def _is_collection(raw: dict[str, Any]) -> bool:
+    return raw.get("_type") in ("playlist", "multi_video") or str(raw.get("ie_key") or "").endswith(
+        ("Tab", "Playlist", "Channel", "User")
+    )
+
+
+class ListingFailed(RuntimeError):
+    """The site did not give the collection's entries; the message names it and the fix."""
+
+
+def list_entries(url: str, ytdlp_options: dict[str, Any]) -> tuple[str | None, list[Entry]]:
+    """The collection's title and entries, flat (one request per page of the listing; no video
+    page is fetched). A collection of collections (a channel's Videos/Shorts/Live tabs) is
+    followed MAX_DEPTH levels down."""
+    import yt_dlp
+
+    options = dict(ytdlp_options, extract_flat="in_playlist", skip_download=True, noplaylist=False)
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    with yt_dlp.YoutubeDL(options) as ydl:
+
+        def walk(address: str, depth: int) -> str | None:
+            try:
+                info = ydl.extract_info(address, download=False)
+            except yt_dlp.utils.DownloadError as error:
+                raise ListingFailed(str(error).removeprefix("ERROR: ")) from None
+            if info is None:
+                raise ListingFailed("yt-dlp returned nothing for it")
+            info = ydl.sanitize_info(info)
+            if info.get("_type") not in ("playlist", "multi_video"):
+                raise ListingFailed("it is a single video, not a collection; list it as a video line instead")
+            for raw in info.get("entries") or []:
+                if not raw:
+                    continue
+                if _is_collection(raw) and raw.get("url") and depth < MAX_DEPTH:
+                    walk(raw["url"], depth + 1)
+                    continue
+                entry = entry_from(raw, len(entries) + 1)
+                if entry is not None and entry.url not in seen:
+                    seen.add(entry.url)
+                    entries.append(entry)
+            return info.get("title")
+
+        title = walk(url, 1)
+    return title, entries
+
+
+def write_listing(path: str | Path, collection: Collection, title: str | None, entries: list[Entry],
+                  account: str | None, history: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """The listing: this listing's entries, then the entries earlier listings had and this one
+    has not (`listed: false`, from `history` in the state folder): a collection's videos are
+    never forgotten, so a video removed from a channel stays in the batch and its summary."""
+    current = [dict(e.as_dict(), listed=True) for e in entries]
+    urls = {e.url for e in entries}
+    try:
+        earlier = atomic.read_json(history)["entries"] if history else []
+    except (FileNotFoundError, ValueError, KeyError):
+        earlier = []
+    gone = [dict(e, listed=False, position=None) for e in earlier if e["url"] not in urls]
+    doc = {"collection": collection.cid, "url": collection.url, "kind": collection.kind, "title": title,
+           "listed_at": round(time.time(), 3), "account": account, "entries": current + gone}  # fmt: skip
+    atomic.write_json(path, doc)
+    return doc
+
+
+def run_listing(
+    collection: Collection,
+    account: Any,  # claimflow.accounts.Account
+    state_dir: str | Path,
+    pacing: Any,  # claimflow.settings.Pacing
+    listing_out: str | Path,
+    socket_timeout: float = 30.0,
+    passthrough: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The list_collection job: the account's turn (a listing is a request to the site like a
+    download: the same gap, the same lock), then the flat listing, written atomically."""
+    from claimflow import pace
+    from claimflow.accounts import check_cookie_file
+    from claimflow.download import ytdlp_options
+    from claimflow.logs import redact
+
+    check_cookie_file(account)
+    workdir = Path(listing_out).parent / ".listing"
+    workdir.mkdir(parents=True, exist_ok=True)
+    options = ytdlp_options(account, workdir, socket_timeout, None, passthrough)
+    plan = pace.Plan(delay=account.delay or pacing.delay, warmup=pacing.warmup,
+                     floor=account.floor if account.floor is not None else pacing.floor)  # fmt: skip
+    with pace.wait_turn(account.name, state_dir, plan, cookies=account.cookies):
+        log.info("%s: listing %s with %s", collection.cid, redact(collection.url), account.describe())
+        try:
+            title, entries = list_entries(collection.url, options)
+        except ListingFailed as error:
+            raise ListingFailed(
+                f"collection {collection.cid} ({redact(collection.url)}) could not be listed: {redact(str(error))}. "
+                "The other sources go on; run the same command again to list it again."
+            ) from None
+    log.info("%s: %d entries listed", collection.cid, len(entries))
+    history = Path(state_dir).parent / "collections" / f"{collection.cid}.json"
+    doc = write_listing(listing_out, collection, title, entries, account.name, history)
+    atomic.write_json(history, {"collection": collection.cid, "entries": doc["entries"]})
+    return doc
+
+
+def select(listing: dict[str, Any], filters: Filters, base_dir: Path) -> dict[str, Any]:
+    """The select_collection checkpoint: the listing's entries through the filters, each kept
+    one with its video id (by the sources rules), and the counts of what each filter removed."""
+    from claimflow.filters import select as apply_filters
+    from claimflow.sources import SourceError, resolve_video
+
+    entries, invalid = [], 0
+    for raw in listing["entries"]:
+        try:
+            source = resolve_video(raw["url"], base_dir, f"{listing['collection']}:{raw['position'] or 'earlier'}")
+        except SourceError as error:
+            log.warning("%s", error)
+            invalid += 1
+            continue
+        entries.append(dict(raw, vid=source.vid, url=source.url))
+    selection = apply_filters(entries, filters)
+    counts = selection.counts()
+    # `listed`: what the site lists now; the entries it no longer lists go through the filters too.
+    counts["listed"] = sum(1 for e in listing["entries"] if e.get("listed", True))
+    counts["no_longer_listed"] = sum(1 for e in listing["entries"] if not e.get("listed", True))
+    if invalid:
+        counts["removed"]["not_a_video"] = invalid
+    return {"collection": listing["collection"], "url": listing["url"], "kind": listing["kind"],
+            "title": listing["title"], "listed_at": listing["listed_at"], "filters": filters.active(),
+            "counts": counts,
+            "listed": [{k: e.get(k) for k in ("vid", "entry_id", "position", "title", "upload_date")}
+                       | {"listed": e.get("listed", True)} for e in entries],
+            "entries": selection.kept}  # fmt: skip
+
+
+def describe_counts(cid: str, counts: dict[str, Any]) -> str:
+    """'feed-x: 3 listed and 1 no longer listed, 2 kept (after removed 2; date unknown for 1 (kept))'."""
+    gone = counts.get("no_longer_listed")
+    text = f"{cid}: {counts['listed']} listed" + (f" and {gone} no longer listed" if gone else "")
+    text += f", {counts['kept']} kept"
+    notes = [f"{name} removed {n}" for name, n in counts.get("removed", {}).items()]
+    notes += [f"{what} unknown for {n} (kept)" for what, n in counts.get("unknown", {}).items()]
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
+    return text
+
+
+def read_selection(path: str | Path) -> list[Any]:
+    """The kept entries of a selection file, as claimflow.sources.Source (raises
+    FileNotFoundError while the collection is not listed)."""
+    from claimflow.sources import Source
+
+    doc = atomic.read_json(path)
+    where = doc["collection"]
+    return [Source(e["vid"], e["url"], e["url"], f"{where}:{e['position'] or 'earlier'}") for e in doc["entries"]]
