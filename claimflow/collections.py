@@ -236,3 +236,16 @@ def read_selection(path: str | Path) -> list[Any]:
     doc = atomic.read_json(path)
     where = doc["collection"]
     return [Source(e["vid"], e["url"], e["url"], f"{where}:{e['position'] or 'earlier'}") for e in doc["entries"]]
+
+
+def count_lines(collections: list[Collection], results: str | Path, missing: str = "not listed yet") -> list[str]:
+    """A line per collection: its counts from the selection on disk, or `missing` after its name
+    (`{cid}` in it is the collection's name)."""
+    lines = []
+    for collection in collections:
+        path = Path(results) / "collections" / collection.cid / "selection.json"
+        try:
+            lines.append(describe_counts(collection.cid, atomic.read_json(path)["counts"]))
+        except (FileNotFoundError, ValueError, KeyError):
+            lines.append(f"{collection.cid} is " + missing.replace("{cid}", collection.cid))
+    return lines

@@ -13,7 +13,7 @@ import html
 import io
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class ReportData:
     top_claims: dict[str, list[query.ClaimRow]]
     delay: tuple[float, float]
     buffer_limits: tuple[int, int, int]
+    collections: list[dict[str, Any]] = field(default_factory=list)
 
 
 def gather(pacing: Pacing, vids: list[str], results: str | Path, top: int = 3) -> ReportData:
@@ -102,7 +103,33 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path, top: int = 3) -
     buffer = pacing.buffer
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, top_claims, pacing.delay,
-                      (buffer.min, buffer.target, buffer.max))  # fmt: skip
+                      (buffer.min, buffer.target, buffer.max), collections_of(database))  # fmt: skip
+
+
+_COLLECTIONS = """
+SELECT c.cid, c.title, c.kind, c.url,
+       (SELECT COUNT(*) FROM collection_videos h WHERE h.cid = c.cid AND h.listed = 1),
+       (SELECT COUNT(*) FROM collection_videos h WHERE h.cid = c.cid AND h.listed = 0),
+       (SELECT COUNT(*) FROM collection_videos h WHERE h.cid = c.cid AND h.kept = 1),
+       (SELECT COUNT(*) FROM collection_videos h JOIN videos v USING (vid) WHERE h.cid = c.cid),
+       (SELECT COUNT(*) FROM collection_videos h JOIN evaluations e USING (vid)
+        WHERE h.cid = c.cid AND e.decision = 'accept')
+FROM collections c ORDER BY c.cid
+"""
+
+
+def collections_of(database: Path) -> list[dict[str, Any]]:
+    """Per collection (channel, playlist, feed) of the database: its listing and what of it is stored."""
+    if not database.is_file():
+        return []
+    conn = query.connect(database)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'collections'").fetchone():
+            return []
+        keys = ("cid", "title", "kind", "url", "listed", "no_longer_listed", "kept", "stored", "accepted_claims")
+        return [dict(zip(keys, row, strict=True)) for row in conn.execute(_COLLECTIONS)]
+    finally:
+        conn.close()
 
 
 # -- figures ----------------------------------------------------------------------------------------
@@ -340,6 +367,15 @@ def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow 
         svg = _inline(svgs[name], name)
         parts.append(f'<h2>{_e(title)}</h2><figure id="fig-{name}">{svg}<figcaption>{_e(caption(name))}'
                      "</figcaption></figure>")  # fmt: skip
+    if data.collections:
+        parts.append("<h2>Collections</h2><table id=collections><tr><th>collection</th><th>title</th><th>listed</th>"
+                     "<th>no longer listed</th><th>kept by the filters</th><th>stored</th>"
+                     "<th>accepted claims</th></tr>")  # fmt: skip
+        for c in data.collections:
+            parts.append(f"<tr><td>{_e(c['cid'])}</td><td>{_e(c['title'])}</td><td class=num>{c['listed']}</td>"
+                         f"<td class=num>{c['no_longer_listed']}</td><td class=num>{c['kept']}</td>"
+                         f"<td class=num>{c['stored']}</td><td class=num>{c['accepted_claims']}</td></tr>")  # fmt: skip
+        parts.append("</table>")
     parts.append("<h2>Top claims per video</h2>")
     titles = {r["vid"]: r.get("title") for r in data.rows}
     if not data.top_claims:

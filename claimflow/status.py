@@ -22,6 +22,7 @@ from typing import Any
 from claimflow import accounts as cf_accounts
 from claimflow import atomic, health
 from claimflow import sources as cf_sources
+from claimflow.collections import count_lines
 from claimflow.settings import Settings
 
 STAGES = ("download", "transcribe", "mine", "evaluate", "store")
@@ -97,6 +98,8 @@ class Status:
     # but not stored yet: partial work a plain rerun asks again for.
     outcomes: dict[str, int] = field(default_factory=dict)
     failed_videos: list[dict[str, str]] = field(default_factory=list)
+    # Per collection (channel, playlist, feed): listed, kept, removed by each filter.
+    collections: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -211,7 +214,8 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     results = Path(settings.results)
     if not results.is_absolute():
         results = workdir / results
-    vids = cf_sources.vids_on_disk(cf_sources.batch_of(config, cwd=workdir), results)
+    batch = cf_sources.batch_of(config, cwd=workdir)
+    vids = cf_sources.vids_on_disk(batch, results)
     running_outputs = incomplete_outputs(workdir)
     alive = snakemake_running(workdir)
     stored = _stored_rows(results / "claimflow.sqlite")
@@ -323,6 +327,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         bound_by=bound,
         outcomes=outcomes,
         failed_videos=failed_videos,
+        collections=count_lines(batch.collections, results),
     )
 
 

@@ -91,6 +91,8 @@ def render(status: Status, plain: bool = False) -> Group:
         footer.append(
             "\noutcomes: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(status.outcomes.items()))
         )
+    if status.collections:
+        footer.append("\ncollections:\n" + "\n".join(f"  {line}" for line in status.collections))
     parts = [header, stages, accounts, footer]
     if status.failed_videos:
         failed = Text("failed (a plain rerun retries them):\n" + "\n".join(

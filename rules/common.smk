@@ -391,27 +391,23 @@ def preflight():
 def vids_on_disk():
     """The batch's videos from the selections on disk (after a run: no checkpoint to ask)."""
     vids = dict.fromkeys(TARGETS)
-    vids.update(dict.fromkeys(cf_sources.vids_on_disk(BATCH, RESULTS)))
+    listed = cf_sources.Batch(
+        [], BATCH.collections
+    )  # the single videos are TARGETS already
+    for vid in cf_sources.vids_on_disk(listed, RESULTS):
+        if not DOWNLOADS_STOPPED or Path(f"{RESULTS}/{vid}/download.json").exists():
+            vids.setdefault(vid)
     return list(vids)
 
 
 def collection_lines():
     """Per collection: listed, kept, removed by each filter, no longer listed; or why not listed."""
-    lines = []
-    for cid, collection in COLLECTIONS.items():
-        try:
-            marker = cf_atomic.read_json(f"{RESULTS}/collections/{cid}/stored.json")
-        except FileNotFoundError:
-            lines.append(
-                f"claimflow: collection {cid} is not listed: its listing failed ({LOGS}/list_collection/{cid}.log "
-                "says why); the same command lists it again"
-            )
-            continue
-        lines.append(
-            "claimflow: collection "
-            + cf_collections.describe_counts(cid, marker["counts"])
-        )
-    return lines
+    missing = (
+        f"not listed: its listing failed ({LOGS}/list_collection/{{cid}}.log says why); the same "
+        "command lists it again"
+    )
+    lines = cf_collections.count_lines(BATCH.collections, RESULTS, missing)
+    return [f"claimflow: collection {line}" for line in lines]
 
 
 def finish_run(exit_with_status=True, with_report=False):

@@ -39,9 +39,9 @@ def _setup(tmp_path, server, sources, **config):
             str(REPO / "profiles/local"), "-j", "4", "--configfile", str(tmp_path / "config.yaml")]  # fmt: skip
 
 
-def _claimflow(*args, timeout=300):
+def _claimflow(*args, timeout=300, cwd=None):
     return subprocess.run([sys.executable, "-m", "claimflow.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+                          timeout=timeout, cwd=cwd)  # fmt: skip
 
 
 def _json(path):
@@ -83,6 +83,12 @@ def test_a_feed_is_listed_filtered_refreshed_and_an_episode_in_two_homes_is_proc
         assert sorted(homes["ep-3"].split(",")) == ["other", "show"]  # one video, two homes
         downloads = list((tmp_path / "results/logs/download").glob("*.log"))
         assert len(downloads) == 2  # forests once, though listed three times
+        status = _claimflow("status", "--json", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
+        assert json.loads(status.stdout)["collections"] == ["show: 3 listed, 2 kept (after removed 1)",
+                                                            "other: 1 listed, 1 kept"]  # fmt: skip
+        report = (tmp_path / "results/report.html").read_text()
+        assert "<table id=collections>" in report
+        assert "<tr><td>show</td><td>Show</td><td class=num>3</td><td class=num>0</td><td class=num>2</td>" in report
         # The vocabulary: the batch's terms, then each collection's, for every video alike.
         words = [t["vocabulary"] for t in map(_json, (tmp_path / "results").glob("*/transcript.json"))]
         assert words == [["Kubrelix", "Quorvium", "Datavoxa"]] * 2
