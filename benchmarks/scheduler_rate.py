@@ -10,7 +10,11 @@
     bounds a machine of this size; the main process's own CPU per job shows the scheduler's
     share of it.
 
-Run: .venv/bin/python benchmarks/scheduler_rate.py [touch_sizes=250,500,1000] [videos_real=40]
+With a budget (seconds), each (a) run is stopped after it and reports the jobs done by then
+(Snakemake's "N of M steps" line): how far each scheduler gets in the same time on a batch too
+large to finish (2,000 videos take over half an hour).
+
+Run: .venv/bin/python benchmarks/scheduler_rate.py [touch_sizes=250,500,1000] [videos_real=40] [budget_s]
 """
 
 from __future__ import annotations
@@ -52,44 +56,57 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK  # utime + stime of this process alone
 
 
-def timed(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, the main process's own CPU seconds (last sample before it ended), output."""
+def timed(command: list[str], budget: float | None = None) -> tuple[float, float, str]:
+    """Wall seconds, the main process's own CPU seconds (last sample before it ended), output.
+    With `budget`, the run is killed after that many seconds (Snakemake handles Ctrl-C only between
+    scheduling rounds, which take minutes at this size)."""
     began = time.perf_counter()
+    stopped = False
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
         cpu = 0.0
         while process.poll() is None:
             cpu = cpu_seconds(process.pid) or cpu
+            if budget is not None and not stopped and time.perf_counter() - began >= budget:
+                wall = time.perf_counter() - began
+                process.kill()
+                stopped = True
             time.sleep(0.2)
-        wall = time.perf_counter() - began
+        if not stopped:
+            wall = time.perf_counter() - began
         out.seek(0)
         text = out.read()
+    if stopped:
+        return wall, cpu, text
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{text[-3000:]}")
     return wall, cpu, text
 
 
-def jobs_in(text: str) -> int:
+def jobs_in(text: str, finished: bool = True) -> int:
+    """The jobs done: all of them (the "(100%) done" line), or, for a stopped run, the last count."""
     for line in reversed(text.splitlines()):
         if "steps (100%) done" in line:
             return int(line.split(" of ")[1].split()[0])
-    raise SystemExit("no '(100%) done' line in the output:\n" + text[-2000:])
+        if not finished and " steps (" in line and " of " in line:
+            return int(line.split(" of ")[0].split()[-1])
+    raise SystemExit("no '... steps (...) done' line in the output:\n" + text[-2000:])
 
 
-def main(touch_sizes: str = "250,500,1000", videos_real: int = 40) -> None:
+def main(touch_sizes: str = "250,500,1000", videos_real: int = 40, budget: int | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for videos_touch, scheduler in ((int(n), s) for n in touch_sizes.split(",") for s in SCHEDULERS):
             command = batch(Path(tmp) / f"touch-{scheduler}-{videos_touch}", videos_touch) + ["--scheduler", scheduler]
             planning, _, _ = timed(command + ["-n", "--quiet", "all"])
-            wall, cpu, text = timed(command + ["--touch"])
-            jobs = jobs_in(text)
+            wall, cpu, text = timed(command + ["--touch"], budget)
+            jobs = jobs_in(text, finished=budget is None)
             # milp hands a round to greedy when it selects nothing (every slot busy) or fails
             fallbacks = text.count("falling back to greedy")
             print(f"(a) --touch, {videos_touch} videos, {scheduler:6s}: {jobs} jobs in {wall:.1f} s = "
                   f"{jobs / wall:.0f} jobs/s; "
                   f"minus planning ({planning:.1f} s): {jobs / (wall - planning):.0f} jobs/s; "
                   f"main process CPU {cpu:.1f} s; ilp time-outs/failures {fallbacks}")  # fmt: skip
-        for scheduler in SCHEDULERS:
+        for scheduler in SCHEDULERS if videos_real else ():
             command = batch(Path(tmp) / f"real-{scheduler}", videos_real) + ["--scheduler", scheduler]
             wall, cpu, text = timed(command)
             jobs = jobs_in(text)
