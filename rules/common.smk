@@ -130,7 +130,7 @@ def selection_path(cid):
 # vid -> Source of the videos the collections' selections hold, read from the selection files
 # when a video is first asked for (again after a listing finished: a new file, a new video).
 COLLECTED = {}
-LOADED = {}  # cid -> the selection file's mtime when read
+SELECTED = {}  # cid -> (the selection file's mtime when read, its video ids)
 
 
 def load_selections():
@@ -140,11 +140,22 @@ def load_selections():
             stamp = os.stat(selection_path(cid)).st_mtime_ns
         except FileNotFoundError:
             continue
-        if LOADED.get(cid) == stamp:
+        if SELECTED.get(cid, (None,))[0] == stamp:
             continue
-        LOADED[cid] = stamp
-        for source in cf_collections.read_selection(selection_path(cid)):
+        sources = cf_collections.read_selection(selection_path(cid))
+        SELECTED[cid] = (stamp, [source.vid for source in sources])
+        for source in sources:
             COLLECTED.setdefault(source.vid, source)
+
+
+def add_selected(vids, cids):
+    """Add the video ids the selections of `cids` hold (those downloaded only, when downloads
+    stopped, as for TARGETS)."""
+    load_selections()
+    for cid in cids:
+        for vid in SELECTED.get(cid, (None, []))[1]:
+            if not DOWNLOADS_STOPPED or Path(f"{RESULTS}/{vid}/download.json").exists():
+                vids.setdefault(vid)
 
 
 def collected_source(vid):
@@ -163,6 +174,7 @@ def batch_vids(pending=None):
     file to `pending`, so the rule asking waits for that checkpoint, and the rest goes on.
     """
     vids = dict.fromkeys(TARGETS)
+    listed = []
     for cid in COLLECTIONS:
         try:
             checkpoints.select_collection.get(cid=cid)
@@ -170,13 +182,8 @@ def batch_vids(pending=None):
             if pending is not None:
                 pending.append(selection_path(cid))
             continue
-        for source in cf_collections.read_selection(selection_path(cid)):
-            COLLECTED.setdefault(source.vid, source)
-            if (
-                not DOWNLOADS_STOPPED
-                or Path(f"{RESULTS}/{source.vid}/download.json").exists()
-            ):
-                vids.setdefault(source.vid)
+        listed.append(cid)
+    add_selected(vids, listed)
     return list(vids)
 
 
@@ -391,12 +398,7 @@ def preflight():
 def vids_on_disk():
     """The batch's videos from the selections on disk (after a run: no checkpoint to ask)."""
     vids = dict.fromkeys(TARGETS)
-    listed = cf_sources.Batch(
-        [], BATCH.collections
-    )  # the single videos are TARGETS already
-    for vid in cf_sources.vids_on_disk(listed, RESULTS):
-        if not DOWNLOADS_STOPPED or Path(f"{RESULTS}/{vid}/download.json").exists():
-            vids.setdefault(vid)
+    add_selected(vids, COLLECTIONS)
     return list(vids)
 
 
