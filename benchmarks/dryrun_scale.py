@@ -6,11 +6,15 @@
     and a `params` function (what Snakemake itself costs for the directives claimflow needs);
 (d) the same as (c) with claimflow's files per rule (11 outputs and 9 inputs per video against
     5 and 4): what Snakemake costs for the files claimflow declares;
+(d') the same as (d) with claimflow's `threads:` and `resources:` as well (a slot function per
+    account on the download, a memory function of the input and a GPU count on transcribe, the
+    LLM slot on mine and evaluate; functions with their signature read once, as claimflow's
+    are): every declaration claimflow makes, so that what is left is claimflow's own code;
 (e) a cluster job's parse: `--target-jobs transcribe:vid=<one>` on the 7,000-source batch,
     against the same on a one-source batch (what each submitted job pays to re-parse).
 Each in a fresh process, alternating; reported: median wall seconds, peak RSS (the kernel's
 high-water mark of the process tree), and claimflow's ratios to (c)
-and (d). Goal (the issue's): (a) <= 1.1 x (c).
+(d) and (d'). Goal (the issue's): (a) <= 1.1 x (c).
 
 Run: .venv/bin/python benchmarks/dryrun_scale.py [videos=7000] [rounds=3]
 """
@@ -46,16 +50,40 @@ CLAIMFLOW_FILES = (
     ("store", ("download.json", "transcript.json", "claims.json", "evaluation.json"), ("stored.json",)),
 )  # fmt: skip
 HEAD = """
+import inspect, zlib
+from snakemake.common import overwrite_function_params
 IDS = [line.strip() for line in open("ids.txt")]
 def get_params(wildcards):
     return {"vid": wildcards.vid}
+def signed(func):
+    overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+def slot_of(account):
+    return signed(lambda wildcards, attempt: int(zlib.crc32(wildcards.vid.encode()) % 3 == account))
+@signed
+def mem_mb(wildcards, input):
+    return 1000
+for account in range(3):
+    workflow.register_resource(f"account_{account}", 1)
+workflow.register_resource("llm", 1)
+ACCOUNT_0, ACCOUNT_1, ACCOUNT_2 = (slot_of(a) for a in range(3))
 rule all:
     input: expand("results/{vid}/stored.json", vid=IDS)
 """
 
 
-def snakefile(directives: bool, chain=CHAIN) -> str:
-    """Five chained rules over the ids: with `shell:` alone, or with claimflow's directives."""
+# claimflow's threads and resources per rule, for (d').
+RESOURCES = {
+    "download": ["    resources: " + ", ".join(f"account_{a}=ACCOUNT_{a}" for a in range(3))],
+    "transcribe": ["    threads: 2", "    resources: mem_mb=mem_mb, gpu=0"],
+    "mine": ["    threads: 2", "    resources: llm=1"],
+    "evaluate": ["    threads: 2", "    resources: llm=1"],
+}
+
+
+def snakefile(directives: bool, chain=CHAIN, resources: bool = False) -> str:
+    """Five chained rules over the ids: with `shell:` alone, or with claimflow's directives
+    (and, with `resources`, its threads and resources)."""
     text = HEAD
     for name, inputs, outputs in chain:
         lines = [f"rule {name}:"]
@@ -65,7 +93,9 @@ def snakefile(directives: bool, chain=CHAIN) -> str:
         if directives:
             lines += [f'    log: "results/logs/{name}/{{vid}}.log"',
                       f'    benchmark: "results/benchmarks/{name}/{{vid}}.tsv"',
-                      '    conda: "env.yaml"', "    params: settings=get_params", '    script: "noop.py"']  # fmt: skip
+                      '    conda: "env.yaml"', "    params: settings=get_params"]  # fmt: skip
+            lines += RESOURCES.get(name, []) if resources else []
+            lines.append('    script: "noop.py"')
         else:
             lines.append('    shell: "touch {output}"')
         text += "\n" + "\n".join(lines) + "\n"
@@ -77,7 +107,8 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float]:
     probe = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
-        f"subprocess.run({command!r}, cwd={str(cwd)!r}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        f"subprocess.run({command!r}, cwd={str(cwd)!r}, check=True,\n"
+        "               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
@@ -88,9 +119,9 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
     ids = [f"{i:011d}".replace("0", "a", 3) for i in range(videos)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        batch, single, trivial, directives, files = (
-            root / n for n in ("batch", "single", "trivial", "directives", "files"))  # fmt: skip
-        for folder in (batch, single, trivial, directives, files):
+        batch, single, trivial, directives, files, declared = (
+            root / n for n in ("batch", "single", "trivial", "directives", "files", "declared"))  # fmt: skip
+        for folder in (batch, single, trivial, directives, files, declared):
             folder.mkdir()
         (batch / "videos.txt").write_text("".join(f"https://www.youtube.com/watch?v={v}\n" for v in ids))
         (single / "videos.txt").write_text(f"https://www.youtube.com/watch?v={ids[0]}\n")
@@ -102,7 +133,8 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             for name in ("audio", "download.json", "captions.vtt"):
                 (ready / name).write_text("{}")
         for folder, text in ((trivial, snakefile(False)), (directives, snakefile(True)),
-                             (files, snakefile(True, CLAIMFLOW_FILES))):  # fmt: skip
+                             (files, snakefile(True, CLAIMFLOW_FILES)),
+                             (declared, snakefile(True, CLAIMFLOW_FILES, resources=True))):  # fmt: skip
             (folder / "Snakefile").write_text(text)
             (folder / "ids.txt").write_text("\n".join(f"youtube-{v}" for v in ids) + "\n")
             (folder / "noop.py").write_text("")
@@ -116,6 +148,7 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             "trivial shell -n": (SNAKEMAKE + ["-n", "-c1"], trivial),
             "same directives -n": (SNAKEMAKE + ["-n", "-c1"], directives),
             "same directives+files -n": (SNAKEMAKE + ["-n", "-c1"], files),
+            "same declarations -n": (SNAKEMAKE + ["-n", "-c1"], declared),
         }
         for label, folder in ((f"job parse, {videos} sources", batch), ("job parse, 1 source", single)):
             commands[label] = (SNAKEMAKE + ["-n", "--snakefile", str(REPO / "Snakefile"), "--target-jobs",
@@ -126,11 +159,13 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             for name, (command, cwd) in commands.items():
                 found[name].append(measure(command, cwd))
     medians = {name: (statistics.median(t for t, _ in v), max(m for _, m in v)) for name, v in found.items()}
-    base, with_files = medians["same directives -n"][0], medians["same directives+files -n"][0]
+    base, with_files, declared_s = (
+        medians[n][0] for n in ("same directives -n", "same directives+files -n", "same declarations -n"))  # fmt: skip
     for name, (seconds, peak) in medians.items():
         print(
             f"{name:26s} {seconds:7.2f} s  peak {peak:6.0f} MB  ratio to same directives {seconds / base:.2f}"
             f", to same directives and files {seconds / with_files:.2f}"
+            f", to same declarations {seconds / declared_s:.2f}"
         )
 
 
