@@ -12,7 +12,8 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,18 +138,26 @@ def is_locked(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
-def store_video(path: str | Path, vid: str, rows: dict[str, list[dict[str, Any]]], timeout: float) -> dict[str, int]:
-    """The store job: one video's rows in one transaction, waiting up to `timeout` s for the lock."""
+@contextmanager
+def store_job(path: str | Path, timeout: float) -> Iterator[sqlite3.Connection]:
+    """A store job's connection: it waits up to `timeout` s for the write lock, and a lock held
+    longer (by the connection, a migration or a write) ends the job as DatabaseLocked."""
     try:
         conn = connect(path, timeout=timeout)
         try:
-            return upsert(conn, vid, rows)
+            yield conn
         finally:
             conn.close()
     except sqlite3.OperationalError as error:
         if is_locked(error):
             raise DatabaseLocked(path, timeout) from None
         raise
+
+
+def store_video(path: str | Path, vid: str, rows: dict[str, list[dict[str, Any]]], timeout: float) -> dict[str, int]:
+    """The store job: one video's rows in one transaction, waiting up to `timeout` s for the lock."""
+    with store_job(path, timeout) as conn:
+        return upsert(conn, vid, rows)
 
 
 def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:
@@ -369,11 +378,7 @@ def store_collection(path: str | Path, selection: dict[str, Any], timeout: float
     kept = {e["vid"]: e for e in selection["entries"]}
     listed = {e["vid"]: e for e in selection["listed"]}
     now_listed = {vid for vid, e in listed.items() if e.get("listed", True)}
-    try:
-        conn = connect(path, timeout=timeout)
-    except sqlite3.OperationalError as error:
-        raise DatabaseLocked(path, timeout) if is_locked(error) else error from None
-    try:
+    with store_job(path, timeout) as conn:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
             "INSERT OR REPLACE INTO collections VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -397,10 +402,4 @@ def store_collection(path: str | Path, selection: dict[str, Any], timeout: float
         conn.executemany("UPDATE collection_videos SET listed = 1 WHERE cid = ? AND vid = ?",
                          [(cid, v) for v in now_listed])  # fmt: skip
         conn.execute("COMMIT")
-    except sqlite3.OperationalError as error:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise DatabaseLocked(path, timeout) if is_locked(error) else error from None
-    finally:
-        conn.close()
     return {"listed": len(listed), "kept": len(kept), "no_longer_listed": len(gone)}

@@ -112,6 +112,20 @@ def test_selection_gives_each_entry_its_video_id_and_counts_each_filter(tmp_path
     assert other["entries"][0]["vid"] == selection["entries"][0]["vid"]
 
 
+def test_a_listing_stored_while_another_program_holds_the_lock_fails_naming_it_and_stores_later(tmp_path):
+    db = tmp_path / "claimflow.sqlite"
+    store.ensure(db)
+    show = collections.select(_listing("show", EPISODES), Filters(), tmp_path)
+    other = sqlite3.connect(db, isolation_level=None)  # e.g. an sqlite3 shell left inside BEGIN
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(store.DatabaseLocked, match="stayed locked by another program for 1 s"):
+        store.store_collection(db, show, timeout=1)
+    other.execute("ROLLBACK")
+    assert other.execute("SELECT COUNT(*) FROM collection_videos").fetchone()[0] == 0
+    other.close()
+    assert store.store_collection(db, show, timeout=1)["listed"] == 3
+
+
 def test_the_store_records_every_home_of_a_video_and_keeps_the_ones_no_longer_listed(tmp_path):
     db = tmp_path / "claimflow.sqlite"
     show = collections.select(_listing("show", EPISODES), Filters(), tmp_path)
