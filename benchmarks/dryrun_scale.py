@@ -50,11 +50,16 @@ CLAIMFLOW_FILES = (
     ("store", ("download.json", "transcript.json", "claims.json", "evaluation.json"), ("stored.json",)),
 )  # fmt: skip
 HEAD = """
-import inspect, zlib
-from snakemake.common import overwrite_function_params
 IDS = [line.strip() for line in open("ids.txt")]
 def get_params(wildcards):
     return {"vid": wildcards.vid}
+rule all:
+    input: expand("results/{vid}/stored.json", vid=IDS)
+"""
+# For (d'): claimflow's slots declared as it declares them, its functions signed as its are.
+RESOURCES_HEAD = """
+import inspect, zlib
+from snakemake.common import overwrite_function_params
 def signed(func):
     overwrite_function_params(func, inspect.signature(func).parameters)
     return func
@@ -67,8 +72,6 @@ for account in range(3):
     workflow.register_resource(f"account_{account}", 1)
 workflow.register_resource("llm", 1)
 ACCOUNT_0, ACCOUNT_1, ACCOUNT_2 = (slot_of(a) for a in range(3))
-rule all:
-    input: expand("results/{vid}/stored.json", vid=IDS)
 """
 
 
@@ -84,7 +87,7 @@ RESOURCES = {
 def snakefile(directives: bool, chain=CHAIN, resources: bool = False) -> str:
     """Five chained rules over the ids: with `shell:` alone, or with claimflow's directives
     (and, with `resources`, its threads and resources)."""
-    text = HEAD
+    text = HEAD + (RESOURCES_HEAD if resources else "")
     for name, inputs, outputs in chain:
         lines = [f"rule {name}:"]
         if inputs:

@@ -67,13 +67,13 @@ def timed(command: list[str], budget: float | None = None) -> tuple[float, float
         cpu = 0.0
         while process.poll() is None:
             cpu = cpu_seconds(process.pid) or cpu
-            if budget is not None and not stopped and time.perf_counter() - began >= budget:
-                wall = time.perf_counter() - began
+            if budget is not None and time.perf_counter() - began >= budget:
                 process.kill()
+                process.wait()
                 stopped = True
+                break
             time.sleep(0.2)
-        if not stopped:
-            wall = time.perf_counter() - began
+        wall = time.perf_counter() - began
         out.seek(0)
         text = out.read()
     if stopped:
@@ -103,8 +103,8 @@ def main(touch_sizes: str = "250,500,1000", videos_real: int = 40, budget: int |
             # milp hands a round to greedy when it selects nothing (every slot busy) or fails
             fallbacks = text.count("falling back to greedy")
             print(f"(a) --touch, {videos_touch} videos, {scheduler:6s}: {jobs} jobs in {wall:.1f} s = "
-                  f"{jobs / wall:.0f} jobs/s; "
-                  f"minus planning ({planning:.1f} s): {jobs / (wall - planning):.0f} jobs/s; "
+                  f"{jobs / wall:.1f} jobs/s; "
+                  f"minus planning ({planning:.1f} s): {jobs / (wall - planning):.1f} jobs/s; "
                   f"main process CPU {cpu:.1f} s; ilp time-outs/failures {fallbacks}")  # fmt: skip
         for scheduler in SCHEDULERS if videos_real else ():
             command = batch(Path(tmp) / f"real-{scheduler}", videos_real) + ["--scheduler", scheduler]
