@@ -132,15 +132,13 @@ def health_report(accounts: list[Account], state_dir: str | os.PathLike[str]) ->
 
 
 def check_cookie_file(account: Account) -> None:
-    """Fail clearly on a missing cookie file; warn when other users can read it."""
+    """Fail clearly on a missing or malformed cookie file (naming the line, never a value);
+    warn when other users can read it."""
     if not account.cookies:
         return
-    path = Path(account.cookies).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{account.name}: cookie file not found. Export it (Netscape format) and set "
-            f"accounts[].cookies for {account.name} to its path, or remove `cookies` to download anonymously."
-        )
+    from claimflow.cookies import check
+
+    check(account.cookies, account.name)
     if warning := cookie_file_warning(account):
         log.warning("%s", warning)
 

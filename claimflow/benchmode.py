@@ -27,6 +27,12 @@ class SleepFetcher:
     def __init__(self, url: str, workdir: Path, pause: float):
         self.url, self.workdir, self.pause = url, workdir, pause
 
+    def __enter__(self) -> SleepFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
     def __call__(self) -> tuple[dict[str, Any], Path, list[str]]:
         time.sleep(self.pause)
         audio = self.workdir / "audio.bin"
@@ -49,14 +55,18 @@ def _no_usage() -> dict[str, Any]:
     return Usage(price={}).as_dict()  # nothing asked, nothing paid
 
 
-def claims(vid: str, pause: float) -> dict[str, Any]:
+def claims(vid: str, pause: float, transcript: dict[str, Any]) -> dict[str, Any]:
+    """Mining's stand-in: a sleep; the transcript's status (unavailable, no speech) passes on."""
     time.sleep(pause)
-    return {"vid": vid, "status": "ok", "reason": None, "prompt": "benchmark", "model": None, "windows": 1,
+    status, reason = transcript.get("status", "ok"), transcript.get("reason")
+    return {"vid": vid, "status": status, "reason": reason, "prompt": "benchmark", "model": None, "windows": 1,
             "failed_windows": [], "claims": [], "jargon": [], "people": [], "mental_models": [],
             "usage": _no_usage()}  # fmt: skip
 
 
-def evaluation(vid: str, pause: float) -> dict[str, Any]:
+def evaluation(vid: str, pause: float, claims_doc: dict[str, Any]) -> dict[str, Any]:
+    """Evaluation's stand-in: a sleep; the claims' status passes on."""
     time.sleep(pause)
-    return {"vid": vid, "status": "ok", "reason": None, "prompt": "benchmark", "evaluations": [],
+    status, reason = claims_doc.get("status", "ok"), claims_doc.get("reason")
+    return {"vid": vid, "status": status, "reason": reason, "prompt": "benchmark", "evaluations": [],
             "failed_batches": [], "usage": _no_usage()}  # fmt: skip

@@ -32,8 +32,13 @@ _FEED_PATH = re.compile(r"(\.(rss|xml|atom)|/(feed|rss|podcast|feeds?/[^/]*))/?$
 MAX_DEPTH = 2
 
 
+# A media file is never a feed, whatever folder it is in (a host's /feeds/episode-1.mp3).
+_MEDIA_SUFFIX = re.compile(r"\.(mp3|m4a|m4b|aac|ogg|oga|opus|flac|wav|mp4|m4v|webm|mkv|mov)$", re.IGNORECASE)
+
+
 def looks_like_feed(url: str) -> bool:
-    return bool(_FEED_PATH.search(urlsplit(url).path))
+    path = urlsplit(url).path
+    return bool(_FEED_PATH.search(path)) and not _MEDIA_SUFFIX.search(path)
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def list_entries(url: str, ytdlp_options: dict[str, Any]) -> tuple[str | None, l
 
 
 def write_listing(path: str | Path, collection: Collection, title: str | None, entries: list[Entry],
-                  account: str | None, history: Path | None = None) -> dict[str, Any]:  # fmt: skip
+                  account: str | None, history: Path | None = None,
+                  skipped: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
     """The listing: this listing's entries, then the entries earlier listings had and this one
     has not (`listed: false`, from `history` in the state folder): a collection's videos are
     never forgotten, so a video removed from a channel stays in the batch and its summary."""
@@ -144,8 +150,28 @@ def write_listing(path: str | Path, collection: Collection, title: str | None, e
     gone = [dict(e, listed=False, position=None) for e in earlier if e["url"] not in urls]
     doc = {"collection": collection.cid, "url": collection.url, "kind": collection.kind, "title": title,
            "listed_at": round(time.time(), 3), "account": account, "entries": current + gone}  # fmt: skip
+    if skipped:
+        doc["skipped"] = dict(skipped)  # items the listing left out, by reason (no_media, not_a_web_address)
     atomic.write_json(path, doc)
     return doc
+
+
+def list_feed_entries(url: str, ytdlp_options: dict[str, Any]) -> tuple[str | None, list[Entry], dict[str, int]]:
+    """A podcast feed's title and entries (claimflow/feeds.py), and the items left out by reason."""
+    from claimflow import feeds
+
+    try:
+        feed = feeds.list_feed(url, ytdlp_options)
+    except feeds.FeedUnreadable as error:
+        raise ListingFailed(str(error)) from None
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for item in feed.items:
+        if item.url in seen:  # one episode listed twice (a feed's own duplicate item)
+            continue
+        seen.add(item.url)
+        entries.append(Entry(len(entries) + 1, item.entry_id, item.url, item.title, item.upload_date, item.duration))
+    return feed.title, entries, feed.skipped
 
 
 def run_listing(
@@ -158,8 +184,10 @@ def run_listing(
     passthrough: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The list_collection job: the account's turn (a listing is a request to the site like a
-    download: the same gap, the same lock), then the flat listing, written atomically."""
-    from claimflow import pace
+    download: the same gap, the same lock), then the flat listing, written atomically. A feed is
+    read with feedparser, a channel or playlist with yt-dlp; either way yt-dlp's networking sends
+    the requests, with a private copy of the account's cookies (claimflow/cookies.py)."""
+    from claimflow import cookies, pace
     from claimflow.accounts import check_cookie_file
     from claimflow.download import ytdlp_options
     from claimflow.logs import redact
@@ -167,35 +195,42 @@ def run_listing(
     check_cookie_file(account)
     workdir = Path(listing_out).parent / ".listing"
     workdir.mkdir(parents=True, exist_ok=True)
-    options = ytdlp_options(account, workdir, socket_timeout, None, passthrough)
     plan = pace.Plan(delay=account.delay or pacing.delay, warmup=pacing.warmup,
                      floor=account.floor if account.floor is not None else pacing.floor)  # fmt: skip
-    with pace.wait_turn(account.name, state_dir, plan, cookies=account.cookies):
+    skipped: dict[str, int] = {}
+    with cookies.private_copy(account.cookies) as jar, \
+            pace.wait_turn(account.name, state_dir, plan, cookies=account.cookies):  # fmt: skip
+        options = ytdlp_options(account, workdir, socket_timeout, None, passthrough, cookiefile=jar)
         log.info("%s: listing %s with %s", collection.cid, redact(collection.url), account.describe())
         try:
-            title, entries = list_entries(collection.url, options)
+            if collection.kind == "feed":
+                title, entries, skipped = list_feed_entries(collection.url, options)
+            else:
+                title, entries = list_entries(collection.url, options)
         except ListingFailed as error:
             raise ListingFailed(
                 f"collection {collection.cid} ({redact(collection.url)}) could not be listed: {redact(str(error))}. "
                 "The other sources go on; run the same command again to list it again."
             ) from None
-    log.info("%s: %d entries listed", collection.cid, len(entries))
+    log.info("%s: %d entries listed%s", collection.cid, len(entries),
+             "".join(f", {n} left out ({why.replace('_', ' ')})" for why, n in skipped.items()))  # fmt: skip
     history = Path(state_dir).parent / "collections" / f"{collection.cid}.json"
-    doc = write_listing(listing_out, collection, title, entries, account.name, history)
+    doc = write_listing(listing_out, collection, title, entries, account.name, history, skipped)
     atomic.write_json(history, {"collection": collection.cid, "entries": doc["entries"]})
     return doc
 
 
-def select(listing: dict[str, Any], filters: Filters, base_dir: Path) -> dict[str, Any]:
+def select(listing: dict[str, Any], filters: Filters) -> dict[str, Any]:
     """The select_collection checkpoint: the listing's entries through the filters, each kept
-    one with its video id (by the sources rules), and the counts of what each filter removed."""
+    one with its video id (by the sources rules), and the counts of what each filter removed.
+    An entry that is not a web address is dropped and counted (claimflow/sources.resolve_video)."""
     from claimflow.filters import select as apply_filters
     from claimflow.sources import SourceError, resolve_video
 
     entries, invalid = [], 0
     for raw in listing["entries"]:
         try:
-            source = resolve_video(raw["url"], base_dir, f"{listing['collection']}:{raw['position'] or 'earlier'}")
+            source = resolve_video(raw["url"], f"{listing['collection']}:{raw['position'] or 'earlier'}")
         except SourceError as error:
             log.warning("%s", error)
             invalid += 1
@@ -208,6 +243,8 @@ def select(listing: dict[str, Any], filters: Filters, base_dir: Path) -> dict[st
     counts["no_longer_listed"] = sum(1 for e in listing["entries"] if not e.get("listed", True))
     if invalid:
         counts["removed"]["not_a_video"] = invalid
+    for reason, number in listing.get("skipped", {}).items():
+        counts["removed"][reason] = number
     return {"collection": listing["collection"], "url": listing["url"], "kind": listing["kind"],
             "title": listing["title"], "listed_at": listing["listed_at"], "filters": filters.active(),
             "counts": counts,
@@ -216,12 +253,17 @@ def select(listing: dict[str, Any], filters: Filters, base_dir: Path) -> dict[st
             "entries": selection.kept}  # fmt: skip
 
 
+# Entries left out for what they are, not by a filter: said in words.
+_LEFT_OUT = {"no_media": "without media", "not_a_web_address": "not a web address"}
+
+
 def describe_counts(cid: str, counts: dict[str, Any]) -> str:
     """'feed-x: 3 listed and 1 no longer listed, 2 kept (after removed 2; date unknown for 1 (kept))'."""
     gone = counts.get("no_longer_listed")
     text = f"{cid}: {counts['listed']} listed" + (f" and {gone} no longer listed" if gone else "")
     text += f", {counts['kept']} kept"
-    notes = [f"{name} removed {n}" for name, n in counts.get("removed", {}).items()]
+    notes = [f"{n} {_LEFT_OUT[name]}" if name in _LEFT_OUT else f"{name} removed {n}"
+             for name, n in counts.get("removed", {}).items()]  # fmt: skip
     notes += [f"{what} unknown for {n} (kept)" for what, n in counts.get("unknown", {}).items()]
     if notes:
         text += " (" + "; ".join(notes) + ")"

@@ -79,18 +79,25 @@ def check_folders(config: dict[str, Any]) -> Check:
 
 # -- cookies ---------------------------------------------------------------------------------
 def check_cookies(config: dict[str, Any]) -> Check:
+    """Each account's cookie file is readable, in Netscape format and every entry parses (the
+    problem named by file and line, never by value); one readable by others is a warning."""
     import stat
 
-    problems, loose = [], []
+    from claimflow.cookies import CookieFileError
+    from claimflow.cookies import check as check_cookie_file
+
+    problems, loose, entries = [], [], 0
     for account in config["accounts"]:
         jar = account.get("cookies")
         if not jar:
             continue
-        path = Path(jar).expanduser()
-        if not path.is_file() or not os.access(path, os.R_OK):
-            problems.append(f"{account['name']}: {path} is {'missing' if not path.exists() else 'not readable'}")
-        elif path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
-            loose.append(f"{account['name']}: {path}")
+        try:
+            entries += check_cookie_file(jar, account["name"]).entries
+        except CookieFileError as error:
+            problems.append(str(error))
+            continue
+        if Path(jar).expanduser().stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            loose.append(f"{account['name']}: {Path(jar).expanduser()}")
     if problems:
         return Check("cookies", FAIL, "; ".join(problems),
                      "export the account's cookies (Netscape format) to that path, or remove `cookies` to "
@@ -98,7 +105,7 @@ def check_cookies(config: dict[str, Any]) -> Check:
     if loose:
         return Check("cookies", WARN, f"readable by other users: {'; '.join(loose)}", "chmod 600 each of them")
     jars = sum(bool(a.get("cookies")) for a in config["accounts"])
-    return Check("cookies", OK, f"{jars} cookie file(s) readable, none by other users")
+    return Check("cookies", OK, f"{jars} cookie file(s) readable ({entries} entries), none by other users")
 
 
 # -- the LLM ---------------------------------------------------------------------------------

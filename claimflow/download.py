@@ -12,6 +12,7 @@ the guarantee.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimflow import atomic, benchmode, buffer, envstop, health, outcomes, pace
+from claimflow import atomic, benchmode, buffer, cookies, envstop, health, outcomes, pace, subtitles
 from claimflow.accounts import Account, check_cookie_file, read_states
 from claimflow.logs import redact
 from claimflow.settings import DownloadOptions, Pacing
@@ -73,18 +74,30 @@ class _YtdlpLogger:
         log.error(redact(msg))
 
 
+# Caption formats in order of preference: WebVTT and SRT are read as they are, TTML/DFXP through
+# yt-dlp's own converter (claimflow/subtitles.py); yt-dlp falls back to what the site has.
+CAPTION_FORMATS = "vtt/srt/ttml/dfxp"
+
+
 def ytdlp_options(
     account: Account,
     workdir: Path,
     socket_timeout: float,
     captions: list[str] | None = None,
     passthrough: dict[str, Any] | None = None,
+    cookiefile: str | None = None,
+    local_file: bool = False,
 ) -> dict[str, Any]:
+    """yt-dlp's options for one request of `account`. `cookiefile` is the job's private copy of
+    the account's cookies (claimflow/cookies.py: yt-dlp writes its jar back to the file it is
+    given), never the user's export. `local_file`: the URL is the user's own file:// source;
+    for anything else file:// stays off, so no page a site serves can make yt-dlp read a local
+    file."""
     opts: dict[str, Any] = {
         "format": "bestaudio/best",
         "outtmpl": str(workdir / "audio.%(ext)s"),
         "noplaylist": True,
-        "enable_file_urls": True,
+        "enable_file_urls": local_file,
         "socket_timeout": socket_timeout,
         # One try per job: retries are paced by the account state, not fired back to back.
         "retries": 0,
@@ -99,9 +112,10 @@ def ytdlp_options(
     if captions:
         # Human-made subtitles only: automatic captions are machine transcripts, no better
         # than Whisper's, and would hide that fact.
-        opts.update(writesubtitles=True, writeautomaticsub=False, subtitleslangs=captions, subtitlesformat="vtt")
-    if account.cookies:
-        opts["cookiefile"] = str(Path(account.cookies).expanduser())
+        opts.update(writesubtitles=True, writeautomaticsub=False, subtitleslangs=captions,
+                    subtitlesformat=CAPTION_FORMATS)  # fmt: skip
+    if cookiefile:
+        opts["cookiefile"] = cookiefile
     if account.proxy:
         opts["proxy"] = account.proxy
     if runtime := bundled_js_runtime():
@@ -167,7 +181,8 @@ def ytdlp_provenance() -> dict[str, Any]:
 class Fetcher:
     """One prepared yt-dlp call. Everything slow (building YoutubeDL, matching the URL to an
     extractor) happens before the account's turn, so the first request goes out right when
-    the pacing allows, and the cookie jar is written back before the turn ends."""
+    the pacing allows, and the cookie jar is written back (into the job's private copy) before
+    the turn ends. A context manager: leaving it removes that copy."""
 
     def __init__(
         self,
@@ -183,17 +198,27 @@ class Fetcher:
 
         self.url = url
         self.logger = _YtdlpLogger()
-        opts = ytdlp_options(account, workdir, socket_timeout, captions, passthrough)
+        self._stack = contextlib.ExitStack()
+        jar = self._stack.enter_context(cookies.private_copy(account.cookies))
+        opts = ytdlp_options(account, workdir, socket_timeout, captions, passthrough, cookiefile=jar,
+                             local_file=url.startswith("file:"))  # fmt: skip
         opts["logger"] = self.logger
         self.ydl = yt_dlp.YoutubeDL(opts)
+        self._stack.callback(self.ydl.close)  # saves the jar into the private copy, then it goes
         self.ie_key = next((ie.ie_key() for ie in gen_extractor_classes() if ie.suitable(url)), None)
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
 
     def __call__(self) -> tuple[dict, Path, list[str]]:
         """Download the best audio; return the info, the file, and yt-dlp's warnings."""
         try:
             info = self.ydl.sanitize_info(self.ydl.extract_info(self.url, download=True, ie_key=self.ie_key))
         finally:
-            self.ydl.close()  # saves the cookie jar: still inside the account's turn
+            self._stack.close()  # the jar saved and its copy removed: still inside the account's turn
         downloads = info.get("requested_downloads") or []
         if not downloads or not Path(downloads[0]["filepath"]).is_file():
             raise RuntimeError("yt-dlp reported success but wrote no audio file")
@@ -274,9 +299,12 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
     else:
         fetch = Fetcher(job.url, workdir, account, job.pacing.socket_timeout, captions, passthrough)
     try:
-        with pace.wait_turn(
-            account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
-        ) as turn:
+        with (
+            fetch,
+            pace.wait_turn(
+                account.name, job.state_dir, plan, cookies=account.cookies, allow_paused=allow_paused
+            ) as turn,
+        ):
             log.info("%s: downloading %s with %s", job.vid, redact(job.url), account.describe())
             began = time.time()
             try:
@@ -344,18 +372,25 @@ def _unavailable(job: Job, manifest: dict[str, Any], outcome: outcomes.Outcome, 
 
 
 def _keep_captions(job: Job, info: dict[str, Any], manifest: dict[str, Any]) -> None:
-    """Move the human-made subtitles yt-dlp fetched (if any) to the fixed `captions` output;
-    an empty file says there were none."""
+    """Keep the human-made subtitles yt-dlp fetched (if any) as the fixed `captions.vtt` output:
+    WebVTT as served, SRT and TTML converted to WebVTT (the manifest's `ext` says which format it
+    came in). An empty file says there were none, or none that can be read."""
     if job.captions_out is None:
         return
     manifest["captions"] = None
     for lang, sub in (info.get("requested_subtitles") or {}).items():
         path = Path(sub.get("filepath") or "")
-        if sub.get("ext") == "vtt" and path.is_file() and path.stat().st_size:
-            with atomic.atomic_path(job.captions_out) as tmp:
-                shutil.move(path, tmp)
-            manifest["captions"] = {"lang": lang, "ext": "vtt"}
-            return
+        if not (path.is_file() and path.stat().st_size):
+            continue
+        try:
+            text, served = subtitles.as_webvtt(path, str(sub.get("ext") or path.suffix.lstrip(".")))
+        except subtitles.CaptionsUnreadable as error:
+            log.warning("%s: the %s captions were fetched but cannot be read (%s); Whisper will transcribe",
+                        job.vid, lang, error)  # fmt: skip
+            continue
+        atomic.write_text(job.captions_out, text)
+        manifest["captions"] = {"lang": lang, "ext": served}
+        return
     atomic.write_text(job.captions_out, "")
 
 

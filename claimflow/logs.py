@@ -6,10 +6,13 @@ record, including exception text, so a traceback cannot leak them either.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import re
 import sys
 from pathlib import Path
+from typing import TextIO
 
 _SECRETS: set[str] = set()
 _URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
@@ -28,13 +31,44 @@ def redact(text: str) -> str:
     return text
 
 
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets before they reach the stream under it: a job's stderr,
+    where third-party libraries print past the logging system (yt-dlp's write_string writes to
+    `sys.stderr.buffer` when there is one, so this has none)."""
+
+    def __init__(self, inner: TextIO):
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8")
+
+
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
 
+# What a job's log says when the job failed, for the summary and `claimflow status` to find.
+FAILED_MARK = "job failed:"
+
+
 def setup(log_path: str | Path | None, level: int = logging.INFO) -> logging.Logger:
-    """Send the root logger to `log_path` (or stderr) through the redacting formatter."""
+    """Send the root logger to `log_path` (or stderr) through the redacting formatter. A job
+    that fails then writes its traceback into the log and one line on the console."""
     handler: logging.Handler
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -47,15 +81,29 @@ def setup(log_path: str | Path | None, level: int = logging.INFO) -> logging.Log
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    sys.excepthook = _log_then_raise
+    sys.excepthook = functools.partial(_log_then_say, log_path)
+    if log_path and not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
     return logging.getLogger("claimflow")
 
 
-def _log_then_raise(kind: type[BaseException], error: BaseException, tb) -> None:  # noqa: ANN001
-    """An error that ends a job goes into the job's log too (masked), not only to Snakemake's
-    console: the log is where a user looks days later."""
-    logging.getLogger("claimflow").error("job failed: %s: %s", kind.__name__, error, exc_info=(kind, error, tb))
-    sys.__excepthook__(kind, redact_exception(error), tb)
+def one_line(error: BaseException) -> str:
+    """An error as one masked line: claimflow's own errors by their message (which names the
+    fix), anything else with its type."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if not type(error).__module__.startswith("claimflow"):
+        text = f"{type(error).__name__}: {text}"
+    return redact(text)
+
+
+def _log_then_say(log_path: str | Path | None, kind: type[BaseException], error: BaseException, tb) -> None:  # noqa: ANN001
+    """An error that ends a job: its traceback into the job's log (masked), where a user looks
+    days later; on the console one line with where the rest is. Without a log, the traceback."""
+    logging.getLogger("claimflow").error("%s %s: %s", FAILED_MARK, kind.__name__, error, exc_info=(kind, error, tb))
+    if not log_path:
+        sys.__excepthook__(kind, redact_exception(error), tb)
+        return
+    print(f"claimflow: {one_line(error)} ({log_path} has the details)", file=sys.stderr, flush=True)
 
 
 def redact_exception(error: BaseException) -> BaseException:

@@ -71,6 +71,12 @@ def _match_extractor(url: str) -> tuple[str, str] | None:
     return None
 
 
+def names_a_video(url: str) -> bool:
+    """Whether a site extractor of yt-dlp (not the generic one) reads `url` as one video."""
+    match = _match_extractor(url.split("#", 1)[0])
+    return match is not None and bool(match[1]) and not match[0].endswith(_COLLECTION_SUFFIXES)
+
+
 # A line like `www.youtube.com/watch?v=...` or `example.org/a.mp3`: a web address without its scheme.
 _HOST_LIKE = re.compile(r"^(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?::\d+)?/")
 
@@ -107,8 +113,9 @@ def _collection_id(key: str, temp_id: str, url: str) -> str:
     return f"{sanitize(key.lower(), 24)}-{sanitize(temp_id or urlsplit(url).path)}"
 
 
-def resolve(entry: str, base_dir: Path, where: str) -> Source | Collection:
-    """Map one entry to a Source with its stable id, or to the Collection it names."""
+def resolve(entry: str, base_dir: Path, where: str, feeds: bool = True) -> Source | Collection:
+    """Map one entry to a Source with its stable id, or to the Collection it names. `feeds`:
+    whether an address may be taken for a feed by its path (a sources line, not a feed's item)."""
     scheme = urlsplit(entry).scheme.lower()
     if scheme in ("http", "https"):
         _check_web_address(entry, where)
@@ -119,7 +126,7 @@ def resolve(entry: str, base_dir: Path, where: str) -> Source | Collection:
             if key.endswith(_COLLECTION_SUFFIXES) or not temp_id:
                 return Collection(_collection_id(key, temp_id, url), url, key, where)
             return Source(f"{sanitize(key.lower(), 24)}-{sanitize(temp_id)}", url, entry, where)
-        if looks_like_feed(url):
+        if feeds and looks_like_feed(url):
             return Collection(_collection_id("feed", "", url), url, "feed", where)
         stem = Path(unquote(urlsplit(url).path)).stem
         return Source(f"generic-{sanitize(stem, 40)}-{_short_hash(url)}", url, entry, where)
@@ -129,9 +136,14 @@ def resolve(entry: str, base_dir: Path, where: str) -> Source | Collection:
     raise SourceError(f"{where}: {entry!r} has unsupported scheme {scheme!r}; use http(s)://, file:// or a path.")
 
 
-def resolve_video(entry: str, base_dir: Path, where: str) -> Source:
-    """A collection's entry as a video (by the same id rules as a sources line)."""
-    found = resolve(entry, base_dir, where)
+def resolve_video(entry: str, where: str) -> Source:
+    """A collection's entry as a video (by the same id rules as a sources line). Its address came
+    from the network (a feed, a playlist), so it may only be a network address: never a path or a
+    file: URL, which would make a remote listing read a file on this machine."""
+    parts = urlsplit(entry)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SourceError(f"{where}: {entry[:200]!r} is not a web address; an entry of a collection must be one")
+    found = resolve(entry, Path("/nonexistent"), where, feeds=False)
     if isinstance(found, Collection):
         raise SourceError(f"{where}: {entry!r} is a collection inside a collection")
     return found

@@ -23,13 +23,13 @@ from claimflow import accounts as cf_accounts
 from claimflow import atomic, health
 from claimflow import sources as cf_sources
 from claimflow.collections import count_lines
+from claimflow.logs import FAILED_MARK
 from claimflow.settings import Settings
 
 STAGES = ("download", "transcribe", "mine", "evaluate", "store")
 OUTPUTS = {"download": "download.json", "transcribe": "transcript.json", "mine": "claims.json",
            "evaluate": "evaluation.json", "store": "stored.json"}  # fmt: skip
 HOUR = 3600.0
-FAILED_MARK = "job failed:"  # what claimflow.logs writes into a stage log when its job fails
 
 
 @dataclass

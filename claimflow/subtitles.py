@@ -1,8 +1,199 @@
-"""Caption writers: SRT, WebVTT and plain text from transcript segments, one at a time."""
+"""Caption files: reading tracks as sites serve them, and writing SRT, WebVTT and text.
+
+Reading. A caption track is WebVTT or SRT (TTML/DFXP is converted by yt-dlp's own converter
+when it is fetched), parsed with webvtt-py. Tracks as YouTube serves them roll: each cue shows
+the line before it again above the new one ("okay welcome to this session" / "okay welcome to
+this session" + "called the kinetic bunny"), with 10 ms cues in between that repeat a line
+alone, and the new words carry inline timing and styling tags (`<00:00:01.310><c> welcome</c>`).
+Read cue by cue, the text would say every line two or three times, and so would the claims and
+quotes mined from it. A cue's lines that repeat the end of the cue before it are dropped, so
+each word is read once (a cue whose first line continues the previous last line contributes
+only the new words); tags are removed, HTML entities decoded, and the inline word times are kept
+as per-word times when every new line has them.
+
+Writing: one segment at a time to .srt, .vtt and .txt handles, as segments are decoded.
+"""
 
 from __future__ import annotations
 
+import html
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
+
+# The formats a captions file may be fetched in, and what each is read as.
+READABLE = ("vtt", "srt")
+CONVERTIBLE = ("ttml", "dfxp", "xml")  # TTML family: yt_dlp.utils.dfxp2srt
+_TAG = re.compile(r"<[^>]*>")
+_TIME_TAG = re.compile(r"<((?:\d+:)?\d{2}:\d{2}\.\d{3})>")
+# A speaker change as YouTube's human captions mark it (">> "), and a cue that is only a sound
+# annotation ("[Music]", "(applause)", "♪ ♪"): neither is something anybody said.
+_SPEAKER_MARK = re.compile(r"^\s*(?:>>|&gt;&gt;)\s*")
+_ANNOTATION_ONLY = re.compile(r"^(?:\s*(?:\[[^\]]*\]|\([^)]*\)|♪+))+\s*$")
+
+
+class CaptionsUnreadable(ValueError):
+    """A captions file that is neither WebVTT nor SRT."""
+
+
+@dataclass(frozen=True)
+class CaptionWord:
+    start: float
+    end: float
+    word: str
+
+
+@dataclass(frozen=True)
+class CaptionSegment:
+    start: float
+    end: float
+    text: str
+    words: tuple[CaptionWord, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaptionTrack:
+    format: str  # "vtt" or "srt": what the file is
+    cues: int  # cues in the file
+    rolled: int  # cues that repeated lines of the cue before (rolling captions); 0 for plain tracks
+    segments: tuple[CaptionSegment, ...]
+
+
+@dataclass(frozen=True)
+class _Cue:
+    start: float
+    end: float
+    raw_lines: tuple[str, ...]
+
+
+def seconds(stamp: str) -> float:
+    """'01:02:03.500' (or ',500', or '02:03.500') -> seconds."""
+    parts = [float(p) for p in stamp.replace(",", ".").split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    return parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def clean(line: str) -> str:
+    """A cue line as words: tags removed, entities decoded, speaker marks and spaces collapsed."""
+    text = html.unescape(_TAG.sub("", _SPEAKER_MARK.sub("", line)))
+    return " ".join(text.replace("\u00a0", " ").split())
+
+
+def _timed_words(raw: str, start: float, end: float) -> list[CaptionWord] | None:
+    """Per-word times from a line's inline `<hh:mm:ss.mmm>` tags (None when it has none): the
+    words before the first tag start with the cue; each tag times the words after it."""
+    pieces = _TIME_TAG.split(_SPEAKER_MARK.sub("", raw))
+    if len(pieces) == 1:
+        return None
+    timed: list[tuple[float, str]] = []
+    at = start
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            at = seconds(piece)
+            continue
+        timed += [(at, word) for word in html.unescape(_TAG.sub("", piece)).split()]
+    return [CaptionWord(round(t, 3), round(timed[i + 1][0] if i + 1 < len(timed) else end, 3), w)
+            for i, (t, w) in enumerate(timed)]  # fmt: skip
+
+
+def _parse(text: str, kind: str) -> list[_Cue]:
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
+    try:
+        track = webvtt.WebVTT.from_buffer(io.StringIO(text), format=kind)
+    except (MalformedFileError, ValueError) as error:
+        raise CaptionsUnreadable(f"not a {kind.upper()} file ({error})") from None
+    return [_Cue(seconds(c.start), seconds(c.end), tuple(c.lines)) for c in track.captions]
+
+
+def sniff(text: str) -> str:
+    """'vtt' or 'srt', from the file's own first line (a captions file's name may say either)."""
+    return "vtt" if text.lstrip("\ufeff \r\n\t").startswith("WEBVTT") else "srt"
+
+
+def _overlap(lines: list[str], shown: list[str]) -> int:
+    """How many of `lines`' first lines repeat the last lines of `shown` (the cue before)."""
+    for size in range(min(len(lines), len(shown)), 0, -1):
+        if lines[:size] == shown[-size:]:
+            return size
+    return 0
+
+
+def collapse(cues: list[_Cue]) -> tuple[list[CaptionSegment], int]:
+    """Each cue's new text once: the segments, and how many cues repeated lines of the one
+    before them (rolling captions)."""
+    segments: list[CaptionSegment] = []
+    shown: list[str] = []  # the lines of the cue before, as read
+    rolled = 0
+    for cue in cues:
+        pairs = [(clean(raw), raw) for raw in cue.raw_lines]
+        pairs = [(text, raw) for text, raw in pairs if text]
+        lines = [text for text, _ in pairs]
+        repeated = _overlap(lines, shown)
+        new = pairs[repeated:]
+        if repeated == 0 and new and shown:
+            # The cue's first line continues the last one shown (captions that grow word by word).
+            before, first = shown[-1].split(), new[0][0].split()
+            if len(first) > len(before) and first[: len(before)] == before:
+                new[0] = (" ".join(first[len(before) :]), new[0][1])
+                repeated = 1
+        rolled += repeated > 0
+        if lines:
+            shown = lines
+        text = " ".join(t for t, _ in new)
+        if not text or _ANNOTATION_ONLY.match(text):
+            continue
+        words: list[CaptionWord] = []
+        for line_text, raw in new:
+            timed = _timed_words(raw, cue.start, cue.end)
+            if timed is None:
+                words = []
+                break
+            words += timed[len(timed) - len(line_text.split()) :]  # the new words of a continued line
+        segments.append(CaptionSegment(round(cue.start, 3), round(cue.end, 3), text, tuple(words)))
+    return segments, rolled
+
+
+def read_track(path: str | Path) -> CaptionTrack:
+    """A WebVTT or SRT file as segments with each spoken word once."""
+    text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+    kind = sniff(text)
+    cues = _parse(text, kind)
+    segments, rolled = collapse(cues)
+    return CaptionTrack(kind, len(cues), rolled, tuple(segments))
+
+
+def as_webvtt(path: str | Path, ext: str) -> tuple[str, str]:
+    """A fetched captions file as WebVTT text, and the format it was served in ('vtt', 'srt',
+    'ttml'). Raises CaptionsUnreadable for anything else (json3, srv3, ...)."""
+    ext = ext.lower()
+    if ext in CONVERTIBLE:
+        from yt_dlp.utils import dfxp2srt
+
+        try:
+            srt = dfxp2srt(Path(path).read_bytes())
+        except Exception as error:  # yt-dlp raises ValueError or XML errors for a broken file
+            raise CaptionsUnreadable(f"not a TTML file ({type(error).__name__})") from None
+        return _to_webvtt(srt, "srt"), "ttml"
+    if ext not in READABLE:
+        raise CaptionsUnreadable(f"captions in {ext!r} cannot be read (WebVTT, SRT and TTML can)")
+    text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+    kind = sniff(text)
+    return (text if kind == "vtt" else _to_webvtt(text, "srt")), kind
+
+
+def _to_webvtt(text: str, kind: str) -> str:
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
+    try:
+        return webvtt.WebVTT.from_buffer(io.StringIO(text), format=kind).content
+    except (MalformedFileError, ValueError) as error:
+        raise CaptionsUnreadable(f"not a {kind.upper()} file ({error})") from None
 
 
 def timestamp(seconds: float, separator: str) -> str:

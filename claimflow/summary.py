@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from claimflow import atomic, store
+from claimflow.logs import FAILED_MARK
 
 COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "segments", "claims", "accepted",
            "tier_A", "tier_B", "tier_C", "tier_D", "prompt_tokens", "completion_tokens", "llm_requests",
@@ -68,7 +69,7 @@ def unstored_status(results: str | Path, vid: str) -> str:
     stage = next((stage for stage, name in STAGE_OUTPUTS if not (folder / name).exists()), "store")
     log = Path(results) / "logs" / stage / f"{vid}.log"
     try:
-        failed = "job failed:" in log.read_text(errors="replace")
+        failed = FAILED_MARK in log.read_text(errors="replace")
     except OSError:
         failed = False
     return f"{'failed' if failed else 'pending'}:{stage}"

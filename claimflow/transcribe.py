@@ -19,7 +19,7 @@ from typing import Any
 from claimflow import atomic, speechcheck
 from claimflow.models import BUNDLED_WHISPER, bundled_whisper_path
 from claimflow.settings import TranscribeResult, TranscribeRuntime
-from claimflow.subtitles import CaptionWriter
+from claimflow.subtitles import CaptionWriter, read_track
 from claimflow.vocabulary import HOTWORD_TOKENS, hotwords
 
 log = logging.getLogger(__name__)
@@ -80,33 +80,29 @@ def audio_seconds(manifest_path: str | Path, audio_path: str | Path) -> float | 
         return None
 
 
-def _seconds(stamp: str) -> float:
-    parts = [float(p) for p in stamp.replace(",", ".").split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0.0)
-    return parts[0] * 3600 + parts[1] * 60 + parts[2]
-
-
 def from_captions(vid: str, path: str | Path, manifest: dict[str, Any], writer: CaptionWriter) -> dict[str, Any]:
-    """A transcript from the video's human-made subtitles (WebVTT), skipping Whisper."""
-    import webvtt
-
+    """A transcript from the video's human-made subtitles (WebVTT or SRT), skipping Whisper:
+    each spoken word once, however the track rolls (claimflow/subtitles.py)."""
+    track = read_track(path)
     segments = []
-    for cue in webvtt.read(str(path)):
-        text = " ".join(cue.text.split())
-        if not text:
-            continue
-        entry = {"id": len(segments) + 1, "start": round(_seconds(cue.start), 3), "end": round(_seconds(cue.end), 3),
-                 "text": text, "avg_logprob": None, "no_speech_prob": None}  # fmt: skip
+    for seg in track.segments:
+        entry = {"id": len(segments) + 1, "start": seg.start, "end": seg.end, "text": seg.text,
+                 "avg_logprob": None, "no_speech_prob": None}  # fmt: skip
+        if seg.words:
+            entry["words"] = [{"start": w.start, "end": w.end, "word": w.word} for w in seg.words]
         writer.add(entry)
         segments.append(entry)
     captions = manifest.get("captions") or {}
-    log.info("%s: %d caption cues (%s); Whisper skipped", vid, len(segments), captions.get("lang"))
+    served = captions.get("ext") or track.format
+    rolled = f", {track.rolled} rolling cues collapsed" if track.rolled else ""
+    log.info("%s: %d caption segments from %d cues (%s, %s%s); Whisper skipped", vid, len(segments), track.cues,
+             captions.get("lang"), served, rolled)  # fmt: skip
     return {
         "vid": vid,
         "status": "ok" if segments else "no_speech",
         "reason": None if segments else "captions are empty",
         "source": "captions",
+        "captions": {"lang": captions.get("lang"), "format": served, "cues": track.cues, "rolled": track.rolled},
         "language": captions.get("lang"),
         "duration": manifest.get("duration") or (segments[-1]["end"] if segments else 0.0),
         "model": None,

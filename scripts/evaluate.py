@@ -7,7 +7,7 @@ logs.setup(snakemake.log[0])
 settings = from_param(EvaluateResult, snakemake.params.settings)  # a change reruns evaluation
 runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeouts: rerun nothing
 if (pause := benchmode.seconds(snakemake.config, "evaluate")) is not None:  # benchmark mode only
-    result = benchmode.evaluation(snakemake.wildcards.vid, pause)
+    result = benchmode.evaluation(snakemake.wildcards.vid, pause, atomic.read_json(snakemake.input.claims))
 else:
     client = llm.client(settings.llm, runtime.llm_runtime, threads=snakemake.threads, state_dir=runtime.state)
     result = evaluate.run(atomic.read_json(snakemake.input.claims), client, settings)

@@ -7,7 +7,7 @@ logs.setup(snakemake.log[0])
 settings = from_param(MineResult, snakemake.params.settings)  # a change reruns mining
 runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeouts: rerun nothing
 if (pause := benchmode.seconds(snakemake.config, "mine")) is not None:  # benchmark mode only
-    result = benchmode.claims(snakemake.wildcards.vid, pause)
+    result = benchmode.claims(snakemake.wildcards.vid, pause, atomic.read_json(snakemake.input.transcript))
 else:
     client = llm.client(settings.llm, runtime.llm_runtime, threads=snakemake.threads, state_dir=runtime.state)
     result = mine.run(atomic.read_json(snakemake.input.transcript), client, settings)

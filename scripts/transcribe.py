@@ -7,7 +7,12 @@ logs.setup(snakemake.log[0])
 if (pause := benchmode.seconds(snakemake.config, "transcribe")) is not None:  # benchmark mode only
     for kind in ("srt", "vtt", "txt"):
         atomic.write_text(snakemake.output[kind], "")
-    doc = benchmode.transcript(snakemake.wildcards.vid, pause) | {"vocabulary": list(snakemake.params.vocabulary)}
+    manifest = atomic.read_json(snakemake.input.manifest)
+    if manifest.get("status") != "ok":  # an unavailable video stays unavailable
+        doc = transcribe.empty_transcript(snakemake.wildcards.vid, manifest["status"], manifest.get("reason"), "none")
+    else:
+        doc = benchmode.transcript(snakemake.wildcards.vid, pause)
+    doc |= {"vocabulary": list(snakemake.params.vocabulary)}
     atomic.write_json(snakemake.output.json, doc)
 else:
     transcribe.run(

@@ -102,12 +102,12 @@ def _listing(cid, entries, base="http://127.0.0.1:9"):
 
 
 def test_selection_gives_each_entry_its_video_id_and_counts_each_filter(tmp_path):
-    selection = collections.select(_listing("show", EPISODES), Filters.from_config({"after": "2023-01-01"}), tmp_path)
+    selection = collections.select(_listing("show", EPISODES), Filters.from_config({"after": "2023-01-01"}))
     assert [e["entry_id"] for e in selection["entries"]] == ["ep-3", "ep-2"]
     assert selection["counts"] == {"listed": 3, "kept": 2, "removed": {"after": 1}, "unknown": {},
                                    "no_longer_listed": 0}  # fmt: skip
     assert collections.describe_counts("show", selection["counts"]) == "show: 3 listed, 2 kept (after removed 1)"
-    other = collections.select(_listing("other", EPISODES[:1]), Filters(), tmp_path)
+    other = collections.select(_listing("other", EPISODES[:1]), Filters())
     # The same enclosure in two feeds is one video.
     assert other["entries"][0]["vid"] == selection["entries"][0]["vid"]
 
@@ -115,7 +115,7 @@ def test_selection_gives_each_entry_its_video_id_and_counts_each_filter(tmp_path
 def test_a_listing_stored_while_another_program_holds_the_lock_fails_naming_it_and_stores_later(tmp_path):
     db = tmp_path / "claimflow.sqlite"
     store.ensure(db)
-    show = collections.select(_listing("show", EPISODES), Filters(), tmp_path)
+    show = collections.select(_listing("show", EPISODES), Filters())
     other = sqlite3.connect(db, isolation_level=None)  # e.g. an sqlite3 shell left inside BEGIN
     other.execute("BEGIN EXCLUSIVE")
     with pytest.raises(store.DatabaseLocked, match="stayed locked by another program for 1 s"):
@@ -128,13 +128,13 @@ def test_a_listing_stored_while_another_program_holds_the_lock_fails_naming_it_a
 
 def test_the_store_records_every_home_of_a_video_and_keeps_the_ones_no_longer_listed(tmp_path):
     db = tmp_path / "claimflow.sqlite"
-    show = collections.select(_listing("show", EPISODES), Filters(), tmp_path)
-    other = collections.select(_listing("other", EPISODES[:1]), Filters(), tmp_path)
+    show = collections.select(_listing("show", EPISODES), Filters())
+    other = collections.select(_listing("other", EPISODES[:1]), Filters())
     assert store.store_collection(db, show, timeout=5) == {"listed": 3, "kept": 3, "no_longer_listed": 0}
     store.store_collection(db, other, timeout=5)
     listing = _listing("show", EPISODES)
     listing["entries"][2]["listed"] = False  # ep-1 left the feed
-    again = collections.select(listing, Filters(), tmp_path)
+    again = collections.select(listing, Filters())
     assert store.store_collection(db, again, timeout=5)["no_longer_listed"] == 1
     conn = sqlite3.connect(db)
     homes = conn.execute("SELECT vid, GROUP_CONCAT(cid) FROM collection_videos GROUP BY vid").fetchall()

@@ -142,9 +142,13 @@ def test_a_feed_that_cannot_be_listed_is_named_and_the_rest_of_the_batch_goes_on
         run = _claimflow("run", *args)
         assert run.returncode == 1
         assert "claimflow: collection gone is not listed: its listing failed" in run.stderr
+        # One line per attempt naming the feed and the site's answer; the traceback only in the log.
+        named = [line for line in run.stderr.splitlines() if line.startswith("claimflow: collection gone (")]
+        assert named and all("could not be listed: HTTP Error 404: Not Found" in line for line in named)
+        assert "Traceback" not in run.stderr
         assert "claimflow: 1 videos: 1 ok" in run.stderr  # the plain line went on
         log = (tmp_path / "results/logs/list_collection/gone.log").read_text()
-        assert "collection gone (http://127.0.0.1:" in log and "404" in log
+        assert "collection gone (http://127.0.0.1:" in log and "404" in log and "Traceback" in log
         write_feed(www, "gone.xml", server.url("").rstrip("/"), "Back", SHOW[:1])
         again = _claimflow("run", *args)
         assert again.returncode == 0, again.stderr[-3000:]

@@ -337,3 +337,27 @@ def test_a_local_file_that_cannot_be_audio_is_unavailable_with_the_reason_and_no
     manifest = _run(tmp_path, (tmp_path / "notes.mp3").as_uri(), [Account("acct1")])
     assert manifest["status"] == "unavailable" and manifest["reason_class"] == "not_media"
     assert not (tmp_path / "state" / "accounts" / "acct1.json").exists()  # no pacing turn was taken
+
+
+def test_a_page_whose_media_is_a_local_file_never_makes_yt_dlp_read_it(tmp_path, media_server):
+    # A site's page naming file:///... as its media: with file:// URLs enabled for every
+    # download, yt-dlp would read the local file as the video's audio.
+    secret = tmp_path / "private.ogg"
+    secret.write_bytes((DEMO / "forests.ogg").read_bytes())
+    (media_server.root / "trap.html").write_text(
+        f'<!DOCTYPE html><html><head><title>trap</title></head><body><video controls><source src="{secret.as_uri()}" '
+        'type="audio/ogg"></video></body></html>'
+    )
+    try:
+        manifest = _run(tmp_path, media_server.url("trap.html"), [Account("acct1")])
+    except download.DownloadFailed as failed:
+        manifest = {"status": "failed", "reason": str(failed)}
+    assert manifest["status"] != "ok", manifest
+    audio = tmp_path / "results/v1/audio"
+    assert not audio.exists() or audio.read_bytes() != secret.read_bytes()
+
+
+def test_the_users_own_local_file_is_still_read(tmp_path):
+    manifest = _run(tmp_path, (DEMO / "sleep.ogg").as_uri(), [Account("acct1")])
+    assert manifest["status"] == "ok"
+    assert (tmp_path / "results/v1/audio").read_bytes() == (DEMO / "sleep.ogg").read_bytes()
