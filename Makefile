@@ -48,7 +48,7 @@ $(STAMP): pyproject.toml requirements.lock | $(BIN)/python $(LLAMA_WHEELS)/.buil
 	rm -f $(VENV)/.installed*
 	touch $@
 
-# First build: about N minutes on 2 cores (README, 'The local model's build').
+# First build: about 3 minutes on 2 cores (README, 'The local model's build').
 $(LLAMA_WHEELS)/.built: | $(BIN)/python
 	@echo "Building llama-cpp-python $(LLAMA_VERSION) from source for: $(LLAMA_CMAKE_ARGS)"
 	rm -rf $(LLAMA_WHEELS).tmp && mkdir -p $(LLAMA_WHEELS).tmp
@@ -67,11 +67,11 @@ rebuild-llm:
 	rm -rf $(LLAMA_WHEELS) $(STAMP)
 	$(MAKE) $(STAMP)
 
+# Where the results go is said first: the run's own counted line is its last.
 demo: $(STAMP)
+	@echo "The demo: three clips through the whole workflow. Results: results/report.html, results/summary.tsv,"
+	@echo "results/claimflow.sqlite, and per video results/<vid>/. Then: .venv/bin/claimflow status --configfile config/demo.yaml"
 	$(BIN)/claimflow run --profile profiles/local -j $(JOBS) --configfile config/demo.yaml
-	@echo
-	@echo "Done. Results: results/report.html, results/summary.tsv (one row per video), results/claimflow.sqlite,"
-	@echo "per video: results/<vid>/{download,transcript,claims,evaluation}.json and captions."
 
 test: $(STAMP)
 	$(BIN)/pytest -q

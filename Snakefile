@@ -17,11 +17,17 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 # One paragraph naming the key, its value, what it must be and where to fix it (Snakemake's own
 # message prints the schema's whole subtree).
+# It stops the run before any job with exit status 2, as every claimflow command does for bad input.
 cf_config.dates_as_text(config)
 try:
     validate(config, "config/schema.yaml", set_default=True)
 except WorkflowError:
-    raise WorkflowError(f"claimflow: {cf_config.explain_invalid(config)}") from None
+    cf_config.refuse(cf_config.explain_invalid(config))
+# What this run was given, for its jobs (the report names the files); no user sets it: the schema
+# refuses any key it does not know.
+config[cf_config.RUN_KEY] = {
+    "configfiles": [str(path) for path in workflow.configfiles]
+}
 
 
 include: "rules/common.smk"
@@ -49,6 +55,8 @@ localrules:
 
 
 onstart:
+    # SIGTERM (a supervisor's, `kill PID`) stops the running jobs at once, as Ctrl-C does.
+    cf_runlock.Stop.install()
     # Faults of the setup stop the run before its first job, with the fix in one line each.
     preflight()
     # Each run gives the environment a fresh chance: the user may have fixed it.

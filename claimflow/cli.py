@@ -1,13 +1,136 @@
-"""The `claimflow` command. Every subcommand reads config exactly as the workflow does: the
-shipped defaults, then each `--configfile` in order."""
+"""`claimflow`: run a batch of videos, watch it, and read what it found.
+
+Every subcommand reads config exactly as the workflow does: the shipped defaults, then each
+--configfile in order. Exit status, the same for every subcommand: 0 done; 1 what was asked
+about is not fine (videos failed, a check failed, nothing found); 2 bad input (an argument, a
+config file, the sources; a second run refused); 3 videos partial (run); 130 interrupted (run).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 from claimflow import config as cf_config
+
+EXIT_OK, EXIT_NOT_FINE, EXIT_BAD_INPUT = 0, 1, cf_config.EXIT_BAD_INPUT
+TIERS = ("A", "B", "C", "D")
+
+
+def version_text() -> str:
+    """claimflow's version and those of the parts that decide what it produces."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from claimflow import __version__
+
+    parts = []
+    for name in ("snakemake", "yt-dlp", "faster-whisper", "llama-cpp-python", "openai"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return f"claimflow {__version__} ({', '.join(parts)})"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
+                        help="your config files, over the shipped defaults, in order: the same ones the batch runs "
+                        "with (default: the shipped config/config.yaml alone)")  # fmt: skip
+    return parser
+
+
+def _with_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON document, for scripts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claimflow", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # run and refresh take Snakemake's arguments as given: `claimflow run --help` says them.
+    sub.add_parser("run", help="run the workflow (snakemake ARGS, one live run per folder, no --unlock after a "
+                   "crash); `claimflow run --help` says more")  # fmt: skip
+    sub.add_parser("refresh", help="`claimflow run ARGS` that first lists every collection (channel, playlist, "
+                   "feed) again; new entries are processed, nothing done is redone")  # fmt: skip
+
+    doctor = _with_config(sub.add_parser("doctor", help="check the setup before a batch: folders, cookie files, the "
+                                         "LLM (and its speed here), Whisper, yt-dlp"))  # fmt: skip
+    _with_json(doctor, "every check")
+
+    listing = _with_config(sub.add_parser("unavailable", help="videos that ended as unavailable, by reason; --retry "
+                                          "sets them up to be downloaded again by the next run"))  # fmt: skip
+    listing.add_argument("--retry", nargs="+", metavar="CLASS", default=[],
+                         help="reason classes to download again (geo_blocked age_restricted unknown ...), or all; "
+                         "the listing shows each video's class (default: retry none)")  # fmt: skip
+    _with_json(listing, "the videos by reason (and what --retry set aside)")
+
+    status = _with_config(sub.add_parser("status", help="where the batch stands: stages, accounts, buffer, "
+                                         "rates, ETA, LLM usage (from files alone; safe while it runs)"))  # fmt: skip
+    _with_json(status, "the status")
+    status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                        help="redraw every SECONDS (10 when not given) until Ctrl-C (default: print once)")  # fmt: skip
+
+    search = _with_config(sub.add_parser("search", help="full-text search over stored claims and their quotes, "
+                                         "best first, each with a link to the moment"))  # fmt: skip
+    search.add_argument("text", help='words, "a phrase", or FTS5 syntax (AND, OR, NOT, prefix*)')
+    search.add_argument("--tier", nargs="+", metavar="TIER", choices=TIERS,
+                        help="only accepted claims of these tiers: A B C D (default: every claim)")  # fmt: skip
+    search.add_argument("--video", nargs="+", metavar="VID", help="only these video ids (default: every video)")
+    search.add_argument("--type", nargs="+", metavar="TYPE", dest="claim_type",
+                        help="only these claim types: factual causal normative forecast definition "
+                        "(default: every type)")  # fmt: skip
+    search.add_argument("--collection", nargs="+", metavar="NAME",
+                        help="only videos of these collections, by name (default: every video)")  # fmt: skip
+    search.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N claims (default: 20)")
+    _with_json(search, "the claims found")
+
+    export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
+                                         "row each"))  # fmt: skip
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="jsonl: one JSON object a line with every quote; csv: the first quote and the count "
+                        "(default: jsonl)")  # fmt: skip
+    export.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
+
+    about = "the batch's mined jargon ranked by how many videos use it, in the format `vocabulary` reads"
+    vocab = _with_config(sub.add_parser("vocabulary", help=about + " (to seed the next batch)"))
+    vocab.add_argument("--min-videos", type=_positive, default=1, metavar="N",
+                       help="only terms used in N videos or more (default: 1)")  # fmt: skip
+    vocab.add_argument("--limit", type=_positive, metavar="N", help="only the N most used terms (default: all)")
+    vocab.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
+
+    _with_config(sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
+                                "whatever exists (safe while the batch runs)"))  # fmt: skip
+
+    plan = _with_config(sub.add_parser("plan", help="the batch's timeline (warm-up, steady state, drain), the stage "
+                                       "that bounds it, and what would move it"))  # fmt: skip
+    plan.add_argument("--videos", type=_positive, metavar="N", help="batch size (default: the sources' count)")
+    plan.add_argument("--accounts", type=_positive, metavar="N", help="download accounts (default: the config's)")
+    plan.add_argument("--gap", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="pacing gap range in seconds (default: pacing.delay)")  # fmt: skip
+    plan.add_argument("--minutes", nargs="+", default=[], metavar="STAGE=M",
+                      help="minutes per video of a stage (download: the transfer alone), e.g. transcribe=20 "
+                      "(default: a typical hour-long video's, or with --measured this folder's)")  # fmt: skip
+    plan.add_argument("--measured", action="store_true",
+                      help="take each stage's time from the runs in this results folder (their benchmark files), "
+                      "where not given by --minutes (default: a typical hour-long video's)")  # fmt: skip
+    plan.add_argument("--workers", nargs="+", default=[], metavar="STAGE=N",
+                      help="jobs of a stage at once, e.g. transcribe=8 (default: half the cores for transcribe; "
+                      "the LLM bound for mine and evaluate)")  # fmt: skip
+    _with_json(plan, "the plan")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,115 +142,66 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["refresh"]:  # `claimflow run ARGS` that lists every collection again first
         from claimflow import runlock
 
-        return runlock.launch([*argv[1:], "--forcerun", "list_collection"])
-    parser = argparse.ArgumentParser(prog="claimflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="snakemake ARGS, refused while another run is alive in the folder, and "
-                         "after a crash without `--unlock` first (the lock a dead run left is removed)")  # fmt: skip
-    run.add_argument("snakemake_args", nargs=argparse.REMAINDER, metavar="ARGS")
-    refresh = sub.add_parser("refresh", help="`claimflow run ARGS` that first lists every collection (channel, "
-                             "playlist, feed) again: new entries are processed, nothing done is redone, entries "
-                             "gone from a collection stay stored as no longer listed")  # fmt: skip
-    refresh.add_argument("snakemake_args", nargs=argparse.REMAINDER, metavar="ARGS")
-    doctor = sub.add_parser("doctor", help="check the environment before a batch: LLM, Whisper, yt-dlp, folders")
-    doctor.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
-                        help="the same config files the workflow is run with")  # fmt: skip
-    listing = sub.add_parser("unavailable", help="videos that ended as unavailable, by reason; --retry sets them up "
-                             "to be downloaded again by the next run")  # fmt: skip
-    listing.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    listing.add_argument("--retry", nargs="+", metavar="REASON", default=[],
-                         help="reason classes to retry (geo_blocked age_restricted unknown ...), or `all`")  # fmt: skip
-    status = sub.add_parser("status", help="where the batch stands: stages, accounts, buffer, rates, ETA, LLM usage "
-                            "(from the files alone; safe while the batch runs)")  # fmt: skip
-    status.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    status.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
-    status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
-                        help="redraw every SECONDS (default 10) until Ctrl-C")  # fmt: skip
-    search = sub.add_parser("search", help="full-text search over stored claims and their quotes")
-    search.add_argument("text", help='words, "a phrase", or FTS5 syntax (AND, OR, NOT, prefix*)')
-    search.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    search.add_argument("--tier", nargs="+", metavar="TIER", help="only these tiers (A B C D)")
-    search.add_argument("--video", nargs="+", metavar="VID", help="only these video ids")
-    search.add_argument("--type", nargs="+", metavar="TYPE", dest="claim_type", help="only these claim types")
-    search.add_argument("--collection", nargs="+", metavar="NAME",
-                        help="only videos of these collections (a channel, playlist or feed: its name)")  # fmt: skip
-    search.add_argument("--limit", type=int, default=20)
-    export = sub.add_parser("export", help="every stored claim with its evaluation and evidence, one row each")
-    export.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    export.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
-    vocab = sub.add_parser("vocabulary", help="the batch's mined jargon terms ranked by how many videos use them, "
-                           "in the file format `vocabulary` reads (to seed the next batch's)")  # fmt: skip
-    vocab.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    vocab.add_argument("--min-videos", type=int, default=1, metavar="N", help="only terms used in N videos or more")
-    vocab.add_argument("--limit", type=int, metavar="N", help="only the N most used terms")
-    vocab.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
-    report = sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
-                            "whatever exists (safe while the batch runs)")  # fmt: skip
-    report.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    plan = sub.add_parser("plan", help="the batch's timeline: warm-up, steady state, drain; the stage that bounds it "
-                          "and what would move it")  # fmt: skip
-    plan.add_argument("--configfile", nargs="+", default=[], metavar="FILE")
-    plan.add_argument("--videos", type=int, help="batch size (default: the sources' count)")
-    plan.add_argument("--accounts", type=int, help="download accounts (default: the config's)")
-    plan.add_argument("--gap", type=float, nargs=2, metavar=("LOW", "HIGH"), help="pacing gap range in seconds")
-    plan.add_argument("--minutes", nargs="+", default=[], metavar="STAGE=M",
-                      help="minutes per video of a stage (download is the transfer alone), e.g. "
-                      "transcribe=20; default: measured from earlier runs' benchmark files, else a typical "
-                      "hour-long video")  # fmt: skip
-    plan.add_argument("--workers", nargs="+", default=[], metavar="STAGE=N",
-                      help="jobs of a stage at once, e.g. transcribe=8 (default: half the cores; the LLM "
-                      "bound)")  # fmt: skip
-    args = parser.parse_args(argv)
+        return runlock.launch([*argv[1:], "--forcerun", "list_collection"], help_text=runlock.REFRESH_HELP)
+    args = build_parser().parse_args(argv)
     try:
         config = cf_config.load(args.configfile)
     except cf_config.ConfigError as exc:
         print(f"claimflow: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    from claimflow.settings import SettingsError, check
     from claimflow.sources import SourceError
 
     try:
+        check(config)  # what the schema cannot say (a reversed range, an endpoint without a model)
         return _dispatch(config, args)
-    except SourceError as exc:  # the sources file: the message names the line and the fix
+    except (SourceError, SettingsError) as exc:  # the message names the line or key and the fix
         print(f"claimflow: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
 
 
 def _dispatch(config: dict, args: argparse.Namespace) -> int:
-    if args.command == "doctor":
-        return _doctor(config)
-    if args.command == "unavailable":
-        return _unavailable(config, set(args.retry))
-    if args.command == "status":
-        return _status(config, args.json, args.watch)
-    if args.command == "search":
-        return _search(config, args)
-    if args.command == "export":
-        return _export(config, args.format, args.output)
-    if args.command == "report":
-        return _report(config)
-    if args.command == "vocabulary":
-        return _vocabulary(config, args)
-    if args.command == "plan":
-        return _plan(config, args)
-    return 2  # pragma: no cover - argparse refuses unknown commands
+    commands = {"doctor": _doctor, "unavailable": _unavailable, "status": _status, "search": _search,
+                "export": _export, "report": _report, "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
+    return commands[args.command](config, args)
 
 
-def _doctor(config: dict) -> int:
+def _fail(command: str, message: str) -> int:
+    print(f"claimflow {command}: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _doctor(config: dict, args: argparse.Namespace) -> int:
     from claimflow import doctor
 
-    failed = 0
+    checks = []
     for check in doctor.run(config):
-        print(check.line(), flush=True)
-        failed += check.status == doctor.FAIL
-    print(f"{failed} check(s) failed" if failed else "ready: every check passed or only warns", flush=True)
-    return 1 if failed else 0
+        checks.append(check)
+        if not args.json:
+            print(check.line(), flush=True)
+    failed = sum(check.status == doctor.FAIL for check in checks)
+    if args.json:
+        print(json.dumps({"checks": [check.as_json() for check in checks], "failed": failed}, indent=2))
+    else:
+        print(f"{failed} check(s) failed" if failed else "ready: every check passed or only warns", flush=True)
+    return EXIT_NOT_FINE if failed else EXIT_OK
 
 
-def _unavailable(config: dict, retry: set[str]) -> int:
+def _unavailable(config: dict, args: argparse.Namespace) -> int:
     from claimflow import unavailable
+    from claimflow.outcomes import UNAVAILABLE_CLASSES
 
     items = unavailable.find(config["results"])
+    retry = set(args.retry)
+    known = {*UNAVAILABLE_CLASSES, *(item.reason_class for item in items)}
+    if unknown := sorted(retry - known - {"all"}):
+        return _fail("unavailable", f"--retry {' '.join(unknown)}: no such reason class; the classes are "
+                     f"{', '.join(sorted(known))}, or all")  # fmt: skip
+    retried = unavailable.retry(config["results"], items, retry) if retry else []
+    if args.json:
+        print(json.dumps({"by_reason": dict(unavailable.by_reason(items)), "retryable": list(unavailable.RETRYABLE),
+                          "videos": [vars(item) for item in items], "set_aside": retried}, indent=2))  # fmt: skip
+        return EXIT_OK
     for reason, count in sorted(unavailable.by_reason(items).items(), key=lambda kv: -kv[1]):
         retryable = " (may change: --retry it)" if reason in unavailable.RETRYABLE else ""
         print(f"{reason}: {count}{retryable}")
@@ -136,13 +210,11 @@ def _unavailable(config: dict, retry: set[str]) -> int:
     if not items:
         print("no video ended as unavailable")
     if retry:
-        retried = unavailable.retry(config["results"], items, retry)
-        print(f"{len(retried)} video(s) set aside for download: run the same snakemake command again")
-    return 0
+        print(f"{len(retried)} video(s) set aside for download: run the batch's `claimflow run` command again")
+    return EXIT_OK
 
 
-def _status(config: dict, as_json: bool, watch: float | None) -> int:
-    import json
+def _status(config: dict, args: argparse.Namespace) -> int:
     import time
 
     from rich.console import Console
@@ -150,28 +222,28 @@ def _status(config: dict, as_json: bool, watch: float | None) -> int:
 
     from claimflow import status, statusview
 
-    if as_json:
+    if args.json:
         print(json.dumps(status.collect(config).to_json(), indent=2))
-        return 0
+        return EXIT_OK
     console = Console()
     plain = not console.is_terminal
     if plain:  # a file or a pipe: wide enough that no table wraps
         console = Console(width=160)
-    if watch is None:
+    if args.watch is None:
         console.print(statusview.render(status.collect(config), plain))
-        return 0
+        return EXIT_OK
     try:
         if plain:  # piped: one frame after another, no cursor movement
             while True:
                 console.print(statusview.render(status.collect(config), plain=True))
                 console.print()
-                time.sleep(watch)
+                time.sleep(args.watch)
         with Live(statusview.render(status.collect(config)), console=console, auto_refresh=False) as live:
             while True:
-                time.sleep(watch)
+                time.sleep(args.watch)
                 live.update(statusview.render(status.collect(config)), refresh=True)
     except KeyboardInterrupt:
-        return 0
+        return EXIT_OK
 
 
 def _database(config: dict) -> str:
@@ -179,14 +251,21 @@ def _database(config: dict) -> str:
 
 
 def _search(config: dict, args: argparse.Namespace) -> int:
-    from claimflow import query
+    import dataclasses
 
+    from claimflow import query
+    from claimflow.mine import CLAIM_TYPES
+
+    if unknown := sorted(set(args.claim_type or ()) - set(CLAIM_TYPES)):
+        return _fail("search", f"--type {' '.join(unknown)}: no such claim type; the types are {' '.join(CLAIM_TYPES)}")
     try:
         rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
                             claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
-        print(f"claimflow search: {exc}", file=sys.stderr)
-        return 2
+        return _fail("search", str(exc))
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) | {"link": row.link} for row in rows], indent=2))
+        return EXIT_OK if rows else EXIT_NOT_FINE
     for row in rows:
         tier = f"tier {row.tier}" if row.decision == "accept" else (row.decision or "not evaluated")
         score = "" if row.score is None else f", score {row.score:.2f}"
@@ -198,25 +277,23 @@ def _search(config: dict, args: argparse.Namespace) -> int:
         print(f"  {row.link}")
     print(f"{len(rows)} claim(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
           file=sys.stderr)  # fmt: skip
-    return 0 if rows else 1
+    return EXIT_OK if rows else EXIT_NOT_FINE
 
 
-def _export(config: dict, fmt: str, output: str | None) -> int:
+def _export(config: dict, args: argparse.Namespace) -> int:
     from claimflow import atomic, query
 
     try:
-        if output:
-            with atomic.atomic_open(output) as handle:
-                handle.writelines(query.export(_database(config), fmt))
+        if args.output:
+            with atomic.atomic_open(args.output) as handle:
+                handle.writelines(query.export(_database(config), args.format))
         else:
-            sys.stdout.writelines(query.export(_database(config), fmt))
+            sys.stdout.writelines(query.export(_database(config), args.format))
     except query.QueryError as exc:
-        print(f"claimflow export: {exc}", file=sys.stderr)
-        return 2
+        return _fail("export", str(exc))
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    return 0
+    return EXIT_OK
 
 
 def _vocabulary(config: dict, args: argparse.Namespace) -> int:
@@ -225,8 +302,7 @@ def _vocabulary(config: dict, args: argparse.Namespace) -> int:
     try:
         ranked = vocabulary.ranked_jargon(_database(config), args.min_videos, args.limit)
     except vocabulary.VocabularyError as exc:
-        print(f"claimflow vocabulary: {exc}", file=sys.stderr)
-        return 2
+        return _fail("vocabulary", str(exc))
     text = vocabulary.as_file(ranked, _database(config))
     if args.output:
         atomic.write_text(args.output, text)
@@ -234,21 +310,21 @@ def _vocabulary(config: dict, args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
     else:
         sys.stdout.write(text)
-    return 0 if ranked else 1
+    return EXIT_OK if ranked else EXIT_NOT_FINE
 
 
-def _report(config: dict) -> int:
+def _report(config: dict, args: argparse.Namespace) -> int:
     from claimflow import report, settings, sources, summary
 
     cfg = settings.Settings.from_config(config)
     results = cfg.results.rstrip("/")
     vids = sources.vids_on_disk(sources.batch_of(config), results)
-    report.build(cfg.pacing, vids, results, f"{results}/report.html")
+    report.build(config, vids, results, f"{results}/report.html", config_files=args.configfile)
     rows = summary.write(f"{results}/claimflow.sqlite", vids, f"{results}/summary.tsv", f"{results}/usage.json",
                          results)  # fmt: skip
     print(f"{results}/report.html, summary.tsv and usage.json written")
     print(summary.last_line(rows)[0])
-    return 0
+    return EXIT_OK
 
 
 def _pairs(items: list[str], kind: type, what: str) -> dict:
@@ -263,6 +339,8 @@ def _pairs(items: list[str], kind: type, what: str) -> dict:
             found[stage] = kind(value)
         except ValueError:
             raise ValueError(f"{what} {item!r}: {value!r} is not a number") from None
+        if found[stage] <= 0:
+            raise ValueError(f"{what} {item!r}: it must be more than 0")
     return found
 
 
@@ -273,13 +351,14 @@ def _plan(config: dict, args: argparse.Namespace) -> int:
         minutes = _pairs(args.minutes, float, "--minutes")
         workers = _pairs(args.workers, int, "--workers")
     except ValueError as exc:
-        print(f"claimflow plan: {exc}", file=sys.stderr)
-        return 2
+        return _fail("plan", str(exc))
+    if args.gap and not 0 < args.gap[0] <= args.gap[1]:
+        return _fail("plan", f"--gap {args.gap[0]:g} {args.gap[1]:g}: write LOW HIGH, more than 0, LOW first")
     videos = args.videos or len(sources.vids_on_disk(sources.batch_of(config), config["results"]))
     batch, origins = plan.from_config(config, videos, minutes, workers, args.accounts,
-                                      tuple(args.gap) if args.gap else None)  # fmt: skip
-    print(plan.render(batch, origins))
-    return 0
+                                      tuple(args.gap) if args.gap else None, use_measured=args.measured)  # fmt: skip
+    print(json.dumps(plan.summary(batch, origins), indent=2) if args.json else plan.render(batch, origins))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ _FEED_PATH = re.compile(r"(\.(rss|xml|atom)|/(feed|rss|podcast|feeds?/[^/]*))/?$
 MAX_DEPTH = 2
 
 
-# A media file is never a feed, whatever folder it is in (a host's /feeds/episode-1.mp3).
-_MEDIA_SUFFIX = re.compile(r"\.(mp3|m4a|m4b|aac|ogg|oga|opus|flac|wav|mp4|m4v|webm|mkv|mov)$", re.IGNORECASE)
-
-
 def looks_like_feed(url: str) -> bool:
+    """A feed by its path alone; a media file is never one, whatever folder it is in (a host's
+    /feeds/episode-1.mp3)."""
+    from claimflow.outcomes import MEDIA_SUFFIX
+
     path = urlsplit(url).path
-    return bool(_FEED_PATH.search(path)) and not _MEDIA_SUFFIX.search(path)
+    return bool(_FEED_PATH.search(path)) and not MEDIA_SUFFIX.search(path)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -21,15 +22,28 @@ class ConfigError(ValueError):
     pass
 
 
+# The run's own facts, added to the config after it is validated (so no user can set them).
+RUN_KEY = "_run"
+
+# The exit status of a run (or any claimflow command) that cannot start because of what it was
+# given: the config, the sources, the arguments, another live run in the folder.
+EXIT_BAD_INPUT = 2
+
+
+def refuse(message: str) -> NoReturn:
+    """Stop before any job: the message on stderr (one paragraph naming the problem and the
+    fix), exit status EXIT_BAD_INPUT. At parse time Snakemake passes the status through."""
+    print(f"claimflow: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
 def load(configfiles: Iterable[str | Path] = (), overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The merged, validated config with the schema's defaults filled in; `overrides` last, as
     Snakemake's `--config` would."""
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import update_config, validate
 
-    config = _read(DEFAULTS)
-    for path in configfiles:
-        update_config(config, _read(Path(path)))
+    config = merged(configfiles)
     if overrides:
         update_config(config, copy.deepcopy(overrides))
     dates_as_text(config)
@@ -37,6 +51,16 @@ def load(configfiles: Iterable[str | Path] = (), overrides: dict[str, Any] | Non
         validate(config, str(SCHEMA), set_default=True)
     except WorkflowError:
         raise ConfigError(explain_invalid(config)) from None
+    return config
+
+
+def merged(configfiles: Iterable[str | Path] = ()) -> dict[str, Any]:
+    """The shipped defaults with each file over them, key by key (not validated yet)."""
+    from snakemake.utils import update_config
+
+    config = _read(DEFAULTS)
+    for path in configfiles:
+        update_config(config, _read(Path(path)))
     return config
 
 
@@ -118,13 +142,30 @@ def _parent_description(schema: dict[str, Any], error) -> str | None:  # noqa: A
     return found
 
 
+def read_file(path: str | Path) -> dict[str, Any]:
+    """One config file's settings (not merged, not validated): a missing file or a YAML error
+    raises ConfigError naming the file (and the line)."""
+    return _read(Path(path))
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
     except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' was not found") from None
+        raise ConfigError(f"config file '{path}' was not found; check the path given with --configfile") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file '{path}' cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file '{path}' is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping of settings, not {type(data).__name__}")
     return data
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """'line 3, column 7: mapping values are not allowed here' (YAML's own words, 1-based)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}" + (f" ({context})" if context else "") + ". Fix that line (YAML indents with spaces)"

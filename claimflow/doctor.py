@@ -10,6 +10,7 @@ something will bite) or FAIL, and every line that is not OK ends with the fix.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tempfile
 import time
@@ -34,6 +35,9 @@ class Check:
     detail: str
     fix: str = ""
 
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": redact(self.detail), "fix": redact(self.fix)}
+
     def line(self) -> str:
         text = f"{self.status:<5} {self.name:<11} {self.detail}"
         if self.fix and self.status != OK:
@@ -46,10 +50,14 @@ def run(config: dict[str, Any]) -> list[Check]:
     return _run_checks(config, [check_folders, check_cookies, check_llm, check_transcribe, check_ytdlp])
 
 
-def preflight(config: dict[str, Any]) -> list[Check]:
+def preflight(config: dict[str, Any], database: str | None = None, identity: str | None = None) -> list[Check]:
     """What the workflow checks before its first job (onstart): faults of the setup, not of
-    a video, each cheap and certain. The full model and transcription checks stay in doctor."""
-    return _run_checks(config, [check_folders, check_cookies, check_llm_reachable])
+    a video, each cheap and certain. The full model and transcription checks stay in doctor.
+    `database`: made (or migrated) here, with `identity` when the run's parse chose one."""
+    checks = [check_folders, check_cookies, check_llm_reachable]
+    if database is not None:
+        checks.insert(1, functools.partial(check_database, database=database, identity=identity))
+    return _run_checks(config, checks)
 
 
 def _run_checks(config: dict[str, Any], checks: list[Callable[[dict[str, Any]], Check]]) -> list[Check]:
@@ -58,7 +66,7 @@ def _run_checks(config: dict[str, Any], checks: list[Callable[[dict[str, Any]], 
         try:
             results.append(check(config))
         except Exception as exc:  # a check that breaks is a failed check, never a traceback
-            name = check.__name__.removeprefix("check_")
+            name = getattr(check, "func", check).__name__.removeprefix("check_")
             results.append(Check(name, FAIL, f"{type(exc).__name__}: {exc}", "see the message above"))
     return results
 
@@ -69,12 +77,49 @@ def check_folders(config: dict[str, Any]) -> Check:
         folder = Path(config[key])
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
-                pass
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-") as probe:
+                probe.write(b"x" * 4096)
+                probe.flush()
+                os.fsync(probe.fileno())
         except OSError as exc:
+            if full := no_space(folder if folder.exists() else folder.parent):
+                return Check("folders", FAIL, f"{full}: the {key} folder cannot take a file", FREE_SPACE)
             return Check("folders", FAIL, f"{key} folder '{folder}' is not writable ({exc.strerror})",
                          f"make it writable or set `{key}:` to a folder you own")  # fmt: skip
     return Check("folders", OK, f"results '{config['results']}' and state '{config['state']}' are writable")
+
+
+FREE_SPACE = "free space on that disk and run the same command again; nothing done is lost"
+
+
+def no_space(folder: str | Path) -> str | None:
+    """'no space left in FOLDER (N MB free)' when its disk is full (or nearly), else None."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return f"no space left in {folder} ({free / 2**20:.1f} MB free)" if free < 16 * 2**20 else None
+
+
+def check_database(config: dict[str, Any], database: str, identity: str | None) -> Check:
+    """The results database exists at its schema version (made or migrated now)."""
+    import sqlite3
+
+    from claimflow import store
+
+    try:
+        store.ensure(database, identity)
+    except (sqlite3.OperationalError, OSError) as exc:
+        full = no_space(Path(database).parent)
+        if full:
+            return Check("database", FAIL, f"{full}: {database} cannot be written", FREE_SPACE)
+        return Check("database", FAIL, f"{database} cannot be opened for writing ({exc})",
+                     "make the results folder writable (or point `results` elsewhere)")  # fmt: skip
+    except RuntimeError as exc:  # a database from a later claimflow
+        return Check("database", FAIL, str(exc).split(". ")[0], str(exc).split(". ", 1)[-1])
+    return Check("database", OK, f"{database} is at schema version {store.SCHEMA_VERSION}")
 
 
 # -- cookies ---------------------------------------------------------------------------------
@@ -112,7 +157,7 @@ def check_cookies(config: dict[str, Any]) -> Check:
 def check_llm(config: dict[str, Any]) -> Check:
     loaded = Settings.from_config(config)
     if loaded.llm.provider == "local":
-        return _check_local(loaded.llm)
+        return _check_local(loaded.llm, loaded.llm_runtime)
     return _check_endpoint(loaded.llm, loaded.llm_runtime)
 
 
@@ -130,16 +175,23 @@ def _local_model(identity: LLMIdentity) -> str | Check:
     return path
 
 
-def _check_local(identity: LLMIdentity) -> Check:
+# The threads a mine or evaluate job gives the local model (the rules' `threads:`).
+LLM_JOB_THREADS = 2
+
+
+def _check_local(identity: LLMIdentity, runtime_settings: LLMRuntime) -> Check:
     path = _local_model(identity)
     if isinstance(path, Check):
         return path
-    runtime = localllm.LocalRuntime(path, n_ctx=512, threads=1)
+    threads = min(LLM_JOB_THREADS, os.cpu_count() or 1)
+    runtime = localllm.LocalRuntime(path, n_ctx=512, threads=threads, timeout=runtime_settings.timeout)
     started = time.monotonic()
     try:
         answer = runtime.chat(messages=[{"role": "user", "content": "Say OK."}], max_tokens=8, temperature=0.0)
     except localllm.RuntimeCrashed as exc:
         return Check("llm", FAIL, str(exc).split(" Fix: ")[0], localllm.REBUILD_HINT)
+    except localllm.RuntimeTooSlow as exc:
+        return Check("llm", FAIL, str(exc).split(" Fix: ")[0], str(exc).split(" Fix: ", 1)[-1])
     except RuntimeError as exc:
         return Check("llm", FAIL, str(exc), "set llm.model to a readable GGUF file or `bundled`")
     finally:
@@ -148,7 +200,11 @@ def _check_local(identity: LLMIdentity) -> Check:
     info = runtime.info
     assert info is not None
     built = info.built_for
-    detail = (f"local model {Path(path).name} answered in {seconds:.1f} s "
+    speed = runtime.speed
+    rate = ""
+    if speed:
+        rate = f", {speed.generate_tps:.1f} tokens/s generated, {speed.prompt_tps:.0f} read ({threads} threads)"
+    detail = (f"local model {Path(path).name} answered in {seconds:.1f} s{rate} "
               f"(llama-cpp-python {info.version}, built for {' '.join(built) or 'no SIMD'}; "
               f"answer: {answer['choices'][0]['message']['content']!r:.40})")  # fmt: skip
     beyond = sorted(f for f in built if f.split("_")[0] in ("AVX512", "AMX") or f == "AVX_VNNI")
@@ -156,6 +212,13 @@ def _check_local(identity: LLMIdentity) -> Check:
         return Check("llm", WARN, f"{detail}; the build uses {' '.join(beyond)}, beyond the portable baseline",
                      "it runs here, but may crash on other CPUs (AMX: llama.cpp issue 20824); "
                      "`make rebuild-llm` builds the portable runtime")  # fmt: skip
+    longest = speed.seconds(0, identity.max_tokens) if speed else 0.0
+    if longest > runtime_settings.timeout:
+        return Check("llm", WARN, f"{detail}; at that speed an answer of llm.max_tokens {identity.max_tokens} "
+                     f"takes {longest:.0f} s, more than llm.timeout ({runtime_settings.timeout:g} s)",
+                     "nothing fails for it (each request's bound follows the speed measured when its job starts), "
+                     "but mining will be slow here: fewer LLM jobs at once, a smaller max_tokens, or an "
+                     "OpenAI-compatible endpoint")  # fmt: skip
     return Check("llm", OK, detail)
 
 
@@ -182,7 +245,7 @@ def check_llm_reachable(config: dict[str, Any]) -> Check:
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         return Check("llm", FAIL, f"endpoint {where} did not answer ({type(cause).__name__}: {cause})",
-                     "start the server, or correct llm.base_url")  # fmt: skip
+                     _connection_fix(cause, where))  # fmt: skip
     except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
         return Check("llm", FAIL, f"endpoint {where} refused the key in ${runtime.api_key_env} ({exc.status_code})",
                      f"export a valid key as {runtime.api_key_env}")  # fmt: skip
@@ -194,6 +257,23 @@ def check_llm_reachable(config: dict[str, Any]) -> Check:
                      f"{', '.join(sorted(listed)[:5]) or 'nothing'}); some servers answer any name",
                      "check llm.model if the first requests fail")  # fmt: skip
     return Check("llm", OK, f"endpoint {where} answers and lists '{identity.model}'")
+
+
+def _connection_fix(cause: BaseException, where: str) -> str:
+    """What to do about an endpoint that did not answer, by why: a name that does not resolve is
+    a typo or a DNS problem, a refused connection a server that is not running."""
+    import socket
+
+    text = str(cause).lower()
+    chain = [cause, cause.__cause__, cause.__context__]
+    if any(isinstance(c, socket.gaierror) for c in chain) or any(
+        phrase in text for phrase in ("name or service not known", "nodename nor servname", "name resolution",
+                                      "getaddrinfo failed", "no address associated")):  # fmt: skip
+        host = where.split("//", 1)[-1].split("/", 1)[0].split(":")[0]
+        return f"the host name {host!r} does not resolve: correct it in llm.base_url, or check this machine's DNS"
+    if "timed out" in text or "timeout" in text:
+        return "the server is slow or a firewall drops the connection: check llm.base_url and the network"
+    return "start the server, or correct llm.base_url (host and port)"
 
 
 def _missing_key(variable: str) -> Check:
@@ -218,7 +298,7 @@ def _check_endpoint(identity: LLMIdentity, runtime: LLMRuntime) -> Check:
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         return Check("llm", FAIL, f"endpoint {where} did not answer ({type(cause).__name__}: {cause})",
-                     "start the server, or correct llm.base_url")  # fmt: skip
+                     _connection_fix(cause, where))  # fmt: skip
     except openai.AuthenticationError as exc:
         return Check("llm", FAIL, f"endpoint {where} refused the key in ${key_env} ({exc.status_code})",
                      f"export a valid key as {key_env}")  # fmt: skip

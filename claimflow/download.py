@@ -310,7 +310,7 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
             try:
                 info, audio, warnings = fetch()
             except Exception as exc:  # yt-dlp raises DownloadError and friends
-                outcome = outcomes.classify(exc)
+                outcome = outcomes.for_address(outcomes.classify(exc), job.url)
                 now = time.time()
                 manifest["timings"] = turn.timings() | {"download_seconds": round(now - began, 3)}
                 if outcome.kind == outcomes.UNAVAILABLE:

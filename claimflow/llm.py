@@ -51,6 +51,28 @@ class EndpointError(RuntimeError):
     windows answered before it stay in the cache for the rerun."""
 
 
+# The LLM stop: an endpoint that refused the key refuses every request after it, so the first
+# job that meets it records the stop here and every later LLM job of the run fails before any
+# request, naming the variable to fix (the workflow's onstart clears it: a new run tries again).
+STOP_FILE = "llm-stopped.json"
+
+
+def llm_stop(state_dir: str | Path | None) -> str | None:
+    """The stop's message when this run's LLM work is stopped, else None."""
+    if state_dir is None:
+        return None
+    return atomic.read_json_or_empty(Path(state_dir) / STOP_FILE).get("message")
+
+
+def stop_llm(state_dir: str | Path | None, message: str) -> None:
+    if state_dir is not None:
+        atomic.write_json(Path(state_dir) / STOP_FILE, {"message": message, "at": round(time.time(), 3)})
+
+
+def reset_llm_stop(state_dir: str | Path) -> None:
+    (Path(state_dir) / STOP_FILE).unlink(missing_ok=True)
+
+
 @dataclass
 class Usage:
     """Requests and tokens spent (cache hits cost nothing), and their estimated price."""
@@ -144,12 +166,18 @@ class Client:
         import openai
 
         where = self.runtime.base_url or "api.openai.com"
+        if llm_stop(self.state_dir):  # an earlier job met a refused key: no request, and a short line
+            raise EndpointError("this run's LLM work is stopped: the endpoint refused the key earlier in the run "
+                                "(the run's last lines say what to fix)")  # fmt: skip
         try:
             return self._openai(messages, schema, name)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise EndpointError(f"endpoint {where} refused the key in ${self.runtime.api_key_env} (HTTP "
-                                f"{exc.status_code}). Fix: export a valid key as {self.runtime.api_key_env}, "
-                                f"then run the same command again") from None  # fmt: skip
+            key = self.runtime.api_key_env
+            message = (f"LLM work stopped: endpoint {where} refused the key in ${key} (HTTP {exc.status_code}), so "
+                       f"no further LLM request is sent this run. Fix: export a valid key as {key}, then run the "
+                       "same command again; finished work is kept")  # fmt: skip
+            stop_llm(self.state_dir, message)
+            raise EndpointError(message) from None
         except openai.NotFoundError as exc:
             raise EndpointError(f"endpoint {where} does not know model '{self.model}' (HTTP {exc.status_code}). "
                                 "Fix: set llm.model to a model it serves, then run the same command again",

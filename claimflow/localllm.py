@@ -43,9 +43,40 @@ NOTABLE_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512_vn
                      "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")  # fmt: skip
 
 
-class RuntimeCrashed(RuntimeError):
-    """The local model's runtime died (a signal or an unexpected exit): an environment fault,
-    never a fault of one transcript window, so mining must not record it as a failed window."""
+class RuntimeFailed(RuntimeError):
+    """The local model's runtime could not answer: an environment fault, never a fault of one
+    transcript window, so mining must not record it as a failed window."""
+
+
+class RuntimeCrashed(RuntimeFailed):
+    """The runtime died (a signal or an unexpected exit)."""
+
+
+class RuntimeTooSlow(RuntimeFailed):
+    """The runtime gave no answer within the bound its own measured speed allows: the machine is
+    busier than when it was measured, or the runtime hangs. Slow, not crashed."""
+
+
+# A request's bound: this many times what its size takes at the speed measured (and last seen),
+# so a machine that gets busier mid-job is waited for and a runtime that hangs is still stopped.
+SPEED_MARGIN = 3.0
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Tokens per second of one runtime on this machine, measured by the child after loading."""
+
+    prompt_tps: float  # prompt tokens evaluated per second
+    generate_tps: float  # tokens generated per second
+
+    def seconds(self, prompt_tokens: float, completion_tokens: float) -> float:
+        return prompt_tokens / self.prompt_tps + completion_tokens / self.generate_tps
+
+
+def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """An upper estimate of a chat's prompt tokens without the tokenizer (about 3 characters a
+    token for English BPE vocabularies; the template adds a few per message)."""
+    return sum(len(str(m.get("content") or "")) // 3 + 8 for m in messages)
 
 
 @dataclass(frozen=True)
@@ -105,6 +136,8 @@ class LocalRuntime:
         # runtime that hangs; loading the model gets the same bound, at least LOAD_TIMEOUT.
         self.timeout = timeout
         self.info: RuntimeInfo | None = None
+        self.speed: Speed | None = None  # measured by the child after loading the model
+        self.slowdown = 1.0  # how much slower than measured the last answer came
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._lock = threading.Lock()
@@ -114,8 +147,31 @@ class LocalRuntime:
         """llama_cpp.Llama.create_chat_completion(**request), answered by the child."""
         with self._lock:
             self._ensure_started()
-            reply = self._exchange({"op": "chat", "request": request}, timeout=self.timeout)
+            bound = self.bound(request)
+            began = time.monotonic()
+            reply = self._exchange({"op": "chat", "request": request}, timeout=bound)
+            elapsed = time.monotonic() - began
+            self._observe(reply["result"], elapsed)
+            tokens = (reply["result"].get("usage") or {}).get("completion_tokens", 0)
+            log.info("local model answered %d tokens in %.1f s (its bound %.0f s)", tokens, elapsed, bound or 0)
             return reply["result"]
+
+    def bound(self, request: dict[str, Any]) -> float | None:
+        """How long this request may take: at least llm.timeout, and SPEED_MARGIN times what its
+        prompt and its longest answer take at the speed measured (times the slowdown last seen)."""
+        if self.speed is None or self.timeout is None:  # no timeout: no bound
+            return self.timeout
+        expected = self.speed.seconds(estimate_prompt_tokens(request.get("messages", [])),
+                                      request.get("max_tokens") or 512)  # fmt: skip
+        return max(self.timeout, SPEED_MARGIN * self.slowdown * expected)
+
+    def _observe(self, result: dict[str, Any], elapsed: float) -> None:
+        usage = result.get("usage") or {}
+        if self.speed is None or not usage:
+            return
+        predicted = self.speed.seconds(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+        if predicted > 0.05:  # too short an answer says nothing about the machine's load
+            self.slowdown = max(1.0, elapsed / predicted)
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -148,7 +204,11 @@ class LocalRuntime:
             self.threads,
             self._proc.pid,
         )
-        self._exchange(None, stage="loading the model", timeout=load)
+        ready = self._exchange(None, stage="loading the model", timeout=load)
+        if measured := ready.get("speed"):
+            self.speed = Speed(measured["prompt_tps"], measured["generate_tps"])
+            log.info("local model speed here: %.0f prompt tokens/s, %.1f generated tokens/s (%d threads)",
+                     self.speed.prompt_tps, self.speed.generate_tps, self.threads)  # fmt: skip
 
     def _exchange(
         self, message: dict[str, Any] | None, stage: str = "answering", timeout: float | None = None
@@ -170,16 +230,23 @@ class LocalRuntime:
             raise RuntimeError(f"local model runtime: {reply['error']}")
         return reply
 
-    def _hung(self, stage: str, timeout: float | None) -> RuntimeCrashed:
+    def _hung(self, stage: str, timeout: float | None) -> RuntimeTooSlow:
         proc, self._proc = self._proc, None
         assert proc is not None
         proc.kill()
         proc.wait()
-        return RuntimeCrashed(
+        measured = ""
+        if self.speed is not None and stage == "answering":
+            seen = f" (times the {self.slowdown:.1f}x slowdown last seen)" if self.slowdown > 1 else ""
+            measured = (f"; measured when the job started: {self.speed.generate_tps:.1f} generated and "
+                        f"{self.speed.prompt_tps:.0f} prompt tokens/s, so it was given {SPEED_MARGIN:g} times the "
+                        f"time its answer takes at that speed{seen}")  # fmt: skip
+        return RuntimeTooSlow(
             f"the local model's runtime did not answer within {timeout:g} s while {stage} (model "
-            f"{Path(self.model_path).name}, {self.threads} threads): it was stopped. Fix: raise llm.timeout for a slow "
-            "machine or a large model, or give the job more threads; the same command again resumes, and windows "
-            "already answered come from the cache"
+            f"{Path(self.model_path).name}, {self.threads} threads{measured}): it was stopped as too slow, or hung. "
+            "Fix: the machine is busier than when the job began: run fewer LLM jobs at once (llm.max_concurrency) "
+            "or give each more threads; llm.timeout raises the least wait. The same command again resumes, and "
+            "windows already answered come from the cache"
         )
 
     def _crashed(self, stage: str) -> RuntimeCrashed:
@@ -256,6 +323,22 @@ def _receive(stream: IO[bytes]) -> dict[str, Any] | None:
     return json.loads(data)
 
 
+def _measure_speed(llama: Any) -> dict[str, float]:
+    """Prompt and generation tokens per second, on this machine now (about a second for the
+    bundled model): a short prompt evaluated, then a short answer generated greedily."""
+    prompt = "The rain in the valley fed the river, and the river fed the fields below it. " * 4
+    began = time.perf_counter()
+    evaluated = llama.create_completion(prompt, max_tokens=1, temperature=0.0)
+    prompt_seconds = time.perf_counter() - began
+    prompt_tps = max(1, evaluated["usage"]["prompt_tokens"]) / max(prompt_seconds, 1e-3)
+    began = time.perf_counter()
+    counted = llama.create_completion("Count from one to one hundred in words: one, two, three,", max_tokens=24,
+                                      temperature=0.0)  # fmt: skip
+    seconds = time.perf_counter() - began - counted["usage"]["prompt_tokens"] / prompt_tps
+    generate_tps = max(1, counted["usage"]["completion_tokens"]) / max(seconds, 1e-3)
+    return {"prompt_tps": round(prompt_tps, 1), "generate_tps": round(generate_tps, 2)}
+
+
 def _serve(model_path: str, n_ctx: int, threads: int) -> None:
     """The child: report the runtime, load the model, answer requests until told to quit."""
     # Keep the protocol on a private copy of stdout; anything native code prints goes to stderr.
@@ -270,7 +353,7 @@ def _serve(model_path: str, n_ctx: int, threads: int) -> None:
     except Exception as exc:  # a Python-level failure (bad path, bad file) is reported, not a crash
         _send(out, {"error": f"could not load {model_path}: {exc}"})
         return
-    _send(out, {"ready": True})
+    _send(out, {"ready": True, "speed": _measure_speed(llama)})
     # Fault injection for tests (a real signal, raised by the child itself): the crash a runtime
     # built for another CPU meets, at the first request, so its report can be checked end to end.
     crash_with = os.environ.get("CLAIMFLOW_TEST_RUNTIME_SIGNAL")

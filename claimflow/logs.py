@@ -62,8 +62,29 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-# What a job's log says when the job failed, for the summary and `claimflow status` to find.
+# What a job's log says when the job failed, or was stopped (Ctrl-C, SIGTERM), for the summary
+# and `claimflow status` to find: the last of them in a log is what happened to its last attempt.
 FAILED_MARK = "job failed:"
+INTERRUPTED_MARK = "job interrupted:"
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """A SIGTERM, raised where the job is, so it stops as on Ctrl-C: `finally` blocks run (a
+    private cookie copy removed, temporary files gone) and the log says it was interrupted."""
+
+
+def _interrupted_by(signum: int, _frame: object) -> None:
+    import signal
+
+    raise JobInterrupted(signal.Signals(signum).name)
+
+
+def last_mark(text: str) -> str | None:
+    """FAILED_MARK or INTERRUPTED_MARK, whichever a log says last (None: neither)."""
+    failed, interrupted = text.rfind(FAILED_MARK), text.rfind(INTERRUPTED_MARK)
+    if failed < 0 and interrupted < 0:
+        return None
+    return FAILED_MARK if failed > interrupted else INTERRUPTED_MARK
 
 
 def setup(log_path: str | Path | None, level: int = logging.INFO) -> logging.Logger:
@@ -84,6 +105,10 @@ def setup(log_path: str | Path | None, level: int = logging.INFO) -> logging.Log
     sys.excepthook = functools.partial(_log_then_say, log_path)
     if log_path and not isinstance(sys.stderr, RedactingStream):
         sys.stderr = RedactingStream(sys.stderr)
+    if log_path:
+        import signal
+
+        signal.signal(signal.SIGTERM, _interrupted_by)
     return logging.getLogger("claimflow")
 
 
@@ -98,7 +123,13 @@ def one_line(error: BaseException) -> str:
 
 def _log_then_say(log_path: str | Path | None, kind: type[BaseException], error: BaseException, tb) -> None:  # noqa: ANN001
     """An error that ends a job: its traceback into the job's log (masked), where a user looks
-    days later; on the console one line with where the rest is. Without a log, the traceback."""
+    days later; on the console one line with where the rest is. Without a log, the traceback.
+    Ctrl-C or SIGTERM is no error: the log says the job was interrupted, the console nothing."""
+    if issubclass(kind, KeyboardInterrupt):
+        how = str(error) or "SIGINT"
+        logging.getLogger("claimflow").warning("%s stopped by %s; the same command again redoes it", INTERRUPTED_MARK,
+                                               how)  # fmt: skip
+        return
     logging.getLogger("claimflow").error("%s %s: %s", FAILED_MARK, kind.__name__, error, exc_info=(kind, error, tb))
     if not log_path:
         sys.__excepthook__(kind, redact_exception(error), tb)

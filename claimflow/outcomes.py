@@ -69,6 +69,10 @@ _UNAVAILABLE = [
     ("drm", r"drm protected"),
     ("invalid_url", r"is not a valid url"),
 ]
+# Every reason class an unavailable video may have (download.json `reason_class`): what
+# `claimflow unavailable --retry` takes. `unknown`: manifests from before classes existed.
+UNAVAILABLE_CLASSES = (*(name for name, _ in _NEEDS_ACCOUNT + _UNAVAILABLE), "not_found", "empty_file", "not_media",
+                       "unknown")  # fmt: skip
 ENVIRONMENT_FIXES = {
     "js_runtime": "yt-dlp could not solve YouTube's JavaScript challenges: check that `deno` and `yt-dlp-ejs` "
     "are installed (`claimflow doctor` says), then update yt-dlp and yt-dlp-ejs together",
@@ -80,6 +84,10 @@ ENVIRONMENT_FIXES = {
     "unsupported_url": "yt-dlp did not recognise the URL: check the source line, or update yt-dlp if the site "
     "changed its pages",
 }
+
+
+# An address whose path names a media file (yt-dlp's direct-link case).
+MEDIA_SUFFIX = re.compile(r"\.(mp3|m4a|m4b|aac|ogg|oga|opus|flac|wav|mp4|m4v|webm|mkv|mov)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -166,3 +174,19 @@ def cookies_rejected(message: str) -> bool:
 def _first_line(message: str) -> str:
     text = message.strip().splitlines()[0] if message.strip() else "unknown error"
     return re.sub(r"^ERROR:\s*", "", text)[:300]
+
+
+def for_address(outcome: Outcome, url: str) -> Outcome:
+    """An outcome read against the address it came from. "Unsupported URL" is an environment
+    fault for a page (yt-dlp may not know the site yet), but for an address that names a media
+    file (`.../episode.mp3`) and served a web page instead, it is that address's own property:
+    unavailable, not media."""
+    from urllib.parse import urlsplit
+
+    if outcome.kind == ENVIRONMENT and outcome.reason_class == "unsupported_url":
+        path = urlsplit(url).path
+        if MEDIA_SUFFIX.search(path):
+            name = path.rsplit("/", 1)[-1]
+            return Outcome(UNAVAILABLE, f"{name} is not a media file: the address served a web page instead (a moved "
+                           "file or a login page); check the address", reason_class="not_media")  # fmt: skip
+    return outcome

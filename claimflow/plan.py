@@ -163,20 +163,32 @@ def bound(batch: Batch) -> tuple[str, float]:
     return slowest, rates[slowest]
 
 
-def variants(batch: Batch) -> Iterator[tuple[str, Batch]]:
+# Threads one job of a processing stage uses (the rules' `threads:`); store is one thread.
+THREADS_PER_WORKER = {"transcribe": 2, "mine": 2, "evaluate": 2, "store": 1}
+
+
+def variants(batch: Batch, cores: int | None = None) -> Iterator[tuple[str, Batch, str]]:
     """What could move the batch: one more account, enough workers for the slowest processing
-    stage to keep up with the downloads, a transcription twice as fast."""
-    yield "one more account", replace(batch, accounts=batch.accounts + 1)
+    stage to keep up with the downloads, a transcription twice as fast. Workers need cores: a
+    variant beyond `cores` (this machine's, by default) says how many it needs."""
+    import os
+
+    cores = cores or os.cpu_count() or 1
+    yield "one more account", replace(batch, accounts=batch.accounts + 1), ""
     rates = {stage: batch.stages[stage].per_hour for stage in PROCESSING}
     slowest = min(rates, key=rates.__getitem__)
     stage = batch.stages[slowest]
     needed = math.ceil(batch.download_per_hour() * stage.seconds / 3600.0)
     if needed > stage.workers:
         stages = dict(batch.stages, **{slowest: replace(stage, workers=needed)})
-        yield f"{needed - stage.workers} more {slowest} workers ({needed})", replace(batch, stages=stages)
+        note = ""
+        if (wanted := needed * THREADS_PER_WORKER[slowest]) > cores:
+            where = "an OpenAI-compatible endpoint" if slowest in ("mine", "evaluate") else "a cluster or a GPU"
+            note = f"needs {wanted} cores, this machine has {cores}: {where}"
+        yield f"{needed - stage.workers} more {slowest} workers ({needed})", replace(batch, stages=stages), note
     faster = replace(batch.stages["transcribe"], seconds=batch.stages["transcribe"].seconds / 2)
     yield ("transcription twice as fast (a smaller model, or a GPU)",
-           replace(batch, stages=dict(batch.stages, transcribe=faster)))  # fmt: skip
+           replace(batch, stages=dict(batch.stages, transcribe=faster)), "")  # fmt: skip
 
 
 def per_video(seconds: float) -> str:
@@ -189,7 +201,56 @@ def days(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h = {seconds / 86400:.1f} days"
 
 
-def render(batch: Batch, sources: dict[str, str] | None = None) -> str:
+@dataclass
+class Phase:
+    name: str
+    hours: float
+    stored: int
+    notes: str
+
+
+def phases(batch: Batch, outcome: Outcome) -> list[Phase]:
+    """Warm-up, steady state, drain (each only when it lasts), and the total."""
+    steady = outcome.rate(outcome.finished, outcome.warmup_end, outcome.downloads_end)
+    found = [
+        Phase("warm-up", outcome.warmup_end / 3600, sum(t < outcome.warmup_end for t in outcome.finished),
+              f"first {batch.warmup_videos} downloads of each account at {batch.warmup_gap[0]:g}-"
+              f"{batch.warmup_gap[1]:g} s"),
+        Phase("steady state", (outcome.downloads_end - outcome.warmup_end) / 3600,
+              sum(outcome.warmup_end <= t < outcome.downloads_end for t in outcome.finished),
+              f"{steady:.1f} stored/h; the buffer peaks at {outcome.max_buffer}"),
+        Phase("drain", (outcome.makespan - outcome.downloads_end) / 3600,
+              sum(t >= outcome.downloads_end for t in outcome.finished), "after the last download"),
+    ]  # fmt: skip
+    kept = [phase for phase in found if phase.hours > 0 and (phase.stored or phase.name != "steady state")]
+    return [*kept, Phase("total", outcome.makespan / 3600, batch.videos, days(outcome.makespan))]
+
+
+def summary(batch: Batch, sources: dict[str, str] | None = None, cores: int | None = None) -> dict:
+    """The plan as data: `claimflow plan --json`, and what render() prints."""
+    outcome = simulate(batch)
+    stage, rate = bound(batch)
+    moves = []
+    for label, variant, note in variants(batch, cores):
+        other = simulate(variant).makespan
+        relative = round((other - outcome.makespan) / outcome.makespan, 4) if outcome.makespan else 0.0
+        moves.append({"change": label, "makespan_hours": round(other / 3600, 2), "relative": relative,
+                      "note": note or None})  # fmt: skip
+    stages = {"download": {"gap_seconds": batch.mean_gap, "parallel": batch.accounts,
+                           "per_hour": round(batch.download_per_hour(), 2),
+                           "per_hour_below_min": round(batch.download_per_hour(batch.buffer.fast), 2),
+                           "per_hour_above_target": round(batch.download_per_hour(batch.buffer.slow), 2),
+                           "transfer_seconds": batch.download_seconds}}  # fmt: skip
+    for name in PROCESSING:
+        s = batch.stages[name]
+        stages[name] = {"seconds": s.seconds, "parallel": s.workers, "per_hour": round(s.per_hour, 2)}
+    return {"videos": batch.videos, "accounts": batch.accounts, "times_from": dict(sources or {}), "stages": stages,
+            "bound_by": stage, "bound_per_hour": round(rate, 2),
+            "phases": [vars(phase) | {"hours": round(phase.hours, 2)} for phase in phases(batch, outcome)],
+            "makespan_hours": round(outcome.makespan / 3600, 2), "what_would_move_it": moves}  # fmt: skip
+
+
+def render(batch: Batch, sources: dict[str, str] | None = None, cores: int | None = None) -> str:
     """The plan as tables; `sources` says where each stage's time came from."""
     outcome = simulate(batch)
     stage, rate = bound(batch)
@@ -206,26 +267,14 @@ def render(batch: Batch, sources: dict[str, str] | None = None) -> str:
         s = batch.stages[name]
         lines.append(f"{name:12s} {per_video(s.seconds):>14s} {s.workers:>10d} {s.per_hour:>10.1f}")
     lines += ["", f"bound by {stage}: {rate:.1f} videos/h", ""]
-    steady = outcome.rate(outcome.finished, outcome.warmup_end, outcome.downloads_end)
-    lines += [
-        f"{'phase':14s} {'hours':>8s} {'videos stored':>14s}  notes",
-        f"{'warm-up':14s} {outcome.warmup_end / 3600:>8.1f} "
-        f"{sum(t < outcome.warmup_end for t in outcome.finished):>14d}"
-        f"  first {batch.warmup_videos} downloads of each account at {batch.warmup_gap[0]:g}-{batch.warmup_gap[1]:g} s",
-        f"{'steady state':14s} {(outcome.downloads_end - outcome.warmup_end) / 3600:>8.1f} "
-        f"{sum(outcome.warmup_end <= t < outcome.downloads_end for t in outcome.finished):>14d}"
-        f"  {steady:.1f} stored/h; the buffer peaks at {outcome.max_buffer}",
-        f"{'drain':14s} {(outcome.makespan - outcome.downloads_end) / 3600:>8.1f} "
-        f"{sum(t >= outcome.downloads_end for t in outcome.finished):>14d}  after the last download",
-        f"{'total':14s} {outcome.makespan / 3600:>8.1f} {batch.videos:>14d}  {days(outcome.makespan)}",
-        "",
-        "what would move it:",
-    ]
-    for label, variant in variants(batch):
+    lines.append(f"{'phase':14s} {'hours':>8s} {'videos stored':>14s}  notes")
+    lines += [f"{p.name:14s} {p.hours:>8.1f} {p.stored:>14d}  {p.notes}" for p in phases(batch, outcome)]
+    lines += ["", "what would move it:"]
+    for label, variant, note in variants(batch, cores):
         other = simulate(variant).makespan
         change = "no change" if abs(other - outcome.makespan) < 0.01 * outcome.makespan else (
             f"{(other - outcome.makespan) / outcome.makespan:+.0%}")  # fmt: skip
-        lines.append(f"  {label}: {days(other)} ({change})")
+        lines.append(f"  {label}: {days(other)} ({change}{'; ' + note if note else ''})")
     return "\n".join(lines)
 
 
@@ -266,16 +315,19 @@ def from_config(
     workers: dict[str, int],
     accounts: int | None = None,
     gap: tuple[float, float] | None = None,
+    use_measured: bool = False,
 ) -> tuple[Batch, dict[str, str]]:
-    """The batch the config describes; each stage's time given (`minutes`), else measured in the
-    results folder, else typical. Returns the batch and where each time came from."""
+    """The batch the config describes; each stage's time given (`minutes`), else, with
+    `use_measured`, measured in the results folder, else a typical hour-long video's. A plan is
+    for the batch to come: the figures of whatever ran in this folder (the demo's 30-second
+    clips) are used only when asked for. Returns the batch and where each time came from."""
     import os
 
     from claimflow import llm as cf_llm
     from claimflow.settings import Settings
 
     settings = Settings.from_config(config)
-    measured = measured_seconds(settings.results)
+    measured = measured_seconds(settings.results) if use_measured else {}
     seconds, origins = {}, {}
     for stage in ("download", *PROCESSING):
         if stage in minutes:
@@ -284,7 +336,8 @@ def from_config(
             value, count = measured[stage]
             seconds[stage], origins[stage] = value, f"measured ({count} videos in {settings.results})"
         else:
-            seconds[stage], origins[stage] = TYPICAL_SECONDS[stage], "typical hour-long video (nothing measured)"
+            why = "nothing measured" if use_measured else "--measured uses this folder's runs"
+            seconds[stage], origins[stage] = TYPICAL_SECONDS[stage], f"typical hour-long video ({why})"
     slots = cf_llm.concurrency_slots(settings.llm, settings.llm_runtime)
     default_workers = {"transcribe": max(1, (os.cpu_count() or 2) // 2), "mine": slots, "evaluate": slots, "store": 1}
     default_workers.update(workers)

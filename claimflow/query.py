@@ -75,6 +75,16 @@ class ClaimRow:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def href(self) -> str | None:
+        """The moment as an address a browser opens: the YouTube link, or the local file with a
+        media fragment (`#t=12`, which the browser's player seeks to); None for anything else."""
+        if self.link.startswith(("https://", "http://")):
+            return self.link
+        if self.source and self.source.startswith("file://"):
+            return f"{self.source.split('#', 1)[0]}#t={int(self.t0 or 0)}"
+        return None
+
 
 _SELECT = """
 SELECT c.vid, c.claim_id, c.claim_text, c.claim_type, c.domain, c.stance, c.supported,
@@ -125,6 +135,8 @@ def _filters(tier: list[str] | None, vid: list[str] | None, claim_type: list[str
         if values:
             where.append(f"{column} IN ({', '.join('?' for _ in values)})")
             args += list(values)
+    if tier:  # a tier ranks accepted claims; a rejected one's score places it in none
+        where.append("e.decision = 'accept'")
     if collection:
         marks = ", ".join("?" for _ in collection)
         where.append(f"c.vid IN (SELECT vid FROM collection_videos WHERE cid IN ({marks}))")

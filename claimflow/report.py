@@ -3,15 +3,23 @@ fetched at view time), built from whatever exists, so it can be made at any mome
 
 Figures come from matplotlib; each is also written as its own SVG for Snakemake's report
 (`snakemake --report`). Every string from the outside world (titles, reasons, claims, URLs) is
-escaped, and only http(s) links become anchors.
+escaped, and only http(s) links and the user's own local files (with the moment as a media
+fragment) become anchors.
+
+It reads at corpus scale: the header says when it was made, from what, and where the batch
+stands; videos are counted by outcome in a fixed order; per-video detail is closed and bounded
+(the best TOP_VIDEOS videos; the rest are in the database), and pending videos are counted by
+stage instead of listed one by one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 import io
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +27,7 @@ from typing import Any
 
 from claimflow import atomic, query, summary
 from claimflow.settings import Pacing
-from claimflow.status import OUTPUTS
+from claimflow.status import OUTPUTS, RunTimes, Status
 
 # Titles here; the captions are the workflow's report/<name>.rst, shared with Snakemake's report.
 FIGURES = {
@@ -31,6 +39,11 @@ FIGURES = {
     "tokens": "LLM tokens per video against its audio length",
 }
 CAPTIONS = Path(__file__).resolve().parent.parent / "report"
+# Outcomes in the order a reader asks about them (summary.tsv's `status`, its stage aside).
+OUTCOME_ORDER = ("ok", "partial", "failed", "interrupted", "unavailable", "no_speech", "not_english", "pending")
+TOP_VIDEOS = 50  # videos with their best claims in the page; the database holds every one
+TOP_CLAIMS = 3  # claims per video shown
+PROBLEM_ROWS = 200  # unavailable, failed, partial and interrupted videos listed one by one
 
 
 def caption(name: str) -> str:
@@ -51,6 +64,18 @@ class Download:
     gap: float | None
 
 
+@dataclass(frozen=True)
+class Context:
+    """What the header says: when, from what, and where the batch stands."""
+
+    generated_at: float
+    results: str  # absolute
+    config_files: tuple[str, ...] = ()
+    local_model: bool = False  # the LLM runs here: it costs nothing
+    status: Status | None = None  # running or not, and the ETA
+    runs: tuple[RunTimes, ...] = ()  # each run's start and end, for the time between runs
+
+
 @dataclass
 class ReportData:
     rows: list[dict[str, Any]]
@@ -64,9 +89,11 @@ class ReportData:
     delay: tuple[float, float]
     buffer_limits: tuple[int, int, int]
     collections: list[dict[str, Any]] = field(default_factory=list)
+    warmup: tuple[int, tuple[float, float]] = (0, (0.0, 0.0))  # downloads per account, their gap range
+    context: Context | None = None
 
 
-def gather(pacing: Pacing, vids: list[str], results: str | Path, top: int = 3) -> ReportData:
+def gather(pacing: Pacing, vids: list[str], results: str | Path, context: Context | None = None) -> ReportData:
     results = Path(results)
     database = results / "claimflow.sqlite"
     rows = summary.rows(database, vids, results)
@@ -94,16 +121,19 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path, top: int = 3) -
             with contextlib.suppress(OSError):
                 mined_at[vid] = (folder / "claims.json").stat().st_mtime
     tiers: Counter[str] = Counter()
-    top_claims: dict[str, list[query.ClaimRow]] = {}
+    best: dict[str, list[query.ClaimRow]] = {}
     if database.is_file():
         for claim in query.claims(database):
             tiers[claim.tier if claim.decision == "accept" and claim.tier else (claim.decision or "unevaluated")] += 1
-            if claim.decision == "accept" and len(top_claims.setdefault(claim.vid, [])) < top:
-                top_claims[claim.vid].append(claim)
+            if claim.decision == "accept" and len(best.setdefault(claim.vid, [])) < TOP_CLAIMS:
+                best[claim.vid].append(claim)
+    # The videos with the best claims first; the page holds TOP_VIDEOS of them.
+    ranked = sorted(best.items(), key=lambda kv: (-max((c.score or 0.0) for c in kv[1]), kv[0]))
     buffer = pacing.buffer
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
-                      durations, tiers, top_claims, pacing.delay,
-                      (buffer.min, buffer.target, buffer.max), collections_of(database))  # fmt: skip
+                      durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
+                      collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
+                      context)  # fmt: skip
 
 
 _COLLECTIONS = """
@@ -189,6 +219,35 @@ def _origin(data: ReportData) -> float:
     return min(times) if times else 0.0
 
 
+def _end(data: ReportData) -> float:
+    times = [d.started for d in data.downloads] + [t for ts in data.finished.values() for t in ts]
+    return max(times) if times else 0.0
+
+
+def idle_spans(runs: tuple[RunTimes, ...], start: float, end: float, least: float = 60.0) -> list[tuple[float, float]]:
+    """The stretches of [start, end] when no run was alive (the batch stopped between two runs),
+    each at least `least` seconds: the figures shade them, so a pause is not read as a slow batch."""
+    spans, cursor = [], start
+    for run in sorted(runs, key=lambda r: r.started):
+        if run.ended < start or run.started > end:
+            continue
+        if run.started - cursor >= least:
+            spans.append((cursor, run.started))
+        cursor = max(cursor, run.ended)
+    if runs and end - cursor >= least and cursor > start:
+        spans.append((cursor, end))
+    return spans
+
+
+def _shade_idle(axes, data: ReportData, origin: float, unit: str) -> None:
+    if data.context is None:
+        return
+    for number, (began, ended) in enumerate(idle_spans(data.context.runs, origin, _end(data))):
+        for index, ax in enumerate(axes):
+            ax.axvspan((began - origin) / _UNIT[unit], (ended - origin) / _UNIT[unit], color="0.85", alpha=0.6,
+                       lw=0, label="no run" if number == 0 and index == 0 else None)  # fmt: skip
+
+
 def figure_svgs(data: ReportData) -> dict[str, str]:
     plt = _pyplot()
     _mark.count = 0
@@ -210,21 +269,33 @@ def _downloads(plt, data: ReportData, origin: float, unit: str):
     by_account: dict[str, list[Download]] = {}
     for d in data.downloads:
         by_account.setdefault(d.account or "?", []).append(d)
-    end = _since([max(d.started for d in data.downloads)], origin, unit)[0] if data.downloads else 0.0
+    end = _since([_end(data)], origin, unit)[0] if data.downloads else 0.0
+    warm_until = 0.0  # the last warm-up download of any account
+    warm_count, (warm_low, warm_high) = data.warmup
     for account, items in sorted(by_account.items()):
         xs = _since([d.started for d in items], origin, unit)
         counts = list(range(1, len(xs) + 1))
-        # Held to the last download of any account, so an account with one download shows too.
-        line = top.step([*xs, end], [*counts, counts[-1]], where="post", marker="o", ms=3,
-                        markevery=list(range(len(xs))), label=account)  # fmt: skip
+        # From zero at the account's first start, held to the batch's last event, so an account
+        # with one download draws a step too.
+        line = top.step([xs[0], *xs, end], [0, *counts, counts[-1]], where="post", marker="o", ms=3,
+                        markevery=list(range(1, len(xs) + 1)), label=account)  # fmt: skip
         _mark(line)
+        if warm_count and len(xs) > 1:
+            warm_until = max(warm_until, xs[min(warm_count, len(xs) - 1)])
         gaps = [(x, d.gap) for x, d in zip(xs, items, strict=True) if d.gap is not None]
         _mark(bottom.plot([x for x, _ in gaps], [g for _, g in gaps], "o", ms=3, label=account))
     low, high = data.delay
     bottom.axhspan(low, high, color="tab:green", alpha=0.12, label=f"configured gap {low:g}-{high:g} s")
+    if warm_until > 0:
+        # An account's first downloads are paced by the warm-up range: its own band, over their time.
+        label = f"warm-up gap {warm_low:g}-{warm_high:g} s (first {warm_count} of each account)"
+        bottom.fill_between([0.0, warm_until], warm_low, warm_high, color="tab:purple", alpha=0.12, lw=0, label=label)
+    _shade_idle((top, bottom), data, origin, unit)
     top.set_ylabel("downloads started")
+    top.set_ylim(bottom=0)
     _integer_y(top)
     bottom.set_ylabel("pacing gap (s)")
+    bottom.set_ylim(bottom=0)
     _time_label(bottom, unit)
     if by_account:
         top.legend(loc="upper left")
@@ -249,8 +320,10 @@ def _buffer(plt, data: ReportData, origin: float, unit: str):
     for value, label, color in zip(data.buffer_limits, ("min", "target", "max"), ("tab:green", "tab:orange", "tab:red"),
                                    strict=True):  # fmt: skip
         ax.axhline(value, color=color, ls="--", lw=1, label=f"{label} {value}")
+    _shade_idle((ax,), data, origin, unit)
     _time_label(ax, unit)
     ax.set_ylabel("videos")
+    ax.set_ylim(bottom=0)
     _integer_y(ax)
     ax.legend(loc="upper right", fontsize=7)
     return fig
@@ -259,17 +332,23 @@ def _buffer(plt, data: ReportData, origin: float, unit: str):
 def _throughput(plt, data: ReportData, origin: float, unit: str):
     fig, ax = plt.subplots(figsize=(8, 3))
     drawn = False
+    end = _since([_end(data)], origin, unit)[0]
     for stage, times in data.finished.items():
         if times:
             xs = _since(sorted(times), origin, unit)
-            _mark(ax.step(xs, range(1, len(xs) + 1), where="post", label=stage))
+            # From zero at the stage's first finish, held to the batch's last event: a stage with
+            # one finished video draws a step, not a lone point.
+            counts = list(range(1, len(xs) + 1))
+            _mark(ax.step([xs[0], *xs, end], [0, *counts, counts[-1]], where="post", label=stage))
             drawn = True
+    _shade_idle((ax,), data, origin, unit)
     if drawn:
         ax.legend(loc="upper left")
     else:
         _empty(ax, "no stage finished yet")
     _time_label(ax, unit)
     ax.set_ylabel("videos finished")
+    ax.set_ylim(bottom=0)
     _integer_y(ax)
     return fig
 
@@ -288,14 +367,15 @@ def _durations(plt, data: ReportData, origin: float, unit: str):
 
 def _tiers(plt, data: ReportData, origin: float, unit: str):
     fig, ax = plt.subplots(figsize=(8, 2.6))
-    order = ["A", "B", "C", "D", "reject", "merge", "unevaluated"]
-    names = [n for n in order if data.tiers.get(n)] + sorted(set(data.tiers) - set(order))
-    if names:
-        values = [data.tiers[n] for n in names]
+    extra = [n for n in ("reject", "merge", "unrated", "unevaluated") if data.tiers.get(n)]
+    names = ["A", "B", "C", "D", *extra, *sorted(set(data.tiers) - {"A", "B", "C", "D", *extra})]
+    if sum(data.tiers.values()):
+        values = [data.tiers.get(n, 0) for n in names]
         bars = ax.bar(names, values, color=["tab:blue" if n in "ABCD" else "0.6" for n in names])
-        ax.bar_label(bars)
+        ax.bar_label(bars, labels=[f"{v:,}" for v in values])
         _mark(list(bars))
         ax.set_ylabel("claims")
+        ax.set_ylim(0, max(values) * 1.25 or 1)  # room for the labels above the bars
         _integer_y(ax)
     else:
         _empty(ax, "no claim stored yet")
@@ -309,24 +389,39 @@ def _tokens(plt, data: ReportData, origin: float, unit: str):
     totals = summary.totals(data.rows)
     if points:
         _mark(ax.scatter([p[0] for p in points], [p[1] for p in points], s=14))
-        cost = totals["cost_usd"]
-        hours = totals["audio_hours"] or 0
-        per_hour = f"${cost / hours:.4f}" if cost is not None and hours else "unknown"
-        ax.set_title(f"{totals['tokens_per_audio_hour']} tokens and {per_hour} per audio hour", fontsize=9)
+        ax.set_title(f"{totals['tokens_per_audio_hour'] or 0:,} tokens per audio hour, "
+                     f"{_cost_per_hour(totals, data.context)}", fontsize=9)  # fmt: skip
         ax.set_xlabel("audio (minutes)")
         ax.set_ylabel("tokens (prompt + completion)")
+        ax.yaxis.set_major_formatter("{x:,.0f}")
     else:
         _empty(ax, "no video mined yet")
     return fig
 
 
+def _cost(totals: dict[str, Any], context: Context | None) -> str:
+    if context is not None and context.local_model and not totals["cost_usd"]:
+        return "no cost (the local model)"
+    return "unknown (no price for the model)" if totals["cost_usd"] is None else f"${totals['cost_usd']:,.4f}"
+
+
+def _cost_per_hour(totals: dict[str, Any], context: Context | None) -> str:
+    hours = totals["audio_hours"] or 0
+    if context is not None and context.local_model and not totals["cost_usd"]:
+        return "no cost (the local model)"
+    if totals["cost_usd"] is None or not hours:
+        return "cost unknown (no price for the model)"
+    return f"${totals['cost_usd'] / hours:,.4f} per audio hour"
+
+
 # -- the HTML ---------------------------------------------------------------------------------------
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
-h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;
-vertical-align:top}th{background:#f4f4f4}.num{text-align:right}figure{margin:1em 0}figure svg{max-width:100%;
-height:auto}figcaption{color:#555}.tier{font-weight:bold}details{margin:.3em 0}summary{cursor:pointer}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+.meta{color:#555;margin-top:0}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;
+padding:.2em .5em;text-align:left;vertical-align:top}th{background:#f4f4f4}.num{text-align:right}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555}.tier{font-weight:bold}
+details{margin:.3em 0}summary{cursor:pointer}
 """
 
 
@@ -334,10 +429,26 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _n(value: Any) -> str:
+    """A count with thousands separators."""
+    return f"{int(value or 0):,}"
+
+
 def _link(url: str) -> str:
     if url.startswith(("https://", "http://")):
         return f'<a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
     return _e(url)
+
+
+def _moment(claim: query.ClaimRow) -> str:
+    """Where to hear the claim, as a link: YouTube at the second, a local file at the moment."""
+    href = claim.href
+    if href is None:
+        return _e(claim.link)
+    text = claim.link
+    if href.startswith("file://"):
+        text = f"{Path(claim.link.rsplit(' at ', 1)[0]).name} at {claim.link.rsplit(' at ', 1)[-1]}"
+    return f'<a href="{_e(href)}" rel="noreferrer">{_e(text)}</a>'
 
 
 def _inline(svg: str, prefix: str) -> str:
@@ -349,63 +460,140 @@ def _inline(svg: str, prefix: str) -> str:
     return svg
 
 
+def _outcome(status: Any) -> str:
+    return str(status).split(":", 1)[0]
+
+
+def _header(data: ReportData) -> str:
+    """When the report was made, from which results and config, and where the batch stands."""
+    from claimflow.statusview import clock, duration, eta
+
+    context = data.context
+    if context is None:
+        return ""
+    now = context.generated_at
+    items = [f"generated {dt.datetime.fromtimestamp(now).strftime('%Y-%m-%d %H:%M:%S')}",
+             f"results <code>{_e(context.results)}</code>"]  # fmt: skip
+    if context.config_files:
+        items.append("config " + ", ".join(f"<code>{_e(f)}</code>" for f in context.config_files))
+    status = context.status
+    if status is not None:
+        if status.snakemake_running is False:
+            state = "the batch is not running"
+            if (run := status.last_run) is not None:
+                state += f"; its last run ended {_e(clock(run.ended, now))}, after {duration(run.seconds)}"
+        else:
+            state = f"the batch is running; ETA {_e(eta(status.eta_seconds))}"
+            if status.bound_by:
+                state += f", bound by {_e(status.bound_by)}"
+        items.append(state)
+    return f"<p class=meta>{' · '.join(items)}</p>"
+
+
 def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow batch report") -> str:
     totals = summary.totals(data.rows)
-    statuses = Counter(str(r.get("status")) for r in data.rows)
-    cost = "unknown" if totals["cost_usd"] is None else f"${totals['cost_usd']:.4f}"
+    outcomes = Counter(_outcome(r.get("status")) for r in data.rows)
+    columns = [o for o in OUTCOME_ORDER if o in outcomes or o in ("ok", "failed", "unavailable")]
+    columns += sorted(set(outcomes) - set(columns))
     parts = [
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>",
-        "<table><tr><th>videos</th>" + "".join(f"<th>{_e(s)}</th>" for s in sorted(statuses)) + "</tr>",
-        f"<tr><td class=num>{len(data.rows)}</td>"
-        + "".join(f"<td class=num>{statuses[s]}</td>" for s in sorted(statuses))
-        + "</tr></table>",
-        f"<p>{totals['audio_hours']:.2f} audio hours; {totals['prompt_tokens'] + totals['completion_tokens']} LLM "
-        f"tokens in {totals['llm_requests']} requests ({totals['llm_cached']} from cache); cost {cost}.</p>",
-    ]
-    for name, title in FIGURES.items():
+        _header(data),
+        "<table id=outcomes><tr><th>videos</th>"
+        + "".join(f"<th>{_e(o.replace('_', ' '))}</th>" for o in columns) + "</tr>",
+        f"<tr><td class=num>{_n(len(data.rows))}</td>"
+        + "".join(f"<td class=num>{_n(outcomes[o])}</td>" for o in columns) + "</tr></table>",
+        f"<p>{totals['audio_hours']:,.2f} audio hours; {_n(totals['prompt_tokens'] + totals['completion_tokens'])} "
+        f"LLM tokens in {_n(totals['llm_requests'])} requests ({_n(totals['llm_cached'])} from cache); "
+        f"{_cost(totals, data.context)}.</p>",
+    ]  # fmt: skip
+    for name, figure_title in FIGURES.items():
         svg = _inline(svgs[name], name)
-        parts.append(f'<h2>{_e(title)}</h2><figure id="fig-{name}">{svg}<figcaption>{_e(caption(name))}'
+        parts.append(f'<h2>{_e(figure_title)}</h2><figure id="fig-{name}">{svg}<figcaption>{_e(caption(name))}'
                      "</figcaption></figure>")  # fmt: skip
     if data.collections:
         parts.append("<h2>Collections</h2><table id=collections><tr><th>collection</th><th>title</th><th>listed</th>"
                      "<th>no longer listed</th><th>kept by the filters</th><th>stored</th>"
                      "<th>accepted claims</th></tr>")  # fmt: skip
         for c in data.collections:
-            parts.append(f"<tr><td>{_e(c['cid'])}</td><td>{_e(c['title'])}</td><td class=num>{c['listed']}</td>"
-                         f"<td class=num>{c['no_longer_listed']}</td><td class=num>{c['kept']}</td>"
-                         f"<td class=num>{c['stored']}</td><td class=num>{c['accepted_claims']}</td></tr>")  # fmt: skip
+            keys = ("listed", "no_longer_listed", "kept", "stored", "accepted_claims")
+            counts = "".join(f"<td class=num>{_n(c[key])}</td>" for key in keys)
+            parts.append(f"<tr><td>{_e(c['cid'])}</td><td>{_e(c['title'])}</td>{counts}</tr>")
         parts.append("</table>")
-    parts.append("<h2>Top claims per video</h2>")
-    titles = {r["vid"]: r.get("title") for r in data.rows}
-    if not data.top_claims:
-        parts.append("<p>No accepted claim stored yet.</p>")
-    for vid, claims in data.top_claims.items():
-        parts.append(f"<details open><summary>{_e(titles.get(vid) or vid)} <small>({_e(vid)})</small></summary>")
-        parts.append("<table><tr><th>tier</th><th>score</th><th>claim</th><th>quote</th><th>moment</th></tr>")
-        for c in claims:
-            score = "" if c.score is None else f"{c.score:.2f}"
-            parts.append(f"<tr><td class=tier>{_e(c.tier)}</td><td class=num>{score}</td><td>{_e(c.claim_text)}</td>"
-                         f"<td>{_e(c.quote)}</td><td>{_link(c.link)}</td></tr>")  # fmt: skip
-        parts.append("</table></details>")
-    problems = [r for r in data.rows if str(r.get("status")) not in ("ok", "no_speech")]
-    parts.append("<h2>Unavailable, failed, partial and pending videos</h2>")
-    if problems:
-        parts.append("<table id=problems><tr><th>video</th><th>status</th><th>class</th><th>reason</th></tr>")
-        for r in problems:
-            parts.append(f"<tr><td>{_e(r['vid'])}</td><td>{_e(r.get('status'))}</td><td>{_e(r.get('reason_class'))}</td>"
-                         f"<td>{_e(r.get('reason'))}</td></tr>")  # fmt: skip
-        parts.append("</table>")
-    else:
-        parts.append("<p id=problems>None: every video is ok or has no speech.</p>")
+    parts += _top_claims(data)
+    parts += _problems(data)
     parts.append("</body></html>\n")
     return "".join(parts)
 
 
-def build(pacing: Pacing, vids: list[str], results: str | Path, out: str | Path,
-          figure_dir: str | Path | None = None) -> ReportData:  # fmt: skip
+def _top_claims(data: ReportData) -> list[str]:
+    shown = list(data.top_claims.items())[:TOP_VIDEOS]
+    rest = len(data.top_claims) - len(shown)
+    parts = ["<h2>Top claims per video</h2>"]
+    if not shown:
+        return [*parts, "<p>No accepted claim stored yet.</p>"]
+    parts.append(f"<p>The {len(shown)} videos with the best accepted claims, best first, each with its top "
+                 f"{TOP_CLAIMS}" + (f"; {_n(rest)} more videos have accepted claims: `claimflow search`, "
+                 "`claimflow export` or the database hold them all" if rest else "") + ".</p>")  # fmt: skip
+    titles = {r["vid"]: r.get("title") for r in data.rows}
+    for vid, claims in shown:
+        best = max((c.score or 0.0) for c in claims)
+        parts.append(f"<details><summary>{_e(titles.get(vid) or vid)} <small>({_e(vid)}; best "
+                     f"{_e(claims[0].tier)} {best:.2f})</small></summary>")  # fmt: skip
+        parts.append("<table><tr><th>tier</th><th>score</th><th>claim</th><th>quote</th><th>moment</th></tr>")
+        for c in claims:
+            score = "" if c.score is None else f"{c.score:.2f}"
+            parts.append(f"<tr><td class=tier>{_e(c.tier)}</td><td class=num>{score}</td><td>{_e(c.claim_text)}</td>"
+                         f"<td>{_e(c.quote)}</td><td>{_moment(c)}</td></tr>")  # fmt: skip
+        parts.append("</table></details>")
+    return parts
+
+
+def _problems(data: ReportData) -> list[str]:
+    """The videos a reader must act on, one by one (bounded); pending ones counted by stage."""
+    parts = ["<h2>Unavailable, failed, partial, interrupted and pending videos</h2>"]
+    problems = [r for r in data.rows if _outcome(r.get("status")) in ("unavailable", "failed", "partial",
+                                                                       "interrupted")]  # fmt: skip
+    statuses = [str(r.get("status")) for r in data.rows]
+    pending = Counter(status.split(":", 1)[1] for status in statuses if status.startswith("pending:"))
+    if not problems and not pending:
+        return [*parts, "<p id=problems>None: every video is ok or has no speech.</p>"]
+    if problems:
+        parts.append("<table id=problems><tr><th>video</th><th>status</th><th>class</th><th>reason</th></tr>")
+        for r in problems[:PROBLEM_ROWS]:
+            parts.append(f"<tr><td>{_e(r['vid'])}</td><td>{_e(r.get('status'))}</td><td>{_e(r.get('reason_class'))}</td>"
+                         f"<td>{_e(r.get('reason'))}</td></tr>")  # fmt: skip
+        parts.append("</table>")
+        if len(problems) > PROBLEM_ROWS:
+            parts.append(f"<p>... and {_n(len(problems) - PROBLEM_ROWS)} more: results/summary.tsv lists every video "
+                         "with its reason.</p>")  # fmt: skip
+    if pending:
+        where = ", ".join(f"{_n(n)} at {_e(stage)}" for stage, n in sorted(pending.items(), key=lambda kv: -kv[1]))
+        parts.append(f"<p id=pending>Pending (not reached yet, or outside this run's target): {where}.</p>")
+    return parts
+
+
+def context_for(config: dict[str, Any], results: str | Path, workdir: Path | None = None,
+                config_files: list[str] | tuple[str, ...] = ()) -> Context:  # fmt: skip
+    """The header's facts, from the config, the folder and its runs."""
+    from claimflow import status as cf_status
+
+    workdir = workdir or Path.cwd()
+    try:
+        state = cf_status.collect(config, workdir=workdir)
+    except Exception:  # the report matters more than its header's ETA
+        state = None
+    return Context(time.time(), str(Path(results).resolve()), tuple(str(f) for f in config_files),
+                   config["llm"]["provider"] == "local", state, tuple(cf_status.runs(workdir)))  # fmt: skip
+
+
+def build(config: dict[str, Any], vids: list[str], results: str | Path, out: str | Path,
+          figure_dir: str | Path | None = None, config_files: tuple[str, ...] = ()) -> ReportData:  # fmt: skip
     """Write the HTML report (and, with `figure_dir`, each figure as an SVG file)."""
-    data = gather(pacing, vids, results)
+    from claimflow.settings import Settings
+
+    pacing = Settings.from_config(config).pacing
+    data = gather(pacing, vids, results, context_for(config, results, config_files=config_files))
     svgs = figure_svgs(data)
     if figure_dir is not None:
         os.makedirs(figure_dir, exist_ok=True)

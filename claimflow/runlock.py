@@ -28,7 +28,10 @@ import sys
 from pathlib import Path
 
 LOCK_NAME = "claimflow-run.lock"
-HELD_ENV = "CLAIMFLOW_RUN_LOCK_HELD"  # set by `claimflow run` for its Snakemake: it holds the lock
+HELD_ENV = "CLAIMFLOW_RUN_LOCK_HELD"  # set by `claimflow run` for its Snakemake: "parent:<its pid>"
+# Where the workflow leaves its closing lines (collections, the counted last line) and exit
+# status for `claimflow run` to print after Snakemake's own last lines.
+CLOSING_NAME = "claimflow-closing.json"
 EXIT_REFUSED = 2
 # Options after which Snakemake neither writes outputs nor takes its lock, or shares the folder.
 _NO_LOCK = {"-n", "--dry-run", "--dryrun", "--nolock", "--unlock", "--lint", "--list", "-l", "--list-rules",
@@ -44,7 +47,7 @@ def hold_shared(folder: str | Path = ".snakemake") -> int | None:
     already holds the lock for this process, or another run holds it exclusively (then
     Snakemake's own lock decides, as it always did).
     """
-    if os.environ.get(HELD_ENV) == str(os.getpid()):
+    if under_launcher():
         return None
     path = Path(folder)
     try:
@@ -58,6 +61,32 @@ def hold_shared(folder: str | Path = ".snakemake") -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def under_launcher() -> bool:
+    """Whether this process is the Snakemake that `claimflow run` started (it holds the lock
+    for it, and prints the closing lines after Snakemake's)."""
+    return os.environ.get(HELD_ENV) == f"parent:{os.getppid()}"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (its jobs and theirs), from /proc; [] where there is none."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # /proc/<pid>/stat: "pid (comm) state ppid ...": the command may hold spaces and ')'
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
 
 
 def workdir_of(args: list[str]) -> Path:
@@ -112,9 +141,156 @@ def refusal(workdir: Path) -> str:
     )
 
 
-def launch(args: list[str], python: str = sys.executable) -> int:
-    """`claimflow run ARGS`: Snakemake with ARGS, after the checks above. Returns only on refusal
-    or failure of the unlock; otherwise the process becomes Snakemake."""
+class Stop:
+    """How the workflow's main process stops: installed by its onstart, after Snakemake's own
+    scheduler set its SIGTERM handler, which only stops new jobs from starting and then waits
+    for the running ones (a pacing gap of minutes, a transcription of twenty), until a
+    supervisor's SIGKILL. Here SIGTERM stops as Ctrl-C does: each job process gets SIGINT (it
+    logs that it was interrupted, its `finally` blocks run) and Snakemake terminates them. The
+    next run redoes them (rerun-incomplete)."""
+
+    interrupted = False
+
+    @classmethod
+    def install(cls) -> None:
+        import signal
+
+        signal.signal(signal.SIGTERM, cls._now)
+        signal.signal(signal.SIGINT, cls._now)
+
+    @classmethod
+    def _now(cls, signum: int, _frame: object) -> None:
+        import signal
+
+        cls.interrupted = True
+        if signum == signal.SIGTERM:  # Ctrl-C reached the jobs from the terminal already
+            for pid in descendants(os.getpid()):
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except ProcessLookupError:
+                    continue
+        raise KeyboardInterrupt
+
+
+def close_run(lines: list[str], code: int, folder: str | Path = ".snakemake") -> None:
+    """The run's closing lines: printed now, or, under `claimflow run`, left for it to print
+    after Snakemake's own last lines (with the exit status the workflow decided)."""
+    import json
+
+    if not under_launcher():
+        for line in lines:
+            print(line, file=sys.stderr)
+        return
+    from claimflow import atomic
+
+    atomic.write_text(Path(folder) / CLOSING_NAME, json.dumps({"lines": lines, "code": code}))
+
+
+RUN_HELP = """usage: claimflow run [--nolock] SNAKEMAKE_ARGS ...
+
+Run the workflow: `snakemake SNAKEMAKE_ARGS` with claimflow's guard around it.
+
+  - One live run per folder: refused (exit 2) while another run is alive in it, naming its pid
+    and command. After a crash (kill -9, the OOM killer, a reboot) the lock the dead run left
+    is removed for you: no --unlock. --nolock runs beside a live run on purpose (pacing still
+    holds across both, through the accounts' file locks).
+  - The files given with --configfile are read first: a missing file or a YAML error is named,
+    with its line, before Snakemake starts (exit 2).
+  - Ctrl-C or SIGTERM (kill PID) stops the running jobs at once; the next run redoes them
+    (exit 130).
+  - claimflow's counted line is the last line printed. Exit status: 0 every video done (ok,
+    unavailable or without speech), 1 videos failed, 2 bad input, 3 videos partial,
+    130 interrupted. A plain rerun of the same command moves 1, 3 and 130 towards 0.
+
+The arguments you will use:
+  --profile profiles/local   a laptop or workstation (every core); profiles/slurm: a cluster
+  -j N                       jobs at once (a profile may set it)
+  --configfile FILE ...      your config over the shipped defaults (every setting: the README)
+  -n                         dry run: what would run; no request is made
+  downloads                  a target: fetch the batch's audio only, process it later
+
+Every other Snakemake option works as usual: `snakemake --help` lists them.
+"""
+
+REFRESH_HELP = """usage: claimflow refresh [--nolock] SNAKEMAKE_ARGS ...
+
+`claimflow run SNAKEMAKE_ARGS` that first lists every collection (channel, playlist, feed)
+again: new entries are downloaded and processed, nothing done is redone, and entries gone from
+a collection stay stored, marked as no longer listed. Everything `claimflow run --help` says
+holds; a plain `claimflow run` uses the listings on disk.
+"""
+
+_CONFIG_OPTIONS = ("--configfile", "--configfiles")
+_CORES_OPTIONS = ("-j", "--jobs", "-c", "--cores")
+
+
+def config_files(args: list[str]) -> list[str]:
+    """The files after --configfile (Snakemake takes several, up to the next option)."""
+    found: list[str] = []
+    taking = False
+    for arg in args:
+        if arg.startswith("-"):
+            taking = arg in _CONFIG_OPTIONS
+            if "=" in arg and arg.split("=", 1)[0] in _CONFIG_OPTIONS:
+                found.append(arg.split("=", 1)[1])
+            continue
+        if taking:
+            found.append(arg)
+    return found
+
+
+def full_disk(args: list[str], files: list[str]) -> str | None:
+    """'no space left in FOLDER ...' when the disk of the run's folder, its results or its state
+    is full: Snakemake's own lock and log writes would die in tracebacks before any claimflow
+    message could be said."""
+    from claimflow import config as cf_config
+    from claimflow.doctor import FREE_SPACE, no_space
+
+    workdir = workdir_of(args)
+    try:
+        merged = cf_config.merged(files)
+    except cf_config.ConfigError:
+        merged = {}
+    folders = [workdir, *(workdir / str(merged[key]) for key in ("results", "state") if merged.get(key))]
+    for folder in folders:
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and (full := no_space(existing.resolve())):
+            return f"{full}, where this run writes: {FREE_SPACE}"
+    return None
+
+
+def check_arguments(args: list[str]) -> str | None:
+    """What is wrong with a run's arguments before Snakemake starts, or None."""
+    from claimflow import config as cf_config
+
+    files = config_files(args)
+    for path in files:
+        try:
+            cf_config.read_file(path)
+        except cf_config.ConfigError as error:
+            return str(error)
+    if needs_exclusive(args) and (full := full_disk(args, files)):
+        return full
+    named = any(a in _CORES_OPTIONS or a.startswith(tuple(f"{o}=" for o in _CORES_OPTIONS)) or
+                re.fullmatch(r"-[jc]\d+", a) for a in args)  # fmt: skip
+    profile = "--profile" in args or any(a.startswith("--profile=") for a in args)
+    if needs_exclusive(args) and not named and not profile:
+        return ("say how many jobs may run at once: -j N (e.g. -j 16), or --profile profiles/local, which uses "
+                "every core. `claimflow run --help` lists what else a run takes")  # fmt: skip
+    return None
+
+
+def launch(args: list[str], python: str = sys.executable, help_text: str = RUN_HELP) -> int:
+    """`claimflow run ARGS`: Snakemake with ARGS as a child process, after the checks above, and
+    claimflow's closing lines after Snakemake's own. Returns the run's exit status."""
+    if any(a in ("-h", "--help") for a in args):
+        print(help_text, end="")
+        return 0
+    from claimflow.config import EXIT_BAD_INPUT
+
+    if problem := check_arguments(args):
+        print(f"claimflow: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     command = [python, "-m", "snakemake", *args]
     if not needs_exclusive(args):
         os.execv(python, command)
@@ -138,7 +314,37 @@ def launch(args: list[str], python: str = sys.executable) -> int:
             return unlocked.returncode
         print("claimflow: removed the lock a stopped run left behind (no other run is alive here)",
               file=sys.stderr)  # fmt: skip
-    os.set_inheritable(fd, True)  # Snakemake keeps the exclusive lock until it ends
-    env[HELD_ENV] = str(os.getpid())  # exec keeps the pid: the workflow sees it holds the lock
-    os.execve(python, command, env)
-    return 0  # not reached
+    closing = folder / CLOSING_NAME
+    closing.unlink(missing_ok=True)
+    env[HELD_ENV] = f"parent:{os.getpid()}"  # the child's parse sees its parent holds the lock
+    return _supervise(subprocess.Popen(command, env=env, pass_fds=(fd,)), closing)
+
+
+def _supervise(child: subprocess.Popen, closing: Path) -> int:
+    """Wait for the run. Ctrl-C reaches the child and its jobs from the terminal; a SIGTERM sent
+    to this process (a supervisor's, `kill PID`) is passed on, and the workflow then stops its
+    jobs at once. Afterwards: the workflow's closing lines, last, and its exit status."""
+    import json
+    import signal
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, lambda *_: None)  # the terminal sends Ctrl-C to the child too
+    signal.signal(signal.SIGTERM, forward)
+    while True:
+        try:
+            code = child.wait()
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for old kernels
+            continue
+    try:
+        doc = json.loads(closing.read_text())
+    except (OSError, ValueError):
+        return code if code >= 0 else 128 - code
+    for line in doc.get("lines", []):
+        print(line, file=sys.stderr)
+    if doc.get("code") == 130 or code < 0:
+        return 130
+    return code

@@ -285,6 +285,11 @@ def check(config: dict[str, Any]) -> list[str]:
         if low > high:
             raise SettingsError(f"{key} is [{low}, {high}]: the first number must not exceed the second; "
                                 f"write [{high}, {low}]")  # fmt: skip
+    llm = config["llm"]
+    if llm["provider"] != "local" and llm["model"] == "bundled":
+        raise SettingsError(f"llm.provider is {llm['provider']} but llm.model is not set (its default, `bundled`, "
+                            "names the local model): set llm.model to a model the endpoint serves, e.g. "
+                            "gpt-4o-mini")  # fmt: skip
     warnings = []
     for account in config["accounts"]:
         floor = account.get("floor", pacing["floor"])

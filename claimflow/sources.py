@@ -16,13 +16,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from claimflow.collections import Collection, looks_like_feed
 from claimflow.filters import Filters
 from claimflow.vocabulary import read_terms
 
 ID_PATTERN = r"[A-Za-z0-9_-]+"
+# A comment after an entry: `#` after a space or a tab (a `#` inside a URL is its fragment).
+_COMMENT = re.compile(r"\s#")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # yt-dlp extractors that name collections, not single videos.
 _COLLECTION_SUFFIXES = ("Tab", "Playlist", "Channel", "User", "Search", "Feed")
@@ -113,13 +115,33 @@ def _collection_id(key: str, temp_id: str, url: str) -> str:
     return f"{sanitize(key.lower(), 24)}-{sanitize(temp_id or urlsplit(url).path)}"
 
 
+_YOUTUBE_HOSTS = ("youtube.com", "youtube-nocookie.com")
+# What YouTube adds to a video's address when it is opened from a playlist or a mix.
+_PLAYLIST_CONTEXT = ("list", "index", "start_radio", "pp", "playnext")
+
+
+def single_video(url: str) -> str:
+    """A YouTube video's address opened from a playlist (`watch?v=ID&list=PL...&index=3`,
+    `youtu.be/ID?list=...`) names that video, as yt-dlp's --no-playlist reads it: the playlist
+    context is dropped. A playlist is taken only from a playlist address (`playlist?list=...`)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = {key for key, _ in query}
+    is_video = ("v" in names and host.endswith(_YOUTUBE_HOSTS)) or (host == "youtu.be" and parts.path.strip("/"))
+    if not is_video or not names & set(_PLAYLIST_CONTEXT):
+        return url
+    kept = [(key, value) for key, value in query if key not in _PLAYLIST_CONTEXT]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
 def resolve(entry: str, base_dir: Path, where: str, feeds: bool = True) -> Source | Collection:
     """Map one entry to a Source with its stable id, or to the Collection it names. `feeds`:
     whether an address may be taken for a feed by its path (a sources line, not a feed's item)."""
     scheme = urlsplit(entry).scheme.lower()
     if scheme in ("http", "https"):
         _check_web_address(entry, where)
-        url = entry.split("#", 1)[0]
+        url = single_video(entry.split("#", 1)[0])
         match = _match_extractor(url)
         if match is not None:
             key, temp_id = match
@@ -232,7 +254,11 @@ def read_batch(
         raise SourceError(str(error)) from None
     if isinstance(spec, list):
         entries = [(str(e).strip(), f"sources[{i}]") for i, e in enumerate(spec) if str(e).strip()]
-        return parse_entries(entries, cwd, collections, global_filters)
+        batch = parse_entries(entries, cwd, collections, global_filters)
+        if not batch.videos and not batch.collections:
+            raise SourceError("`sources:` is an empty list and no collection is configured: the batch has no "
+                              "video. List URLs or media paths, or name a file of them.")  # fmt: skip
+        return batch
     path = Path(spec).expanduser()
     if not path.is_absolute():
         path = cwd / path
@@ -242,11 +268,17 @@ def read_batch(
             "Set `sources:` in your config to a file of URLs, one per line, or to a list."
         )
     entries = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+    # utf-8-sig: an editor's byte-order mark is not part of the first line's address.
+    for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        line = _COMMENT.split(raw, maxsplit=1)[0].strip() if not raw.lstrip().startswith("#") else ""
         if line:
             entries.append((line, f"{path.name}:{number}"))
-    return parse_entries(entries, path.parent, collections, global_filters)
+    batch = parse_entries(entries, path.parent, collections, global_filters)
+    if not batch.videos and not batch.collections:
+        raise SourceError(f"sources file {spec!r} names no video, channel, playlist or feed (looked at {path}: "
+                          "every line is blank or a comment). Write one URL or media path a line, then run "
+                          "again.")  # fmt: skip
+    return batch
 
 
 def read_sources(spec: str | list[str], cwd: Path | None = None) -> list[Source]:

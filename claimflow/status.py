@@ -23,7 +23,7 @@ from claimflow import accounts as cf_accounts
 from claimflow import atomic, health
 from claimflow import sources as cf_sources
 from claimflow.collections import count_lines
-from claimflow.logs import FAILED_MARK
+from claimflow.logs import FAILED_MARK, INTERRUPTED_MARK, last_mark
 from claimflow.settings import Settings
 
 STAGES = ("download", "transcribe", "mine", "evaluate", "store")
@@ -83,8 +83,9 @@ class Status:
     results: str
     videos: int
     snakemake_running: bool | None  # None: cannot tell on this system
-    started_at: float | None
-    elapsed_seconds: float | None
+    started_at: float | None  # the batch's first download
+    elapsed_seconds: float | None  # since then; only while a run is alive
+    last_run: RunTimes | None  # the latest Snakemake run here: when it started and ended
     stages: dict[str, StageStatus]
     accounts: list[AccountStatus]
     buffer: BufferStatus
@@ -92,7 +93,7 @@ class Status:
     audio_hours_per_hour: float | None
     audio_hours_last_hour: float
     llm: LLMUsage
-    eta_seconds: float | None
+    eta_seconds: float | None  # only while a run is alive
     bound_by: str | None  # the stage that sets the ETA
     # Stored videos by outcome (ok, partial, unavailable, no_speech), and those mined partial
     # but not stored yet: partial work a plain rerun asks again for.
@@ -107,19 +108,53 @@ class Status:
 
 # -- Snakemake's record of running jobs ---------------------------------------------------------
 def incomplete_outputs(workdir: Path) -> set[str]:
-    """Outputs of jobs Snakemake started and has not finished: `.snakemake/incomplete/` holds
-    one file per output, named by the path in URL-safe base64 (long names split into
-    directories whose names start with '@')."""
+    """Outputs of jobs Snakemake started and has not finished, as absolute paths:
+    `.snakemake/incomplete/` holds one file per output, named by the path as the rule gives it
+    (relative to the workdir, or absolute when `results:` is) in URL-safe base64 (long names
+    split into directories whose names start with '@')."""
     root = workdir / ".snakemake" / "incomplete"
     found: set[str] = set()
     for dirpath, _dirs, files in os.walk(root):
         prefix = "".join(part[1:] for part in Path(dirpath).relative_to(root).parts if part.startswith("@"))
         for name in files:
             try:
-                found.add(os.path.normpath(base64.urlsafe_b64decode(prefix + name).decode()))
+                path = base64.urlsafe_b64decode(prefix + name).decode()
             except (ValueError, UnicodeDecodeError):
                 continue
+            found.add(os.path.normpath(os.path.join(workdir.absolute(), path)))
     return found
+
+
+@dataclass
+class RunTimes:
+    """The latest Snakemake run in the folder, from its log (`.snakemake/log/<start>.snakemake.log`,
+    written until the run ends)."""
+
+    started: float
+    ended: float  # the log's last write: the run's end, or now while it runs
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.ended - self.started)
+
+
+def runs(workdir: Path) -> list[RunTimes]:
+    """Every Snakemake run in the folder that left its log, oldest first."""
+    import datetime as dt
+
+    found = []
+    for log in sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log")):
+        try:
+            started = dt.datetime.fromisoformat(log.name.split(".snakemake.log")[0]).timestamp()
+            found.append(RunTimes(started, log.stat().st_mtime))
+        except (ValueError, OSError):
+            continue
+    return found
+
+
+def last_run(workdir: Path) -> RunTimes | None:
+    found = runs(workdir)
+    return found[-1] if found else None
 
 
 def snakemake_running(workdir: Path) -> bool | None:
@@ -149,14 +184,16 @@ def _stored_rows(database: Path) -> dict[str, dict[str, Any]]:
     return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
 
 
-def _log_failed(path: Path) -> bool:
+def _log_mark(path: Path) -> str | None:
+    """What the log's last attempt ended with: FAILED_MARK, INTERRUPTED_MARK or None (its tail
+    only: the mark is the last thing a job writes)."""
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - 8192))
-            return FAILED_MARK.encode() in handle.read()
+            return last_mark(handle.read().decode(errors="replace"))
     except OSError:
-        return False
+        return None
 
 
 _OUTPUT_NAMES = frozenset(OUTPUTS.values())
@@ -219,7 +256,6 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     running_outputs = incomplete_outputs(workdir)
     alive = snakemake_running(workdir)
     stored = _stored_rows(results / "claimflow.sqlite")
-    rel = os.path.relpath(results, workdir)
 
     stages = {stage: StageStatus() for stage in STAGES}
     finished: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -261,14 +297,16 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
             if not previous_done:
                 continue
             previous_done = False
-            if os.path.normpath(f"{rel}/{vid}/{name}") in running_outputs:
+            if os.path.normpath(folder.absolute() / name) in running_outputs:
                 if alive is False:
                     counts.interrupted += 1
                 else:
                     counts.running += 1
-            elif _log_failed(results / "logs" / stage / f"{vid}.log"):
+            elif (mark := _log_mark(results / "logs" / stage / f"{vid}.log")) == FAILED_MARK:
                 counts.failed += 1
                 failed_videos.append({"vid": vid, "stage": stage, "log": str(results / "logs" / stage / f"{vid}.log")})
+            elif mark == INTERRUPTED_MARK:
+                counts.interrupted += 1
             else:
                 counts.waiting += 1
         # Audio hours and LLM usage: from the database when stored, else from the video's files.
@@ -307,7 +345,12 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         elif rate:
             counts.eta_seconds = round(counts.remaining / rate * HOUR, 1)
     eta, bound = _eta(stages)
+    if alive is False:  # no run: nothing is moving, so there is no ETA to count down
+        eta = None
+        for counts in stages.values():
+            counts.eta_seconds = None
     audio_hours = sum(hours for _, hours in audio)
+    run = last_run(workdir)
     buffer = settings.pacing.buffer
     return Status(
         generated_at=now,
@@ -315,7 +358,8 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         videos=total,
         snakemake_running=alive,
         started_at=started_at,
-        elapsed_seconds=round(elapsed, 1) if elapsed else None,
+        elapsed_seconds=round(elapsed, 1) if elapsed and alive is not False else None,
+        last_run=run,
         stages=stages,
         accounts=account_statuses(config, settings, now),
         buffer=BufferStatus(buffer_size, buffer.min, buffer.target, buffer.max),

@@ -26,9 +26,13 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s"
 
 
-def clock(timestamp: float | None, now: float) -> str:
+def clock(timestamp: float | None, now: float, upcoming: bool = False) -> str:
+    """A time and how far from now. `upcoming`: a time something may happen at (a next start),
+    which once passed is simply now."""
     if not timestamp:
         return "-"
+    if upcoming and timestamp <= now:
+        return "now"
     fmt = "%H:%M:%S" if abs(timestamp - now) < 43200 else "%Y-%m-%d %H:%M"
     when = dt.datetime.fromtimestamp(timestamp).strftime(fmt)
     delta = timestamp - now
@@ -47,14 +51,20 @@ def rate(value: float | None) -> str:
 def render(status: Status, plain: bool = False) -> Group:
     now = status.generated_at
     style = box.ASCII if plain else box.SIMPLE_HEAVY
-    running = {True: "running", False: "not running", None: "unknown"}[status.snakemake_running]
-    until = eta(status.eta_seconds)
-    if status.bound_by:
-        until += f", bound by {status.bound_by}"
-    header = Text(
-        f"claimflow batch: {status.videos} videos in {status.results}\n"
-        f"snakemake: {running} | elapsed: {duration(status.elapsed_seconds)} | ETA: {until}"
-    )
+    when = dt.datetime.fromtimestamp(now).strftime("%H:%M:%S")
+    if status.snakemake_running is False:
+        run = status.last_run
+        line = "snakemake: not running"
+        if run is not None:
+            line += (f" | last run {clock(run.started, now).split(' (')[0]} to {clock(run.ended, now)}, "
+                     f"ran {duration(run.seconds)}")  # fmt: skip
+    else:
+        running = "running" if status.snakemake_running else "unknown"
+        until = eta(status.eta_seconds)
+        if status.bound_by:
+            until += f", bound by {status.bound_by}"
+        line = f"snakemake: {running} | elapsed: {duration(status.elapsed_seconds)} | ETA: {until}"
+    header = Text(f"claimflow batch: {status.videos} videos in {status.results} (as of {when})\n{line}")
 
     stages = Table(title="stages", box=style, title_justify="left")
     for column in ("stage", "done", "running", "waiting", "failed", "interrupted", "unavailable",
@@ -63,7 +73,8 @@ def render(status: Status, plain: bool = False) -> Group:
     for name in STAGES:
         s = status.stages[name]
         stages.add_row(name, str(s.done), str(s.running), str(s.waiting), str(s.failed), str(s.interrupted),
-                       str(s.unavailable), str(s.last_hour), rate(s.per_hour), eta(s.eta_seconds))  # fmt: skip
+                       str(s.unavailable), str(s.last_hour), rate(s.per_hour),
+                       eta(s.eta_seconds) if status.snakemake_running is not False else "-")  # fmt: skip
 
     accounts = Table(title="accounts", box=style, title_justify="left")
     for column in ("account", "status", "last start", "next start", "multiplier", "downloads", "failures"):
@@ -74,7 +85,8 @@ def render(status: Status, plain: bool = False) -> Group:
             state += f" until {clock(a.paused_until, now)}"
         elif a.status == "disabled":
             state += f": {a.reason}"
-        accounts.add_row(a.name, state, clock(a.last_start, now), clock(a.next_start, now), f"x{a.multiplier:.2f}",
+        accounts.add_row(a.name, state, clock(a.last_start, now), clock(a.next_start, now, upcoming=True),
+                         f"x{a.multiplier:.2f}",
                          str(a.downloads), str(a.failures))  # fmt: skip
 
     b = status.buffer

@@ -362,9 +362,20 @@ def database_id(path: str | Path) -> str | None:
     return row[0] if row else None
 
 
-def ensure(path: str | Path) -> str:
-    """Create (or migrate) the database and return its identity."""
-    connect(path).close()
+def new_identity() -> str:
+    return uuid.uuid4().hex
+
+
+def ensure(path: str | Path, identity: str | None = None) -> str:
+    """Create (or migrate) the database and return its identity. `identity`: the one the run's
+    parse chose for a database that had none (missing, or older than schema 4): it becomes the
+    database's, so the store rule's param says the same in this run and the next."""
+    conn = connect(path)
+    try:
+        if identity is not None:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'database_id'", (identity,))
+    finally:
+        conn.close()
     found = database_id(path)
     assert found is not None
     return found

@@ -3,7 +3,8 @@
 Written at the end of every run, successful or not (the workflow's onsuccess and onerror),
 so a batch with failed videos still gets its summary: that is where the user looks for them.
 Stored videos are read back from the database (ok, partial, unavailable, no_speech,
-not_english); a video not stored is `failed:<stage>`, the first stage whose output it lacks.
+not_english); a video not stored is `failed:<stage>`, `interrupted:<stage>` or
+`pending:<stage>` at the first stage whose output it lacks, with the reason its log gives.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 from claimflow import atomic, store
-from claimflow.logs import FAILED_MARK
+from claimflow.logs import FAILED_MARK, last_mark
+
+# The exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "segments", "claims", "accepted",
            "tier_A", "tier_B", "tier_C", "tier_D", "prompt_tokens", "completion_tokens", "llm_requests",
@@ -61,18 +65,24 @@ STAGE_OUTPUTS = [("download", "download.json"), ("transcribe", "transcript.json"
                  ("evaluate", "evaluation.json"), ("store", "stored.json")]  # fmt: skip
 
 
-def unstored_status(results: str | Path, vid: str) -> str:
-    """A video that is not in the database: `failed:<stage>` when the job of the first stage
-    whose output it lacks failed (its log says so), else `pending:<stage>` (not reached yet,
-    or outside this run's target, e.g. `snakemake downloads`)."""
+def unstored(results: str | Path, vid: str) -> tuple[str, str | None]:
+    """A video that is not in the database, and why: `failed:<stage>` when the job of the first
+    stage whose output it lacks failed (its log says so last; the reason is the log's line),
+    `interrupted:<stage>` when that job was stopped (Ctrl-C, SIGTERM), else `pending:<stage>`
+    (not reached yet, or outside this run's target, e.g. `snakemake downloads`)."""
     folder = Path(results) / vid
     stage = next((stage for stage, name in STAGE_OUTPUTS if not (folder / name).exists()), "store")
     log = Path(results) / "logs" / stage / f"{vid}.log"
     try:
-        failed = FAILED_MARK in log.read_text(errors="replace")
+        text = log.read_text(errors="replace")
     except OSError:
-        failed = False
-    return f"{'failed' if failed else 'pending'}:{stage}"
+        return f"pending:{stage}", None
+    mark = last_mark(text)
+    if mark is None:
+        return f"pending:{stage}", None
+    line = text[text.rfind(mark) :].splitlines()[0]
+    reason = line.removeprefix(mark).strip()[:500] or None
+    return f"{'failed' if mark == FAILED_MARK else 'interrupted'}:{stage}", reason
 
 
 def _reason_class(manifest: Path) -> str:
@@ -82,7 +92,8 @@ def _reason_class(manifest: Path) -> str:
 
 def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
     """The run's last line, counting videos by outcome, and the exit status it implies:
-    1 when any video failed, 3 when none failed but some are partial, else 0."""
+    1 when any video failed, EXIT_INTERRUPTED when none failed but a job was stopped (Ctrl-C,
+    SIGTERM), 3 when none of those but some are partial, else 0."""
     statuses = Counter(str(r.get("status")) for r in rows)
 
     def by_stage(kind: str) -> tuple[str, int]:
@@ -93,14 +104,17 @@ def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
         return text, sum(stages.values())
 
     failed_text, failed = by_stage("failed")
+    interrupted_text, interrupted = by_stage("interrupted")
     pending_text, pending = by_stage("pending")
     parts = [f"{statuses['ok']} ok", f"{statuses['partial']} partial", failed_text,
              f"{statuses['unavailable']} unavailable", f"{statuses['no_speech']} no speech"]  # fmt: skip
     if statuses["not_english"]:  # only an English-only model says so (claimflow/speechcheck.py)
         parts.append(f"{statuses['not_english']} not English")
+    if interrupted:
+        parts.append(interrupted_text)
     if pending:
         parts.append(pending_text)
-    code = 1 if failed else 3 if statuses["partial"] else 0
+    code = 1 if failed else EXIT_INTERRUPTED if interrupted else 3 if statuses["partial"] else 0
     return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
 
 
@@ -112,11 +126,11 @@ def rows(database: str | Path, vids: list[str], results: str | Path) -> list[dic
         found_rows = []
         for vid in vids:
             found = conn.execute(QUERY, (vid,)).fetchone()
-            row = (
-                dict(zip(COLUMNS, found, strict=True))
-                if found
-                else {"vid": vid, "status": unstored_status(results, vid)}
-            )
+            if found:
+                row = dict(zip(COLUMNS, found, strict=True))
+            else:
+                status, reason = unstored(results, vid)
+                row = {"vid": vid, "status": status, "reason": reason}
             if row["status"] == "unavailable":
                 row["reason_class"] = _reason_class(results / vid / "download.json")
             found_rows.append(row)

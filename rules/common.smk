@@ -10,6 +10,7 @@ from pathlib import Path
 from claimflow import accounts as cf_accounts
 from claimflow import atomic as cf_atomic
 from claimflow import collections as cf_collections
+from claimflow import config as cf_config
 from claimflow import doctor as cf_doctor
 from claimflow import envstop as cf_envstop
 from claimflow import llm as cf_llm
@@ -34,7 +35,7 @@ try:
         logger.warning(f"claimflow: {_warning}")
     SETTINGS = cf_settings.Settings.from_config(config)
 except cf_settings.SettingsError as error:
-    raise WorkflowError(f"claimflow: {error}") from None
+    cf_config.refuse(str(error))
 
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
@@ -60,7 +61,7 @@ wildcard_constraints:
 try:
     BATCH = cf_sources.batch_of(config)
 except SourceError as error:
-    raise WorkflowError(f"claimflow: {error}") from None
+    cf_config.refuse(str(error))
 # The single videos, known at parse time; a collection's videos are known once its listing
 # exists (the select_collection checkpoint), and read then (collected_source).
 SOURCES = {s.vid: s for s in BATCH.videos}
@@ -73,7 +74,7 @@ try:
         [c.vocabulary for c in BATCH.collections],
     )
 except cf_vocabulary.VocabularyError as error:
-    raise WorkflowError(f"claimflow: {error}") from None
+    cf_config.refuse(str(error))
 
 ACCOUNTS = {a.name: a for a in cf_accounts.from_config(config)}
 ACCOUNT_NAMES = list(ACCOUNTS)
@@ -336,13 +337,14 @@ def get_evaluate_settings():
 # reruns exactly that stage of that video (claimflow/retries.py). One file, read once.
 RETRIES = cf_retries.load(RESULTS)
 
-# The database's identity, read once. The main process creates the database when it is
-# missing (a cluster job only reads), so a lost database gets a new id and every store job
-# reruns to refill it.
-if workflow.is_main_process and not workflow.remote_exec:
-    DATABASE_ID = cf_store.ensure(f"{RESULTS}/claimflow.sqlite")
-else:
-    DATABASE_ID = cf_store.database_id(f"{RESULTS}/claimflow.sqlite")
+# The database's identity, read once and read-only: parse time writes nothing (on a full disk
+# it would die in SQLite before any message of claimflow's). When there is none (the database
+# lost, or not made yet), the main process picks the new one here and the preflight creates the
+# database with it; every store job then reruns to refill it. A cluster job reads what is there.
+DATABASE_ID = cf_store.database_id(f"{RESULTS}/claimflow.sqlite")
+NEW_DATABASE_ID = None
+if DATABASE_ID is None and workflow.is_main_process and not workflow.remote_exec:
+    DATABASE_ID = NEW_DATABASE_ID = cf_store.new_identity()
 
 
 def get_retry_round(stage):
@@ -355,6 +357,12 @@ def get_retry_round(stage):
 
 def get_database_id():
     return DATABASE_ID
+
+
+def get_config_files():
+    # The files the run was given (the report's header names them); in the config, not a param,
+    # so a report job of a batch made by an earlier claimflow does not rerun for them.
+    return list(config[cf_config.RUN_KEY]["configfiles"])
 
 
 def get_database():
@@ -370,6 +378,7 @@ def print_account_health():
 
 def reset_download_stop():
     cf_envstop.reset(STATE)
+    cf_llm.reset_llm_stop(STATE)
 
 
 def print_download_stop():
@@ -383,7 +392,7 @@ def preflight():
     """The setup's faults (no key, an endpoint that does not answer, an unreadable cookie file,
     a folder that cannot be written) end the run before any job: nothing is marked done.
     """
-    checks = cf_doctor.preflight(config)
+    checks = cf_doctor.preflight(config, f"{RESULTS}/claimflow.sqlite", NEW_DATABASE_ID)
     for check in checks:
         if check.status != cf_doctor.OK:
             print(f"claimflow preflight: {check.line()}", file=sys.stderr)
@@ -414,13 +423,19 @@ def collection_lines():
 
 def finish_run(exit_with_status=True, with_report=False):
     """Write summary.tsv and usage.json for the whole batch (and, after a failed run, whose
-    report rule could not run, the report), print the last line, and end with its exit status
-    (1: videos failed, 3: videos partial, 0: all done). After a failed run Snakemake exits 1
-    by itself."""
+    report rule could not run, the report), say the closing lines (each collection's counts and
+    the counted last line) and end with the exit status (1: videos failed, 130: interrupted,
+    3: videos partial, 0: all done). After a failed run Snakemake exits 1 by itself."""
     vids = vids_on_disk()
     if with_report:
         try:
-            cf_report.build(SETTINGS.pacing, vids, RESULTS, f"{RESULTS}/report.html")
+            cf_report.build(
+                config,
+                vids,
+                RESULTS,
+                f"{RESULTS}/report.html",
+                config_files=get_config_files(),
+            )
         except Exception as error:  # the summary and the last line matter more
             print(
                 f"claimflow: the report could not be written: {error}", file=sys.stderr
@@ -432,9 +447,13 @@ def finish_run(exit_with_status=True, with_report=False):
         f"{RESULTS}/usage.json",
         RESULTS,
     )
-    for collection_line in collection_lines():
-        print(collection_line, file=sys.stderr)
     line, code = cf_summary.last_line(rows)
-    print(line, file=sys.stderr)
+    if cf_runlock.Stop.interrupted:
+        code = cf_summary.EXIT_INTERRUPTED
+    stopped = cf_llm.llm_stop(STATE)
+    cf_runlock.close_run(
+        [*collection_lines(), *([f"claimflow: {stopped}"] if stopped else []), line],
+        code,
+    )
     if code and exit_with_status:
         sys.exit(code)

@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
-from claimflow import logs, report
-from claimflow.settings import Settings
+from claimflow import config, logs, report
 
 log = logs.setup(snakemake.log[0])
-# The configured gaps and buffer limits the figures draw are runtime settings: from config, so
+# The config's gaps and buffer limits the figures draw are runtime settings: read from config, so
 # changing them reruns nothing (as for the download rule).
-pacing = Settings.from_config(snakemake.config).pacing
 html = snakemake.output.get("html") or snakemake.params.html
 figures = Path(snakemake.output.downloads).parent if snakemake.output else None
-data = report.build(pacing, list(snakemake.params.vids), snakemake.params.results, html, figures)
+# The run's config files: in its config (claimflow.config.RUN_KEY), not a param, so naming them reruns nothing.
+files = tuple(snakemake.config.get(config.RUN_KEY, {}).get("configfiles", ()))
+data = report.build(snakemake.config, list(snakemake.params.vids), snakemake.params.results, html, figures,
+                    config_files=files)  # fmt: skip
 log.info("report of %d videos written to %s", len(data.rows), html)

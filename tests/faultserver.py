@@ -103,6 +103,11 @@ class FaultServer:
             def log_message(self, *args) -> None:
                 pass
 
+            def guess_type(self, path) -> str:  # noqa: ANN001
+                # A file without an extension stands for a site's page address (`/watch/v00`) whose
+                # media is served there directly: audio, so yt-dlp takes it as a direct link.
+                return "audio/ogg" if not Path(str(path)).suffix else super().guess_type(path)
+
             def _log(self, answer: str) -> None:
                 with server._lock:
                     server.requests.append(

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from claimflow import store
-from tests.conftest import REPO, bench_batch
+from tests.conftest import REPO, RUN_TIMEOUT, bench_batch
 from tests.faultserver import FaultServer
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_a_database_locked_by_another_program_names_the_lock_and_the_same_comman
     try:
         assert holder.stdout.readline().strip() == "held"
         began = time.monotonic()
-        blocked = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        blocked = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
         assert time.monotonic() - began < 300  # it waited the configured 2 s per try, not forever
     finally:
         holder.kill()
@@ -56,7 +56,7 @@ def test_a_database_locked_by_another_program_names_the_lock_and_the_same_comman
     # Everything before the store was done for every video; nothing was stored.
     assert len(list((root / "results").glob("*/evaluation.json"))) == 4
     assert not list((root / "results").glob("*/stored.json"))
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(list((root / "results").glob("*/stored.json"))) == 4
     with sqlite3.connect(database) as conn:
@@ -84,7 +84,7 @@ def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results
         run = subprocess.run([*CLAIMFLOW, "run", "--snakefile", str(REPO / "Snakefile"), "--directory", str(batch),
                               "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
                               str(REPO / "config/demo.yaml"), str(batch / "test.yaml")],
-                             capture_output=True, text=True, timeout=900, cwd=tmp_path)  # fmt: skip
+                             capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr[-4000:]
     # Nothing ran a shell: no file the strings would have made exists anywhere.
     made = {"PWNED", "PWNED2", "PWNED3"}
@@ -105,3 +105,38 @@ def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results
         statuses = {row[0] for row in conn.execute("SELECT status FROM videos")}
     assert statuses == {"ok"}
     assert any("$(touch PWNED)" in (t or "") and "`touch PWNED2`" in (t or "") for t in titles), titles
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 64 MB filesystem of its own (tmpfs), so it can be filled without filling the machine's."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64M", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here (needs root, as CI has): {made.stderr.decode()[:200]}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_named_before_snakemake_starts_and_freed_the_same_command_finishes(small_disk: Path):
+    sleep = {"download": 0.1, "transcribe": 0.1, "mine": 0.1, "evaluate": 0.1}
+    args = bench_batch(small_disk / "batch", 2, sleep, jobs=2)
+    first = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert first.returncode == 0, first.stderr[-3000:]
+    filler = small_disk / "filler"
+    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)  # until the disk is full
+    (small_disk / "batch/videos.txt").write_text((small_disk / "batch/videos.txt").read_text()
+                                                 + "https://example.com/bench/v999.mp3\n")  # fmt: skip
+    full = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert full.returncode == 2
+    assert full.stderr.strip().startswith(f"claimflow: no space left in {small_disk.resolve()}")
+    assert "free space on that disk and run the same command again; nothing done is lost" in full.stderr
+    assert "Traceback" not in full.stderr and "disk I/O error" not in full.stderr
+    filler.unlink()
+    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stderr.rstrip().splitlines()[-1].startswith("claimflow: 3 videos: 3 ok")
+    assert again.stderr.count("localrule download:") == 1  # only the new video is downloaded

@@ -134,6 +134,21 @@ def test_a_dry_run_plans_the_listings_and_makes_no_request(tmp_path):
     assert stats == {"list_collection": "3", "select_collection": "3"}
 
 
+def test_a_video_opened_from_a_playlist_plans_one_download_and_no_listing(tmp_path):
+    www = tmp_path / "www"
+    www.mkdir()
+    with FaultServer(www) as server:
+        line = "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PLrAXtmErZgOeiKm4sgNOknGvNjby9efdf&index=3"
+        args = _setup(tmp_path, server, [line])
+        dry = subprocess.run([sys.executable, "-m", "snakemake", *args, "-n"], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    out = dry.stdout + dry.stderr
+    stats = dict(line.split()[:2] for line in out.splitlines() if line.split()[:1] in (["download"], ["store"]))
+    assert stats == {"download": "1", "store": "1"}
+    assert "list_collection" not in out and "results/youtube-dQw4w9WgXcQ/" in out
+
+
 def test_a_feed_that_cannot_be_listed_is_named_and_the_rest_of_the_batch_goes_on(tmp_path):
     www = _www(tmp_path)
     with FaultServer(www) as server:

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CLIPS, REPO
+from tests.conftest import DEMO_CLIPS, REPO, RUN_TIMEOUT
 from tests.faultserver import Fault, FaultServer
 from tests.test_download_workflow import assert_paced, downloads_by_account
 
@@ -109,11 +109,11 @@ def test_three_kill_9s_then_the_same_command_give_the_uninterrupted_database(tmp
         # 3: while videos are being stored.
         said.append(_run_until(crashed, lambda: _count(results, "stored.json") >= 1, tmp_path / "run3.log"))
         assert _count(results, "stored.json") < 3, "the last kill came too late to test anything"
-        final = subprocess.run(crashed, capture_output=True, text=True, timeout=900)
+        final = subprocess.run(crashed, capture_output=True, text=True, timeout=RUN_TIMEOUT)
         assert final.returncode == 0, final.stderr[-4000:]
         crash_requests = list(server.requests)
         reference = _batch(tmp_path / "reference", server)
-        whole = subprocess.run(reference, capture_output=True, text=True, timeout=900)
+        whole = subprocess.run(reference, capture_output=True, text=True, timeout=RUN_TIMEOUT)
         assert whole.returncode == 0, whole.stderr[-4000:]
     # Every restart found the dead run's lock and needed no --unlock.
     for text in [*said[1:], final.stderr]:

@@ -256,7 +256,7 @@ def test_environment_failures_are_never_unavailable_and_a_run_of_them_stops_down
     media_server.add(Fault("html"))  # a site whose pages no longer hold what the extractor expects
     for i in range(3):
         with pytest.raises((download.DownloadFailed, envstop.EnvironmentStop)) as failure:
-            _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid=f"v{i}")
+            _run(tmp_path, media_server.url(f"show/episode-{i}"), [Account("acct1")], vid=f"v{i}")
         assert not (tmp_path / f"results/v{i}/download.json").exists()  # no verdict on the video
     assert isinstance(failure.value, envstop.EnvironmentStop)  # the third video in a row switched it on
     assert "3 videos in a row failed because of the environment" in str(failure.value)
@@ -269,11 +269,19 @@ def test_environment_failures_are_never_unavailable_and_a_run_of_them_stops_down
         _state(tmp_path, "acct1")["multiplier"] == 1.0  # the account is not blamed  # fmt: skip
 
 
+def test_a_media_address_that_serves_a_web_page_is_not_media_not_the_environment(tmp_path, media_server):
+    media_server.add(Fault("html", path="/sleep.ogg"))  # a moved file: the host answers with a page
+    manifest = _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])
+    assert manifest["status"] == "unavailable" and manifest["reason_class"] == "not_media"
+    assert manifest["reason"].startswith("sleep.ogg is not a media file: the address served a web page")
+    assert envstop.current(tmp_path).get("vids", []) == []  # the environment is not blamed
+
+
 def test_a_success_ends_a_run_of_environment_failures(tmp_path, media_server):
     fault = media_server.add(Fault("html", times=2))
     for i in range(2):
         with pytest.raises(download.DownloadFailed):
-            _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid=f"v{i}")
+            _run(tmp_path, media_server.url(f"show/episode-{i}"), [Account("acct1")], vid=f"v{i}")
     assert _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")], vid="v2")["status"] == "ok"
     assert envstop.current(tmp_path)["vids"] == [] and fault.times == 0
 

@@ -18,20 +18,22 @@ import pytest
 import yaml
 
 from claimflow.sources import read_sources
-from tests.conftest import DEMO_CLIPS, REPO
+from tests.conftest import DEMO_CLIPS, REPO, RUN_TIMEOUT
 from tests.faultserver import Fault, FaultServer
 
 pytestmark = pytest.mark.slow
 FLOOR = 0.5
 
 
-def make_batch(tmp_path: Path, videos: int, accounts: list[str], **pacing) -> tuple[Path, FaultServer]:
+def make_batch(tmp_path: Path, videos: int, accounts: list[str], suffix: str = ".ogg",
+               **pacing) -> tuple[Path, FaultServer]:  # fmt: skip
+    """`suffix` "": page addresses (`/v00`), which the server answers with the audio itself."""
     www = tmp_path / "www"
     www.mkdir()
     for i in range(videos):
-        shutil.copy(DEMO_CLIPS[i % len(DEMO_CLIPS)], www / f"v{i:02d}.ogg")
+        shutil.copy(DEMO_CLIPS[i % len(DEMO_CLIPS)], www / f"v{i:02d}{suffix}")
     server = FaultServer(www)  # bound to its port now, serving inside `with server:`
-    (tmp_path / "videos.txt").write_text("".join(server.url(f"v{i:02d}.ogg") + "\n" for i in range(videos)))
+    (tmp_path / "videos.txt").write_text("".join(server.url(f"v{i:02d}{suffix}") + "\n" for i in range(videos)))
     entries = []
     for name in accounts:
         jar = tmp_path / f"{name}.cookies"
@@ -63,7 +65,7 @@ def downloads_command(workdir: Path, *extra: str) -> list[str]:
 
 
 def run_downloads(workdir: Path, check: bool = True, *extra: str) -> subprocess.CompletedProcess:
-    run = subprocess.run(downloads_command(workdir, *extra), capture_output=True, text=True, timeout=600)
+    run = subprocess.run(downloads_command(workdir, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT)
     if check and run.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{run.stderr[-5000:]}")
     return run
@@ -199,13 +201,13 @@ def test_with_every_account_disabled_the_default_target_finishes_what_was_downlo
             str(workdir / "config.yaml")]  # fmt: skip
     with server:
         subprocess.run([*base[:3], f"results/{first_vid}/download.json", *base[3:]], check=True, capture_output=True,
-                       timeout=600)  # fmt: skip
+                       timeout=RUN_TIMEOUT)  # fmt: skip
         server.add(Fault("status", status=401))
         assert run_downloads(workdir, check=False).returncode != 0  # the other two: acct1 is now disabled
         requests = len(server.requests)
-        plan = subprocess.run([*base, "-n"], capture_output=True, text=True, timeout=600)
+        plan = subprocess.run([*base, "-n"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
         assert plan.returncode == 0 and "rule download:" not in plan.stdout, plan.stdout[-3000:]
-        run = subprocess.run(base, capture_output=True, text=True, timeout=900)
+        run = subprocess.run(base, capture_output=True, text=True, timeout=RUN_TIMEOUT)
         assert len(server.requests) == requests  # no futile download attempt
     assert run.returncode == 0, run.stderr[-4000:]
     assert run.stderr.count("every download account is disabled, so downloads stopped") == 1
@@ -215,7 +217,8 @@ def test_with_every_account_disabled_the_default_target_finishes_what_was_downlo
 
 
 def test_environment_failures_stop_downloads_with_one_message_and_a_fixed_rerun_gets_them_all(tmp_path):
-    workdir, server = make_batch(tmp_path, 6, ["acct1", "acct2"])
+    # Page addresses: a media address answered with a page would be the address's fault (not media).
+    workdir, server = make_batch(tmp_path, 6, ["acct1", "acct2"], suffix="")
     broken = server.add(Fault("html"))  # what a changed site or a stale extractor looks like
     with server:
         first = run_downloads(workdir, check=False)

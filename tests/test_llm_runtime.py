@@ -16,7 +16,7 @@ import yaml
 
 from claimflow import llm, localllm, mine, settings
 from claimflow.models import bundled_gguf_path
-from tests.conftest import REPO
+from tests.conftest import REPO, RUN_TIMEOUT
 
 FOREST_TEXT = (REPO / "demo/texts/forests.txt").read_text().strip()
 
@@ -52,7 +52,7 @@ def test_the_runtime_runs_on_the_baseline_cpu_haswell_under_emulation():
     # emulates a Haswell (AVX2, FMA, F16C, BMI2; no AVX-512, no AMX), so any instruction beyond
     # the baseline dies with SIGILL (a native build made on this machine does: exit 132).
     run = subprocess.run(["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", HASWELL_RUN],
-                         capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
+                         capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)  # fmt: skip
     assert run.returncode == 0, f"{localllm.describe_exit(run.returncode)}: {run.stderr[-2000:]}"
     assert run.stdout.strip()
 
@@ -98,7 +98,7 @@ def test_a_runtime_that_stops_answering_is_stopped_after_the_timeout_with_the_fi
     runtime = localllm.LocalRuntime(bundled_gguf_path(), n_ctx=512, threads=1, timeout=2)
     try:
         began = time.monotonic()
-        with pytest.raises(localllm.RuntimeCrashed) as hung:
+        with pytest.raises(localllm.RuntimeTooSlow) as hung:  # slow or hung: named so, never "crashed"
             runtime.chat(messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
         waited = time.monotonic() - began
         child_gone = runtime._proc is None
@@ -128,7 +128,7 @@ def test_a_mine_job_whose_runtime_crashes_says_why_in_its_log(tmp_path: Path):
                "-j", "2", "--retries", "0",
                "--configfile", str(REPO / "config/demo.yaml"), str(tmp_path / "test.yaml")]  # fmt: skip
     env = os.environ | {"CI": "true", "CLAIMFLOW_TEST_RUNTIME_SIGNAL": "SIGSEGV"}
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env)
     assert run.returncode != 0
     log = (tmp_path / "results/logs/mine/file-forests.log").read_text()
     assert "local model runtime: llama-cpp-python" in log  # what was started, before it died

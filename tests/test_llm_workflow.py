@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, RUN_TIMEOUT
 from tests.llmserver import FaultProxy, LLMFault
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def _snakemake(workdir, *args):
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
                str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
                str(REPO / "config/demo.yaml"), str(workdir / "config.yaml"), *args]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert run.returncode == 0, run.stderr[-4000:]
     return run
 

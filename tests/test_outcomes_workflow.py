@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, RUN_TIMEOUT
 from tests.llmserver import FaultProxy, LLMFault
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,9 @@ def _snakemake(workdir: Path, config: dict, *args: str, env: dict | None = None)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--profile", str(REPO / "profiles/local"), "-j", "4", *args, "--configfile",
                str(REPO / "config/demo.yaml"), str(workdir / "config.yaml")]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env or os.environ | {"CI": "true"})
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env or os.environ | {"CI": "true"}
+    )
     run.output = run.stdout + run.stderr
     return run
 
@@ -108,3 +110,31 @@ def test_a_broken_file_next_to_good_ones_still_gets_the_summary_and_the_counted_
     assert empty["reason_class"] == "empty_file" and "empty.ogg is empty (0 bytes)" in empty["reason"]
     assert notes["reason_class"] == "not_media" and "notes.mp3 is not a media file" in notes["reason"]
     assert "claimflow unavailable --retry not_media" in notes["reason"]
+
+
+def test_a_key_refused_mid_batch_stops_llm_work_at_once_naming_the_variable(llama_base_url, tmp_path):
+    env = os.environ | {"CI": "true", "CLAIMFLOW_TEST_KEY": "sk-test-revoked-0001"}
+    with FaultProxy(llama_base_url) as proxy:
+        # The preflight's model list passes (the key was good at the start); the key is refused from
+        # the first chat request on: revoked mid-batch. One LLM job at a time: the count is exact.
+        refused = proxy.add(LLMFault("status", status=401, times=None))
+        config = {"llm": {"provider": "openai", "base_url": proxy.base_url, "model": "smollm2", "timeout": 300,
+                          "max_concurrency": 1, "response_format": "json_object",
+                          "api_key_env": "CLAIMFLOW_TEST_KEY"}}  # fmt: skip
+        # Two of the demo's clips (each LLM job through the real server costs minutes on 2 cores).
+        config["sources"] = [str(REPO / "demo/sleep.ogg"), str(REPO / "demo/interest.ogg")]
+        first = _snakemake(tmp_path, config, env=env)
+        assert first.returncode == 1
+        assert len(proxy.requests) == 1, [r.answer for r in proxy.requests]  # not one per video and retry
+        stop = "LLM work stopped: endpoint " + proxy.base_url + " refused the key in $CLAIMFLOW_TEST_KEY (HTTP 401)"
+        said = [line for line in first.stderr.splitlines() if line.startswith(f"claimflow: {stop}")]
+        closing = [line for line in said if "has the details" not in line]  # not a job's own line
+        assert len(closing) == 1 and "export a valid key as CLAIMFLOW_TEST_KEY" in closing[0]  # said once at the end
+        assert first.stderr.count("this run's LLM work is stopped") >= 2  # the other jobs: short, no request
+        counted = "claimflow: 2 videos: 0 ok, 0 partial, 2 failed (at mine: 2), 0 unavailable, 0 no speech"
+        assert counted in first.stderr.splitlines()
+        assert "sk-test-revoked-0001" not in first.stdout + first.stderr
+        refused.times = 0  # a valid key exported
+        again = _snakemake(tmp_path, config, env=env)
+    assert again.returncode == 0, again.output[-3000:]
+    assert "claimflow: 2 videos: 2 ok" in again.stderr and "LLM work stopped" not in again.stderr

@@ -49,7 +49,7 @@ def test_a_download_bound_batch_runs_at_the_fast_gap_while_processing_keeps_up()
 def test_more_accounts_move_a_download_bound_batch_and_more_workers_a_processing_bound_one():
     one = statement_case(accounts=1)
     slow_downloads = replace(one, gap=(600, 600), stages=dict(one.stages, transcribe=plan.Stage(120, 8)))
-    labels = {label: plan.simulate(variant).makespan for label, variant in plan.variants(slow_downloads)}
+    labels = {label: plan.simulate(variant).makespan for label, variant, _ in plan.variants(slow_downloads)}
     base = plan.simulate(slow_downloads).makespan
     assert labels["one more account"] < 0.6 * base
     text = plan.render(statement_case())
@@ -68,7 +68,7 @@ def test_the_command_plans_from_measured_benchmark_files(tmp_path: Path):
     (tmp_path / "videos.txt").write_text("".join(f"https://example.com/v{n}.ogg\n" for n in range(40)))
     config = {"sources": str(tmp_path / "videos.txt"), "results": str(results), "accounts": [{"name": "a"}]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    run = subprocess.run([CLAIMFLOW, "plan", "--configfile", str(tmp_path / "config.yaml"), "--workers",
+    run = subprocess.run([CLAIMFLOW, "plan", "--measured", "--configfile", str(tmp_path / "config.yaml"), "--workers",
                           "transcribe=4"], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "claimflow plan: 40 videos, 1 accounts" in run.stdout

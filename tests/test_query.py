@@ -132,3 +132,17 @@ def test_search_and_export_group_by_collection(database):
     assert {r.vid for r in in_show} == {"youtube-dQw4w9WgXcQ"} and in_show[0].collections == "money-show"
     rows = [json.loads(line) for line in query.export(database, "jsonl")]
     assert {r["vid"]: r["collections"] for r in rows} == {"youtube-dQw4w9WgXcQ": "money-show", "file-talk": None}
+
+
+def test_a_tier_filter_finds_accepted_claims_only_and_a_local_moment_has_a_link(database: Path):
+    # The rejected coffee claim carries a score as high as others; a tier ranks accepted claims.
+    conn = store.connect(database)
+    conn.execute("UPDATE evaluations SET tier = 'A', score = 9.5 WHERE vid = 'file-talk' AND claim_id = 'c002'")
+    conn.close()
+    assert {r.claim_id for r in query.search(database, "sleep")} == {"c001", "c002"}
+    found = query.search(database, "sleep", tier=["A"])
+    assert [(r.claim_id, r.decision) for r in found] == [("c001", "accept")]
+    assert found[0].link == "/data/talks/talk.ogg at 1:02:05"
+    assert found[0].href == "file:///data/talks/talk.ogg#t=3725"  # the browser's player seeks to the moment
+    youtube = query.search(database, "interest")[0]
+    assert youtube.href == youtube.link == "https://youtu.be/dQw4w9WgXcQ?t=83"

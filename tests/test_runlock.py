@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from claimflow import runlock
-from tests.conftest import REPO, bench_batch
+from tests.conftest import REPO, RUN_TIMEOUT, bench_batch
 from tests.test_download_workflow import assert_paced, downloads_by_account, make_batch, manifests
 
 CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
@@ -90,7 +90,7 @@ def test_after_kill_9_the_same_command_completes_and_a_second_live_run_is_refuse
     plain = subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, timeout=120)
     assert plain.returncode != 0 and "Directory cannot be locked" in plain.stdout + plain.stderr
     # ... the documented command does not need --unlock first.
-    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=600)
+    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "removed the lock a stopped run left behind" in again.stderr
     assert len(list(results.glob("*/stored.json"))) == 6
@@ -110,7 +110,9 @@ def test_a_nolock_run_beside_a_live_one_keeps_every_accounts_gap_at_the_server(t
         _wait_for(lambda: len(server.requests) >= 2, timeout=60)
         refused = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=60)
         assert refused.returncode == runlock.EXIT_REFUSED and "--nolock" in refused.stderr
-        beside = subprocess.run([*CLAIMFLOW, "run", "--nolock", *args], capture_output=True, text=True, timeout=600)
+        beside = subprocess.run(
+            [*CLAIMFLOW, "run", "--nolock", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT
+        )
         assert beside.returncode == 0, beside.stderr[-3000:]
         assert first.wait(600) == 0, (tmp_path / "first.log").read_text()[-3000:]
     per = downloads_by_account(server)

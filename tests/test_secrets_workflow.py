@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CLIPS, REPO
+from tests.conftest import DEMO_CLIPS, REPO, RUN_TIMEOUT
 from tests.faultserver import FaultServer
 from tests.httpproxy import AuthProxy
 from tests.llmserver import FaultProxy
@@ -57,7 +57,7 @@ def test_no_secret_reaches_results_state_snakemake_or_the_console(tmp_path: Path
         run = subprocess.run([sys.executable, "-m", "claimflow.cli", "run", "--snakefile", str(REPO / "Snakefile"),
                               "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
                               "--configfile", *configs],
-                             capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+                             capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env)  # fmt: skip
         assert run.returncode == 0, run.stderr[-4000:]
         consoles = [run.stdout, run.stderr]
         for command in (["status"], ["report"], ["doctor"]):

@@ -102,3 +102,37 @@ def test_a_missing_file_named_like_a_file_gets_no_web_address_hint(tmp_path: Pat
     with pytest.raises(SourceError) as raised:
         read_sources(["talk.ogg"], cwd=tmp_path)
     assert "web address" not in str(raised.value)
+
+
+def test_a_byte_order_mark_and_a_tab_before_a_comment_are_not_part_of_the_address(tmp_path: Path):
+    listing = tmp_path / "videos.txt"
+    # An editor on Windows saves a BOM; a tab before the comment is as common as a space.
+    listing.write_bytes("\ufeffhttps://www.youtube.com/watch?v=dQw4w9WgXcQ\t# the talk\n"
+                        "https://youtu.be/dQw4w9WgXcQ # the same video\n".encode())  # fmt: skip
+    (video,) = read_sources(str(listing))
+    assert video.vid == "youtube-dQw4w9WgXcQ" and video.url == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+
+
+def test_an_empty_sources_file_is_named_not_run_silently(tmp_path: Path):
+    listing = tmp_path / "videos.txt"
+    listing.write_text("# the batch, one URL a line\n\n   \n")
+    with pytest.raises(
+        SourceError, match="names no video, channel, playlist or feed .* every line is blank or a comment"
+    ):
+        read_batch(str(listing))
+    with pytest.raises(SourceError, match="`sources:` is an empty list"):
+        read_batch([])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PLrAXtmErZgOeiKm4sgNOknGvNjby9efdf&index=3",
+        "https://youtu.be/dQw4w9WgXcQ?list=PLrAXtmErZgOeiKm4sgNOknGvNjby9efdf",
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=RDdQw4w9WgXcQ&start_radio=1",
+    ],
+)
+def test_a_video_opened_from_a_playlist_is_that_video(line):
+    batch = read_batch([line])
+    assert batch.collections == [] and [v.vid for v in batch.videos] == ["youtube-dQw4w9WgXcQ"]
+    assert "list=" not in batch.videos[0].url

@@ -84,11 +84,25 @@ def test_long_output_paths_split_by_snakemake_are_decoded(tmp_path: Path):
     folder = tmp_path / ".snakemake" / "incomplete" / ("@" + encoded[:254])
     folder.mkdir(parents=True)
     (folder / encoded[254:]).write_text("{}")
-    assert status.incomplete_outputs(tmp_path) == {path}
+    assert status.incomplete_outputs(tmp_path) == {str(tmp_path / path)}
 
 
-def test_rates_and_the_eta_name_the_stage_that_bounds_the_batch(tmp_path: Path):
+def test_running_jobs_are_found_with_an_absolute_results_path(tmp_path: Path, monkeypatch):
+    # `results: /abs/path` (the README's own example): Snakemake records absolute outputs.
+    config = make_batch(tmp_path, {"one": 1, "two": 1, "three": 0})
+    mark_incomplete(tmp_path, str(tmp_path / "results/file-one/transcript.json"))
+    mark_incomplete(tmp_path, str(tmp_path / "results/file-two/transcript.json"))
+    monkeypatch.setattr(status, "snakemake_running", lambda workdir: True)
+    running = status.collect(config, workdir=tmp_path, now=NOW).stages["transcribe"]
+    assert (running.running, running.waiting) == (2, 0)
+    monkeypatch.setattr(status, "snakemake_running", lambda workdir: False)  # after kill -9
+    stopped = status.collect(config, workdir=tmp_path, now=NOW).stages["transcribe"]
+    assert (stopped.interrupted, stopped.running, stopped.waiting) == (2, 0, 0)
+
+
+def test_rates_and_the_eta_name_the_stage_that_bounds_the_batch(tmp_path: Path, monkeypatch):
     # Two of four videos downloaded in the last hour; only one mined: mining is the bound.
+    monkeypatch.setattr(status, "snakemake_running", lambda workdir: True)
     hour = 3600.0
     times = {"one": [NOW - 3 * hour + i for i in range(5)], "two": [NOW - 1800 + i for i in range(5)],
              "three": [NOW - 900, NOW - 800, 0, 0, 0]}  # fmt: skip
@@ -100,6 +114,41 @@ def test_rates_and_the_eta_name_the_stage_that_bounds_the_batch(tmp_path: Path):
     assert found.stages["mine"].last_hour == 1 and found.stages["mine"].eta_seconds == pytest.approx(2 * hour)
     assert found.bound_by in ("mine", "evaluate", "store") and found.eta_seconds >= 2 * hour
     assert found.elapsed_seconds == pytest.approx(3 * hour + 30)
+
+
+def test_without_a_live_run_there_is_no_eta_but_the_last_runs_times(tmp_path: Path):
+    import datetime as dt
+
+    from claimflow import statusview
+
+    config = make_batch(tmp_path, {"one": 5, "two": 2})
+    log = tmp_path / ".snakemake/log" / f"{dt.datetime.fromtimestamp(NOW - 4000).isoformat()}.snakemake.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("...")
+    os.utime(log, (NOW - 3000, NOW - 3000))  # it ran 1000 s and ended 50 minutes ago
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    assert found.snakemake_running is False and found.eta_seconds is None and found.elapsed_seconds is None
+    assert all(stage.eta_seconds is None for stage in found.stages.values())
+    assert found.last_run.seconds == pytest.approx(1000) and found.last_run.ended == pytest.approx(NOW - 3000)
+    text = _plain(statusview.render(found, plain=True))
+    assert "snakemake: not running | last run " in text and "ran 16m 40s" in text and "(50m 00s ago)" in text
+    assert "ETA" not in text.splitlines()[1] and "(as of " in text.splitlines()[0]
+
+
+def test_a_next_start_that_has_passed_is_now(tmp_path: Path):
+    from claimflow import statusview
+
+    assert statusview.clock(NOW - 60, NOW, upcoming=True) == "now"
+    assert statusview.clock(NOW + 60, NOW, upcoming=True).endswith("(in 1m 00s)")
+    assert statusview.clock(NOW - 60, NOW).endswith("(1m 00s ago)")
+
+
+def _plain(group) -> str:  # noqa: ANN001
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(group)
+    return console.export_text()
 
 
 def test_accounts_show_paused_disabled_and_the_next_allowed_start(tmp_path: Path):

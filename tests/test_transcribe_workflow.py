@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import REPO, write_silence
+from tests.conftest import REPO, RUN_TIMEOUT, write_silence
 from tests.faultserver import FaultServer
 from tests.test_download import _captioned_page, _jar
 
@@ -37,7 +37,7 @@ def test_captions_skip_whisper_silence_yields_nothing_and_dead_videos_pass_throu
         command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
                    str(tmp_path), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
                    str(REPO / "config/demo.yaml"), str(tmp_path / "config.yaml")]  # fmt: skip
-        run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert run.returncode == 0, run.stderr[-4000:]
     assert f"account a: cookie file {jar} is readable by other users (mode 644); run `chmod 600" in run.stderr
     assert "a-token" not in run.stderr + run.stdout

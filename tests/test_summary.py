@@ -1,0 +1,56 @@
+"""The summary's rows for videos that are not stored: failed, interrupted or pending at the first
+stage they lack, with the reason their log gives; the last line and its exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from claimflow import summary
+
+
+def _video(results: Path, vid: str, done: list[str]) -> Path:
+    folder = results / vid
+    folder.mkdir(parents=True)
+    for name in done:
+        (folder / name).write_text("{}")
+    return folder
+
+
+def test_a_video_failed_at_mine_carries_the_reason_its_log_gives(tmp_path: Path):
+    results = tmp_path / "results"
+    _video(results, "v1", ["download.json", "transcript.json"])
+    log = results / "logs/mine/v1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "2026-12-01 10:00:00 INFO claimflow.mine: 17 windows\n"
+        "2026-12-01 10:02:00 ERROR claimflow: job failed: EndpointError: endpoint api.example.org failed "
+        "after 5 retries (last: 503). Fix: check the server\nTraceback (most recent call last):\n  ...\n"
+    )
+    status, reason = summary.unstored(results, "v1")
+    assert status == "failed:mine"
+    assert reason == "EndpointError: endpoint api.example.org failed after 5 retries (last: 503). Fix: check the server"
+
+
+def test_the_last_attempt_decides_interrupted_after_a_failure(tmp_path: Path):
+    results = tmp_path / "results"
+    _video(results, "v1", ["download.json"])
+    log = results / "logs/transcribe/v1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "... ERROR claimflow: job failed: RuntimeError: boom\n"
+        "... WARNING claimflow: job interrupted: stopped by SIGTERM; the same command again redoes it\n"
+    )
+    assert summary.unstored(results, "v1") == ("interrupted:transcribe",
+                                                "stopped by SIGTERM; the same command again redoes it")  # fmt: skip
+    _video(results, "v2", [])
+    assert summary.unstored(results, "v2") == ("pending:download", None)
+
+
+def test_the_last_line_counts_interrupted_videos_and_exits_130_unless_some_failed():
+    rows = [{"status": "ok"}, {"status": "interrupted:mine"}, {"status": "pending:mine"}]
+    line, code = summary.last_line(rows)
+    assert line == ("claimflow: 3 videos: 1 ok, 0 partial, 0 failed, 0 unavailable, 0 no speech, "
+                    "1 interrupted (at mine: 1), 1 pending (at mine: 1)")  # fmt: skip
+    assert code == summary.EXIT_INTERRUPTED == 130
+    assert summary.last_line([*rows, {"status": "failed:download"}])[1] == 1
+    assert summary.last_line([{"status": "ok"}, {"status": "partial"}])[1] == 3
