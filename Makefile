@@ -1,5 +1,6 @@
 # claimflow: two commands to know. `make demo` runs the workflow on the bundled demo;
-# `make test` runs the test suite. Both create the virtual environment .venv on first use.
+# `make test` runs the test suite (`make test-fast`: its unit tier). Each creates the virtual
+# environment .venv on first use.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -32,7 +33,7 @@ LLAMA_KEY := $(shell printf '%s|%s|%s|%s' '$(LLAMA_VERSION)' '$(LLAMA_CMAKE_ARGS
 LLAMA_WHEELS := $(WHEELHOUSE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
 STAMP := $(VENV)/.installed-$(LLAMA_KEY)
 
-.PHONY: demo test check lint format clean-demo rebuild-llm llama-wheel
+.PHONY: demo test test-fast check lint format clean-demo rebuild-llm llama-wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,8 +74,13 @@ demo: $(STAMP)
 	@echo "results/claimflow.sqlite, and per video results/<vid>/. Then: .venv/bin/claimflow status --configfile config/demo.yaml"
 	$(BIN)/claimflow run --profile profiles/local -j $(JOBS) --configfile config/demo.yaml
 
+# The whole suite (what CI runs): unit, integration and slow tests (docs/development.md).
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# The unit tier, for after every edit: no Snakemake, Whisper, LLM, server or other process.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not integration and not slow"
 
 # Check the environment before a long batch: `make check CONFIG=my.yaml`.
 check: $(STAMP)

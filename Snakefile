@@ -6,7 +6,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from claimflow import config as cf_config
+from claimflow.core import config as cf_config
 
 min_version("9.0")
 

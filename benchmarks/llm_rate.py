@@ -1,7 +1,7 @@
 """LLM request rate: achieved requests per second against the configured limit.
 
 Two processes (as two mine/evaluate jobs would) send chat completions through the openai
-provider to a fast OpenAI-compatible server on loopback (tests/llmserver.FaultProxy with no
+provider to a fast OpenAI-compatible server on loopback (tests/harness/llmserver.FaultProxy with no
 upstream: it answers at once), sharing one requests-per-minute limit. From the server's own
 request log: achieved rate over the limit (goal: at least 0.9, never above 1.0).
 
@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.llmserver import FaultProxy  # noqa: E402
+from tests.harness.llmserver import FaultProxy  # noqa: E402
 
 PER_PROCESS = 60
 
 
 def _worker(args: tuple[str, str, float]) -> int:
-    from claimflow import llm
+    from claimflow.llm import client as llm
 
     base_url, state_dir, rpm = args
     client = llm.from_config(

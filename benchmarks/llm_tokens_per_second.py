@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from claimflow.localllm import built_features, describe_exit  # noqa: E402
-from claimflow.models import bundled_gguf_path  # noqa: E402
+from claimflow.core.models import bundled_gguf_path  # noqa: E402
+from claimflow.llm.local import built_features, describe_exit  # noqa: E402
 
 CHILD = r"""
 import json, sys, time

@@ -32,8 +32,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from claimflow import config as cf_config  # noqa: E402
 from claimflow import plan  # noqa: E402
+from claimflow.core import config as cf_config  # noqa: E402
 
 ACCOUNTS = 3
 

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from claimflow import atomic  # noqa: E402
-from tests import slurmcluster  # noqa: E402
+from tests.harness import slurmcluster  # noqa: E402
 
 MODES = {
     "per rule": [],

@@ -28,7 +28,8 @@ from claimflow import store  # noqa: E402
 from tests.test_store import _docs  # noqa: E402
 
 BASELINE = """
-from claimflow import config, sources
+from claimflow.core import config
+from claimflow.batch import sources
 c = config.load([{config!r}])
 print(len(sources.read_sources(c["sources"])))
 """

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 THREADS = 2
 BARE = """
 from faster_whisper import WhisperModel
-from claimflow.models import bundled_whisper_path
+from claimflow.core.models import bundled_whisper_path
 model = WhisperModel(bundled_whisper_path(), device="cpu", compute_type="int8", cpu_threads={threads})
 segments, info = model.transcribe({audio!r}, beam_size=5, vad_filter=True, word_timestamps=False, language=None)
 print(sum(1 for _ in segments))

@@ -46,8 +46,8 @@ def long_clip(folder: Path) -> Path:
 def main(model_name: str = "tiny.en") -> None:
     from faster_whisper import WhisperModel
 
-    from claimflow.transcribe import resolve_model
-    from claimflow.vocabulary import hotwords
+    from claimflow.batch.vocabulary import hotwords
+    from claimflow.transcribe.stage import resolve_model
 
     model = WhisperModel(resolve_model(model_name), device="cpu", compute_type="int8", cpu_threads=2)
     variants = {

@@ -6,11 +6,11 @@
 
 rule list_collection:
     output:
-        listing=f"{RESULTS}/collections/{{cid}}/listing.json",
+        listing=RESULTS.collection("{cid}", cf_layout.LISTING),
     log:
-        f"{LOGS}/list_collection/{{cid}}.log",
+        RESULTS.log("list_collection", "{cid}"),
     benchmark:
-        f"{BENCH}/list_collection/{{cid}}.tsv"
+        RESULTS.benchmark("list_collection", "{cid}")
     localrule: not SETTINGS.download.on_compute_nodes
     conda:
         "../envs/download.yaml"
@@ -19,7 +19,7 @@ rule list_collection:
     params:
         url=get_collection_url,
         kind=get_collection_kind,
-        state=STATE,
+        state=STATE.root,
     script:
         "../scripts/list_collection.py"
 
@@ -28,9 +28,9 @@ checkpoint select_collection:
     input:
         listing=rules.list_collection.output.listing,
     output:
-        selection=f"{RESULTS}/collections/{{cid}}/selection.json",
+        selection=RESULTS.collection("{cid}", cf_layout.SELECTION),
     log:
-        f"{LOGS}/select_collection/{{cid}}.log",
+        RESULTS.log("select_collection", "{cid}"),
     conda:
         "../envs/download.yaml"
     params:
@@ -44,9 +44,9 @@ rule store_collection:
     input:
         selection=rules.select_collection.output.selection,
     output:
-        marker=f"{RESULTS}/collections/{{cid}}/stored.json",
+        marker=RESULTS.collection("{cid}", cf_layout.COLLECTION_STORED),
     log:
-        f"{LOGS}/store_collection/{{cid}}.log",
+        RESULTS.log("store_collection", "{cid}"),
     conda:
         "../envs/store.yaml"
     params:

@@ -7,24 +7,24 @@ import sys
 import zlib
 from pathlib import Path
 
-from claimflow import accounts as cf_accounts
-from claimflow import atomic as cf_atomic
-from claimflow import collections as cf_collections
-from claimflow import config as cf_config
-from claimflow import doctor as cf_doctor
-from claimflow import envstop as cf_envstop
-from claimflow import llm as cf_llm
-from claimflow import report as cf_report
-from claimflow import retries as cf_retries
-from claimflow import runlock as cf_runlock
-from claimflow import settings as cf_settings
-from claimflow import sources as cf_sources
-from claimflow import store as cf_store
-from claimflow import summary as cf_summary
-from claimflow import targets as cf_targets
-from claimflow import transcribe as cf_transcribe
-from claimflow import vocabulary as cf_vocabulary
-from claimflow.sources import ID_PATTERN, SourceError
+from claimflow.batch import collections as cf_collections
+from claimflow.batch import retries as cf_retries
+from claimflow.batch import sources as cf_sources
+from claimflow.batch import targets as cf_targets
+from claimflow.batch import vocabulary as cf_vocabulary
+from claimflow.batch.sources import ID_PATTERN, SourceError
+from claimflow.commands import doctor as cf_doctor
+from claimflow.commands import report as cf_report
+from claimflow.commands import runlock as cf_runlock
+from claimflow.core import config as cf_config
+from claimflow.core import layout as cf_layout
+from claimflow.core import settings as cf_settings
+from claimflow.download import accounts as cf_accounts
+from claimflow.download import envstop as cf_envstop
+from claimflow.llm import client as cf_llm
+from claimflow.store import database as cf_store
+from claimflow.store import summary as cf_summary
+from claimflow.transcribe import stage as cf_transcribe
 from snakemake.common import overwrite_function_params
 from snakemake.exceptions import IncompleteCheckpointException
 
@@ -43,15 +43,14 @@ PARAMS = {
     for stage in ("transcribe", "mine", "evaluate")
 }
 
-# This run is alive in this folder, for `claimflow run` (claimflow/runlock.py): a kernel lock,
+# This run is alive in this folder, for `claimflow run` (claimflow/commands/runlock.py): a kernel lock,
 # released however the process ends. Cluster jobs and job subprocesses take none.
 if workflow.is_main_process and not workflow.remote_exec:
     RUN_LOCK = cf_runlock.hold_shared(".snakemake")
 
-RESULTS = config["results"].rstrip("/")
-STATE = config["state"].rstrip("/")
-LOGS = f"{RESULTS}/logs"
-BENCH = f"{RESULTS}/benchmarks"
+# Every path of the batch, from claimflow/core/layout.py.
+RESULTS = cf_layout.Results.of(config["results"])
+STATE = cf_layout.State.of(config["state"])
 
 
 wildcard_constraints:
@@ -88,14 +87,17 @@ COLLECTION_ACCOUNTS = cf_accounts.assign(list(COLLECTIONS), list(ACCOUNTS.values
 
 # With every account disabled, no download can succeed: say so once, and process what was
 # already downloaded instead of failing thousands of download jobs one by one.
-DOWNLOADS_STOPPED = cf_accounts.all_disabled(
-    list(ACCOUNTS.values()), f"{STATE}/accounts"
+# (Only the main process decides the batch's targets: a cluster job reads no account state.)
+DOWNLOADS_STOPPED = (
+    workflow.is_main_process
+    and not workflow.remote_exec
+    and cf_accounts.all_disabled(list(ACCOUNTS.values()), STATE.accounts)
 )
 if DOWNLOADS_STOPPED:
-    logger.warning(
-        cf_accounts.health_report(list(ACCOUNTS.values()), f"{STATE}/accounts")
-    )
-    TARGETS = [v for v in SOURCES if Path(f"{RESULTS}/{v}/download.json").exists()]
+    logger.warning(cf_accounts.health_report(list(ACCOUNTS.values()), STATE.accounts))
+    TARGETS = [
+        v for v in SOURCES if Path(RESULTS.video(v, cf_layout.DOWNLOAD)).exists()
+    ]
 else:
     TARGETS = list(SOURCES)
 
@@ -120,12 +122,8 @@ def per_job(func):
     return func
 
 
-def vid_dir(vid):
-    return f"{RESULTS}/{vid}"
-
-
 def selection_path(cid):
-    return cf_sources.selection_path(RESULTS, cid)
+    return RESULTS.collection(cid, cf_layout.SELECTION)
 
 
 # vid -> Source of the videos the collections' selections hold, read from the selection files
@@ -155,7 +153,10 @@ def add_selected(vids, cids):
     load_selections()
     for cid in cids:
         for vid in SELECTED.get(cid, (None, []))[1]:
-            if not DOWNLOADS_STOPPED or Path(f"{RESULTS}/{vid}/download.json").exists():
+            if (
+                not DOWNLOADS_STOPPED
+                or Path(RESULTS.video(vid, cf_layout.DOWNLOAD)).exists()
+            ):
                 vids.setdefault(vid)
 
 
@@ -192,27 +193,24 @@ def batch_vids(pending=None):
 def get_final_outputs(wildcards):
     # TARGETS, not SOURCES: with every account disabled, videos not yet downloaded are not
     # planned at all, and the run finishes what it can with exit status 0. A deleted product
-    # (to redo a video's stage) is a target too: claimflow/targets.py says why and how.
+    # (to redo a video's stage) is a target too: claimflow/batch/targets.py says why and how.
     pending = []
     vids = batch_vids(pending)
     per_video = cf_targets.final_outputs(
         RESULTS, vids, look=workflow.is_main_process and not workflow.remote_exec
     )
     stored_collections = [
-        f"{RESULTS}/collections/{cid}/stored.json" for cid in COLLECTIONS
+        RESULTS.collection(cid, cf_layout.COLLECTION_STORED) for cid in COLLECTIONS
     ]
-    return (
-        per_video
-        + pending
-        + stored_collections
-        + [f"{RESULTS}/summary.tsv", f"{RESULTS}/report.html"]
-    )
+    return per_video + pending + stored_collections + [RESULTS.summary, RESULTS.report]
 
 
 @per_job
 def get_download_manifests(wildcards):
     pending = []
-    return [f"{vid_dir(vid)}/download.json" for vid in batch_vids(pending)] + pending
+    return [
+        RESULTS.video(vid, cf_layout.DOWNLOAD) for vid in batch_vids(pending)
+    ] + pending
 
 
 @per_job
@@ -258,7 +256,9 @@ def get_summary_dir(wildcards, input):
 @per_job
 def get_stored_markers(wildcards):
     pending = []
-    return [f"{vid_dir(vid)}/stored.json" for vid in batch_vids(pending)] + pending
+    return [
+        RESULTS.video(vid, cf_layout.STORED) for vid in batch_vids(pending)
+    ] + pending
 
 
 @per_job
@@ -334,14 +334,14 @@ def get_evaluate_settings():
 
 
 # Partial work (failed windows or batches) raises a video's retry round; a changed round
-# reruns exactly that stage of that video (claimflow/retries.py). One file, read once.
+# reruns exactly that stage of that video (claimflow/batch/retries.py). One file, read once.
 RETRIES = cf_retries.load(RESULTS)
 
 # The database's identity, read once and read-only: parse time writes nothing (on a full disk
 # it would die in SQLite before any message of claimflow's). When there is none (the database
 # lost, or not made yet), the main process picks the new one here and the preflight creates the
 # database with it; every store job then reruns to refill it. A cluster job reads what is there.
-DATABASE_ID = cf_store.database_id(f"{RESULTS}/claimflow.sqlite")
+DATABASE_ID = cf_store.database_id(RESULTS.database)
 NEW_DATABASE_ID = None
 if DATABASE_ID is None and workflow.is_main_process and not workflow.remote_exec:
     DATABASE_ID = NEW_DATABASE_ID = cf_store.new_identity()
@@ -366,24 +366,24 @@ def get_config_files():
 
 
 def get_database():
-    return f"{RESULTS}/claimflow.sqlite"
+    return RESULTS.database
 
 
 def print_account_health():
     """One summary of the accounts after a failed run: which are disabled or paused, and why."""
-    message = cf_accounts.health_report(list(ACCOUNTS.values()), f"{STATE}/accounts")
+    message = cf_accounts.health_report(list(ACCOUNTS.values()), STATE.accounts)
     if message:
         print(message, file=sys.stderr)
 
 
 def reset_download_stop():
-    cf_envstop.reset(STATE)
-    cf_llm.reset_llm_stop(STATE)
+    cf_envstop.reset(STATE.root)
+    cf_llm.reset_llm_stop(STATE.root)
 
 
 def print_download_stop():
     """One message after a run whose downloads stopped because the environment is broken."""
-    streak = cf_envstop.current(STATE)
+    streak = cf_envstop.current(STATE.root)
     if len(streak.get("vids", [])) >= SETTINGS.download.environment_failures:
         print(cf_envstop.message(streak), file=sys.stderr)
 
@@ -392,7 +392,7 @@ def preflight():
     """The setup's faults (no key, an endpoint that does not answer, an unreadable cookie file,
     a folder that cannot be written) end the run before any job: nothing is marked done.
     """
-    checks = cf_doctor.preflight(config, f"{RESULTS}/claimflow.sqlite", NEW_DATABASE_ID)
+    checks = cf_doctor.preflight(config, RESULTS.database, NEW_DATABASE_ID)
     for check in checks:
         if check.status != cf_doctor.OK:
             print(f"claimflow preflight: {check.line()}", file=sys.stderr)
@@ -414,7 +414,7 @@ def vids_on_disk():
 def collection_lines():
     """Per collection: listed, kept, removed by each filter, no longer listed; or why not listed."""
     missing = (
-        f"not listed: its listing failed ({LOGS}/list_collection/{{cid}}.log says why); the same "
+        f"not listed: its listing failed ({RESULTS.log('list_collection', '{cid}')} says why); the same "
         "command lists it again"
     )
     lines = cf_collections.count_lines(BATCH.collections, RESULTS, missing)
@@ -433,7 +433,7 @@ def finish_run(exit_with_status=True, with_report=False):
                 config,
                 vids,
                 RESULTS,
-                f"{RESULTS}/report.html",
+                RESULTS.report,
                 config_files=get_config_files(),
             )
         except Exception as error:  # the summary and the last line matter more
@@ -443,14 +443,14 @@ def finish_run(exit_with_status=True, with_report=False):
     rows = cf_summary.write(
         get_database(),
         vids,
-        f"{RESULTS}/summary.tsv",
-        f"{RESULTS}/usage.json",
+        RESULTS.summary,
+        RESULTS.usage,
         RESULTS,
     )
     line, code = cf_summary.last_line(rows)
     if cf_runlock.Stop.interrupted:
         code = cf_summary.EXIT_INTERRUPTED
-    stopped = cf_llm.llm_stop(STATE)
+    stopped = cf_llm.llm_stop(STATE.root)
     cf_runlock.close_run(
         [*collection_lines(), *([f"claimflow: {stopped}"] if stopped else []), line],
         code,

@@ -5,13 +5,13 @@
 
 rule download:
     output:
-        audio=f"{RESULTS}/{{vid}}/audio",
-        manifest=f"{RESULTS}/{{vid}}/download.json",
-        captions=f"{RESULTS}/{{vid}}/captions.vtt",
+        audio=RESULTS.video("{vid}", cf_layout.AUDIO),
+        manifest=RESULTS.video("{vid}", cf_layout.DOWNLOAD),
+        captions=RESULTS.video("{vid}", cf_layout.CAPTIONS),
     log:
-        f"{LOGS}/download/{{vid}}.log",
+        RESULTS.log("download", "{vid}"),
     benchmark:
-        f"{BENCH}/download/{{vid}}.tsv"
+        RESULTS.benchmark("download", "{vid}")
     # On the main process's host unless download.on_compute_nodes (a cluster executor only).
     localrule: not SETTINGS.download.on_compute_nodes
     conda:
@@ -20,7 +20,7 @@ rule download:
         **get_account_resources(),
     params:
         url=get_url,
-        state=STATE,
+        state=STATE.root,
         results=get_results_dir,
     script:
         "../scripts/download.py"

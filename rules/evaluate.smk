@@ -1,15 +1,15 @@
-# evaluate: LLM scores per claim; merge, tier and rank decided in claimflow.evaluate.
+# evaluate: LLM scores per claim; merge, tier and rank decided in claimflow.knowledge.evaluate.
 
 
 rule evaluate:
     input:
-        claims=f"{RESULTS}/{{vid}}/claims.json",
+        claims=RESULTS.video("{vid}", cf_layout.CLAIMS),
     output:
-        evaluation=f"{RESULTS}/{{vid}}/evaluation.json",
+        evaluation=RESULTS.video("{vid}", cf_layout.EVALUATION),
     log:
-        f"{LOGS}/evaluate/{{vid}}.log",
+        RESULTS.log("evaluate", "{vid}"),
     benchmark:
-        f"{BENCH}/evaluate/{{vid}}.tsv"
+        RESULTS.benchmark("evaluate", "{vid}")
     conda:
         "../envs/llm.yaml"
     threads: 2

@@ -3,13 +3,13 @@
 
 rule mine:
     input:
-        transcript=f"{RESULTS}/{{vid}}/transcript.json",
+        transcript=RESULTS.video("{vid}", cf_layout.TRANSCRIPT),
     output:
-        claims=f"{RESULTS}/{{vid}}/claims.json",
+        claims=RESULTS.video("{vid}", cf_layout.CLAIMS),
     log:
-        f"{LOGS}/mine/{{vid}}.log",
+        RESULTS.log("mine", "{vid}"),
     benchmark:
-        f"{BENCH}/mine/{{vid}}.tsv"
+        RESULTS.benchmark("mine", "{vid}")
     conda:
         "../envs/llm.yaml"
     threads: 2

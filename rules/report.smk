@@ -8,41 +8,41 @@ rule batch_report:
     input:
         summary=rules.summary.output.tsv,
     output:
-        html=f"{RESULTS}/report.html",
+        html=RESULTS.report,
         downloads=report(
-            f"{RESULTS}/report/downloads.svg",
+            RESULTS.figure("downloads"),
             caption="../report/downloads.rst",
             category="Downloads",
         ),
         buffer=report(
-            f"{RESULTS}/report/buffer.svg",
+            RESULTS.figure("buffer"),
             caption="../report/buffer.rst",
             category="Downloads",
         ),
         throughput=report(
-            f"{RESULTS}/report/throughput.svg",
+            RESULTS.figure("throughput"),
             caption="../report/throughput.rst",
             category="Stages",
         ),
         durations=report(
-            f"{RESULTS}/report/durations.svg",
+            RESULTS.figure("durations"),
             caption="../report/durations.rst",
             category="Stages",
         ),
         tiers=report(
-            f"{RESULTS}/report/tiers.svg",
+            RESULTS.figure("tiers"),
             caption="../report/tiers.rst",
             category="Claims",
         ),
         tokens=report(
-            f"{RESULTS}/report/tokens.svg",
+            RESULTS.figure("tokens"),
             caption="../report/tokens.rst",
             category="Claims",
         ),
     log:
-        f"{LOGS}/report.log",
+        RESULTS.log("report"),
     benchmark:
-        f"{BENCH}/report.tsv"
+        RESULTS.benchmark("report")
     conda:
         "../envs/store.yaml"
     params:
@@ -54,12 +54,12 @@ rule batch_report:
 
 rule report:
     log:
-        f"{LOGS}/report-now.log",
+        RESULTS.log("report-now"),
     conda:
         "../envs/store.yaml"
     params:
-        results=RESULTS,
+        results=RESULTS.root,
         vids=get_batch_vids,
-        html=f"{RESULTS}/report.html",
+        html=RESULTS.report,
     script:
         "../scripts/report.py"

@@ -4,16 +4,16 @@
 
 rule store:
     input:
-        manifest=f"{RESULTS}/{{vid}}/download.json",
-        transcript=f"{RESULTS}/{{vid}}/transcript.json",
-        claims=f"{RESULTS}/{{vid}}/claims.json",
-        evaluation=f"{RESULTS}/{{vid}}/evaluation.json",
+        manifest=RESULTS.video("{vid}", cf_layout.DOWNLOAD),
+        transcript=RESULTS.video("{vid}", cf_layout.TRANSCRIPT),
+        claims=RESULTS.video("{vid}", cf_layout.CLAIMS),
+        evaluation=RESULTS.video("{vid}", cf_layout.EVALUATION),
     output:
-        marker=f"{RESULTS}/{{vid}}/stored.json",
+        marker=RESULTS.video("{vid}", cf_layout.STORED),
     log:
-        f"{LOGS}/store/{{vid}}.log",
+        RESULTS.log("store", "{vid}"),
     benchmark:
-        f"{BENCH}/store/{{vid}}.tsv"
+        RESULTS.benchmark("store", "{vid}")
     conda:
         "../envs/store.yaml"
     params:
@@ -30,15 +30,15 @@ rule summary:
         markers=get_stored_markers,
     output:
         tsv=report(
-            f"{RESULTS}/summary.tsv",
+            RESULTS.summary,
             caption="../report/summary.rst",
             category="Batch",
         ),
-        usage=f"{RESULTS}/usage.json",
+        usage=RESULTS.usage,
     log:
-        f"{LOGS}/summary.log",
+        RESULTS.log("summary"),
     benchmark:
-        f"{BENCH}/summary.tsv"
+        RESULTS.benchmark("summary")
     conda:
         "../envs/store.yaml"
     params:

@@ -3,18 +3,18 @@
 
 rule transcribe:
     input:
-        audio=f"{RESULTS}/{{vid}}/audio",
-        manifest=f"{RESULTS}/{{vid}}/download.json",
-        captions=f"{RESULTS}/{{vid}}/captions.vtt",
+        audio=RESULTS.video("{vid}", cf_layout.AUDIO),
+        manifest=RESULTS.video("{vid}", cf_layout.DOWNLOAD),
+        captions=RESULTS.video("{vid}", cf_layout.CAPTIONS),
     output:
-        json=f"{RESULTS}/{{vid}}/transcript.json",
-        srt=f"{RESULTS}/{{vid}}/transcript.srt",
-        vtt=f"{RESULTS}/{{vid}}/transcript.vtt",
-        txt=f"{RESULTS}/{{vid}}/transcript.txt",
+        json=RESULTS.video("{vid}", cf_layout.TRANSCRIPT),
+        srt=RESULTS.video("{vid}", cf_layout.TRANSCRIPT_SRT),
+        vtt=RESULTS.video("{vid}", cf_layout.TRANSCRIPT_VTT),
+        txt=RESULTS.video("{vid}", cf_layout.TRANSCRIPT_TXT),
     log:
-        f"{LOGS}/transcribe/{{vid}}.log",
+        RESULTS.log("transcribe", "{vid}"),
     benchmark:
-        f"{BENCH}/transcribe/{{vid}}.tsv"
+        RESULTS.benchmark("transcribe", "{vid}")
     conda:
         "../envs/transcribe.yaml"
     threads: 2

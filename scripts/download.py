@@ -1,7 +1,10 @@
 """Snakemake entry point for rule download (thin: adapts the snakemake object)."""
 
-from claimflow import accounts, benchmode, download, logs
-from claimflow.settings import Settings
+from claimflow import parts
+from claimflow.core import logs
+from claimflow.core.settings import Settings
+from claimflow.download import accounts
+from claimflow.download import stage as download
 
 logs.setup(snakemake.log[0])
 # Everything a download uses is a runtime setting: changing accounts or pacing never
@@ -23,5 +26,5 @@ download.run(
     captions_out=snakemake.output.captions,
     captions_langs=captions.captions_langs if captions.prefer_captions else None,
     options=settings.download,
-    sleep=benchmode.seconds(snakemake.config, "download"),
+    fetcher=parts.fetcher(snakemake.config),
 )

@@ -1,7 +1,9 @@
 """Snakemake entry point for rule list_collection."""
 
-from claimflow import accounts, collections, logs
-from claimflow.settings import Settings
+from claimflow.batch import collections
+from claimflow.core import logs
+from claimflow.core.settings import Settings
+from claimflow.download import accounts
 
 logs.setup(snakemake.log[0])
 # Like a download, everything a listing uses is a runtime setting (accounts, pacing).

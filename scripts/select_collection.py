@@ -1,7 +1,8 @@
 """Snakemake entry point for checkpoint select_collection."""
 
-from claimflow import atomic, collections, logs
-from claimflow.filters import Filters
+from claimflow.batch import collections
+from claimflow.batch.filters import Filters
+from claimflow.core import atomic, logs
 
 log = logs.setup(snakemake.log[0])
 listing = atomic.read_json(snakemake.input.listing)

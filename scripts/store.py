@@ -2,8 +2,9 @@
 
 import time
 
-from claimflow import atomic, logs, store
-from claimflow.settings import Settings
+from claimflow.core import atomic, logs
+from claimflow.core.settings import Settings
+from claimflow.store import database as store
 
 log = logs.setup(snakemake.log[0])
 docs = {k: atomic.read_json(snakemake.input[k]) for k in ("manifest", "transcript", "claims", "evaluation")}

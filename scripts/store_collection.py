@@ -2,8 +2,10 @@
 
 import time
 
-from claimflow import atomic, collections, logs, store
-from claimflow.settings import Settings
+from claimflow.batch import collections
+from claimflow.core import atomic, logs
+from claimflow.core.settings import Settings
+from claimflow.store import database as store
 
 log = logs.setup(snakemake.log[0])
 selection = atomic.read_json(snakemake.input.selection)

@@ -1,6 +1,7 @@
 """Snakemake entry point for rule summary."""
 
-from claimflow import atomic, logs, summary
+from claimflow.core import atomic, logs
+from claimflow.store import summary
 
 log = logs.setup(snakemake.log[0])
 vids = [atomic.read_json(path)["vid"] for path in snakemake.input.markers]

@@ -16,12 +16,11 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from claimflow import store
-from tests.conftest import REPO, RUN_TIMEOUT, bench_batch
-from tests.faultserver import FaultServer
+from claimflow.store import database as store
+from tests.conftest import REPO, bench_batch, run_workflow
+from tests.harness.faultserver import FaultServer
 
 pytestmark = pytest.mark.slow
-CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
 
 
 def test_a_database_locked_by_another_program_names_the_lock_and_the_same_command_stores_later(tmp_path):
@@ -33,7 +32,7 @@ def test_a_database_locked_by_another_program_names_the_lock_and_the_same_comman
         "warmup": {"videos": 0},
         "buffer": {"min": 0, "target": 1000, "max": 1000},
     }
-    command = [*CLAIMFLOW, "run", *bench_batch(root, 4, sleep, jobs=4, pacing=pacing, store={"busy_timeout": 2})]
+    batch = bench_batch(root, 4, sleep, jobs=4, pacing=pacing, store={"busy_timeout": 2})
     database = root / "results/claimflow.sqlite"
     store.ensure(database)
     # Another program holds the write lock for the whole run (a shell left inside BEGIN EXCLUSIVE).
@@ -44,7 +43,7 @@ def test_a_database_locked_by_another_program_names_the_lock_and_the_same_comman
     try:
         assert holder.stdout.readline().strip() == "held"
         began = time.monotonic()
-        blocked = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        blocked = run_workflow(root, check=False, runner="run", **batch)
         assert time.monotonic() - began < 300  # it waited the configured 2 s per try, not forever
     finally:
         holder.kill()
@@ -56,8 +55,7 @@ def test_a_database_locked_by_another_program_names_the_lock_and_the_same_comman
     # Everything before the store was done for every video; nothing was stored.
     assert len(list((root / "results").glob("*/evaluation.json"))) == 4
     assert not list((root / "results").glob("*/stored.json"))
-    again = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert again.returncode == 0, again.stderr[-3000:]
+    run_workflow(root, runner="run", **batch)
     assert len(list((root / "results").glob("*/stored.json"))) == 4
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT COUNT(*) FROM videos").fetchone() == (4,)
@@ -81,11 +79,7 @@ def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results
         (batch / "videos.txt").write_text("\n".join(lines) + "\n")
         overrides = {"sources": "videos.txt", "results": "results", "state": "state"}
         (batch / "test.yaml").write_text(yaml.safe_dump(overrides))
-        run = subprocess.run([*CLAIMFLOW, "run", "--snakefile", str(REPO / "Snakefile"), "--directory", str(batch),
-                              "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
-                              str(REPO / "config/demo.yaml"), str(batch / "test.yaml")],
-                             capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path)  # fmt: skip
-    assert run.returncode == 0, run.stderr[-4000:]
+        run_workflow(batch, runner="run", jobs=4, cwd=tmp_path)
     # Nothing ran a shell: no file the strings would have made exists anywhere.
     made = {"PWNED", "PWNED2", "PWNED3"}
     assert not [p for p in tmp_path.rglob("*") if p.name in made]
@@ -123,20 +117,19 @@ def small_disk(tmp_path: Path):
 
 def test_a_full_disk_is_named_before_snakemake_starts_and_freed_the_same_command_finishes(small_disk: Path):
     sleep = {"download": 0.1, "transcribe": 0.1, "mine": 0.1, "evaluate": 0.1}
-    args = bench_batch(small_disk / "batch", 2, sleep, jobs=2)
-    first = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert first.returncode == 0, first.stderr[-3000:]
+    root = small_disk / "batch"
+    batch = bench_batch(root, 2, sleep, jobs=2)
+    run_workflow(root, runner="run", **batch)
     filler = small_disk / "filler"
     subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)  # until the disk is full
     (small_disk / "batch/videos.txt").write_text((small_disk / "batch/videos.txt").read_text()
                                                  + "https://example.com/bench/v999.mp3\n")  # fmt: skip
-    full = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    full = run_workflow(root, check=False, runner="run", **batch)
     assert full.returncode == 2
     assert full.stderr.strip().startswith(f"claimflow: no space left in {small_disk.resolve()}")
     assert "free space on that disk and run the same command again; nothing done is lost" in full.stderr
     assert "Traceback" not in full.stderr and "disk I/O error" not in full.stderr
     filler.unlink()
-    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = run_workflow(root, runner="run", **batch)
     assert again.stderr.rstrip().splitlines()[-1].startswith("claimflow: 3 videos: 3 ok")
     assert again.stderr.count("localrule download:") == 1  # only the new video is downloaded

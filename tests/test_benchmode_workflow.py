@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, snakemake
+from tests.conftest import REPO, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def test_sleeping_stages_keep_the_real_pacing_and_store(tmp_path: Path):
         "benchmark": {"sleep": {"download": 0.3, "transcribe": 0.5, "mine": 0.4, "evaluate": 0.1}},
     }  # fmt: skip
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(overrides))
-    snakemake(tmp_path)
+    run_workflow(tmp_path)
     results = tmp_path / "results"
     manifests = [json.loads(p.read_text()) for p in results.glob("*/download.json")]
     assert len(manifests) == 3 and all(m["status"] == "ok" for m in manifests)

@@ -1,12 +1,14 @@
 """Caption tracks read right: rolling cues collapse to each word once, tags go, word times stay,
-WebVTT, SRT and TTML all read (claimflow/subtitles.py, with webvtt-py)."""
+WebVTT, SRT and TTML all read (claimflow/transcribe/captions.py and
+claimflow/download/captions.py, with webvtt-py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from claimflow import subtitles
-from tests import wildshapes
+from claimflow.download import captions as fetched
+from claimflow.transcribe import captions as subtitles
+from tests.harness import wildshapes
 
 
 def _words(track: subtitles.CaptionTrack) -> str:
@@ -58,7 +60,7 @@ def test_a_line_growing_word_by_word_keeps_only_the_new_words(tmp_path):
 def test_srt_and_ttml_are_kept_as_webvtt_and_say_what_they_were(tmp_path):
     srt = tmp_path / "talk.en.srt"
     srt.write_text(wildshapes.ROLLING_SRT)
-    text, served = subtitles.as_webvtt(srt, "srt")
+    text, served = fetched.as_webvtt(srt, "srt")
     assert served == "srt" and text.startswith("WEBVTT")
     (tmp_path / "as.vtt").write_text(text)
     assert _words(subtitles.read_track(tmp_path / "as.vtt")) == wildshapes.ROLLING_WORDS
@@ -66,7 +68,7 @@ def test_srt_and_ttml_are_kept_as_webvtt_and_say_what_they_were(tmp_path):
     ttml.write_text('<?xml version="1.0" encoding="utf-8"?><tt xml:lang="en" xmlns="http://www.w3.org/ns/ttml"><body>'
                     '<div><p begin="00:00:00.000" end="00:00:02.500">Sleep is essential<br/>for memory.</p>'
                     '<p begin="2.5s" end="9s">During deep sleep &amp; more.</p></div></body></tt>')  # fmt: skip
-    text, served = subtitles.as_webvtt(ttml, "ttml")
+    text, served = fetched.as_webvtt(ttml, "ttml")
     assert served == "ttml" and "During deep sleep & more." in text
-    with pytest.raises(subtitles.CaptionsUnreadable, match="json3"):
-        subtitles.as_webvtt(ttml, "json3")
+    with pytest.raises(fetched.CaptionsUnreadable, match="json3"):
+        fetched.as_webvtt(ttml, "json3")

@@ -1,4 +1,4 @@
-from claimflow.chunk import count_tokens, windows
+from claimflow.knowledge.chunk import count_tokens, windows
 
 
 def _segments(n: int, words: int = 40) -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import cli, doctor, runlock
+from claimflow.commands import cli, doctor, runlock
 
 DEMO_CONFIG = str(Path(__file__).resolve().parent.parent / "config/demo.yaml")
 
@@ -108,7 +108,7 @@ def test_doctor_names_why_an_endpoint_did_not_answer():
 
 
 def test_search_json_and_exit_status(capsys, tmp_path):
-    from claimflow import store
+    from claimflow.store import database as store
 
     database = tmp_path / "results/claimflow.sqlite"
     store.ensure(database)

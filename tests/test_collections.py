@@ -8,12 +8,13 @@ import sqlite3
 
 import pytest
 
-from claimflow import collections, store
-from claimflow.accounts import Account
-from claimflow.filters import Filters
-from claimflow.settings import load
-from claimflow.sources import SourceError, read_batch
-from tests.feeds import Episode, write_feed
+from claimflow.batch import collections
+from claimflow.batch.filters import Filters
+from claimflow.batch.sources import SourceError, read_batch
+from claimflow.core.settings import load
+from claimflow.download.accounts import Account
+from claimflow.store import database as store
+from tests.harness.feeds import Episode, write_feed
 
 EPISODES = [
     Episode("ep-3", "Episode 3: Forests", "2023-06-05", "forests.ogg", 31),
@@ -53,6 +54,7 @@ def test_the_config_names_a_collection_and_gives_it_filters_over_the_global_ones
         read_batch([], tmp_path, [{"url": "https://example.org/a.mp3"}])
 
 
+@pytest.mark.integration
 def test_a_feed_on_loopback_is_listed_by_real_ytdlp_with_guids_dates_durations(media_server):
     path = write_feed(media_server.root, "show.xml", media_server.url("").rstrip("/"), "Show", EPISODES)
     title, entries = collections.list_entries(media_server.url(path[1:]), {"quiet": True})
@@ -72,6 +74,7 @@ def _listing_job(tmp_path, server, path, account=None, delay=(0.0, 0.0)):
                                    tmp_path / "results/collections/show/listing.json")  # fmt: skip
 
 
+@pytest.mark.integration
 def test_a_listing_takes_the_accounts_turn_and_remembers_what_it_listed(tmp_path, media_server):
     path = write_feed(media_server.root, "show.xml", media_server.url("").rstrip("/"), "Show", EPISODES)
     first = _listing_job(tmp_path, media_server, path, delay=(1.0, 1.0))
@@ -87,6 +90,7 @@ def test_a_listing_takes_the_accounts_turn_and_remembers_what_it_listed(tmp_path
         ("ep-3", True), ("ep-2", False), ("ep-1", False)]  # fmt: skip
 
 
+@pytest.mark.integration
 def test_a_feed_that_cannot_be_listed_is_named_with_the_fix(tmp_path, media_server):
     with pytest.raises(collections.ListingFailed, match=r"collection show \(http://127.0.0.1:\d+/gone.xml\) could "
                        r"not be listed: .*404.*run the same command again"):  # fmt: skip

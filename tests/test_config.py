@@ -1,6 +1,4 @@
 import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -8,7 +6,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from tests.conftest import REPO
+from tests.conftest import DEMO_CONFIG, REPO, run_workflow
 
 SCHEMA = str(REPO / "config/schema.yaml")
 
@@ -41,12 +39,11 @@ def test_bad_account_name_is_rejected():
         validate(config, SCHEMA, set_default=True)
 
 
+@pytest.mark.integration
 def test_workflow_refuses_to_start_on_a_missing_sources_file(tmp_path: Path):
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-j1",
-         "--config", "sources=nowhere.txt"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    run = run_workflow(
+        tmp_path, "-n", "--config", "sources=nowhere.txt", check=False, timeout=120, profile=None, jobs=1, configs=()
+    )
     assert run.returncode != 0
     assert "sources file 'nowhere.txt' was not found" in run.stdout + run.stderr
 
@@ -64,7 +61,7 @@ def test_workflow_refuses_to_start_on_a_missing_sources_file(tmp_path: Path):
     ],
 )  # fmt: skip
 def test_a_bad_config_is_one_paragraph_naming_key_value_rule_and_fix(override, said):
-    from claimflow import config
+    from claimflow.core import config
 
     with pytest.raises(config.ConfigError) as raised:
         config.load(overrides=override)
@@ -73,13 +70,12 @@ def test_a_bad_config_is_one_paragraph_naming_key_value_rule_and_fix(override, s
     assert "Failed validating" not in message and len(message) < 600  # not the schema's subtree
 
 
+@pytest.mark.integration
 def test_the_workflow_says_the_same_paragraph_before_any_job(tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("pacing: {floor: abc}\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-j1",
-         "--configfile", str(REPO / "config/demo.yaml"), str(tmp_path / "bad.yaml")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    run = run_workflow(
+        tmp_path, "-n", check=False, timeout=120, profile=None, jobs=1, configs=(DEMO_CONFIG, tmp_path / "bad.yaml")
+    )
     assert run.returncode != 0
     assert "claimflow: config key pacing.floor is 'abc': must be a number" in run.stdout + run.stderr
     assert "Failed validating" not in run.stdout + run.stderr

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import cookies, logs
-from claimflow.accounts import Account
-from claimflow.download import ytdlp_options
-from tests import wildshapes
+from claimflow.core import logs
+from claimflow.download import cookies
+from claimflow.download.accounts import Account
+from claimflow.download.ytdlp import options as ytdlp_options
+from tests.harness import wildshapes
 
 
 def test_a_browser_export_with_httponly_lines_is_accepted(tmp_path):

@@ -15,7 +15,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,8 +22,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CLIPS, REPO, RUN_TIMEOUT
-from tests.faultserver import Fault, FaultServer
+from tests.conftest import DEMO_CLIPS, RUN_TIMEOUT, workflow_command
+from tests.harness.faultserver import Fault, FaultServer
 from tests.test_download_workflow import assert_paced, downloads_by_account
 
 pytestmark = pytest.mark.slow
@@ -46,9 +45,7 @@ def _batch(workdir: Path, server: FaultServer) -> list[str]:
                    "buffer": {"min": 0, "target": 1000, "max": 1000}, "socket_timeout": 20},
     }  # fmt: skip
     (workdir / "test.yaml").write_text(yaml.safe_dump(config))
-    return [sys.executable, "-m", "claimflow.cli", "run", "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
-            "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml")]  # fmt: skip
+    return workflow_command(workdir, runner="run", jobs=4)
 
 
 def _count(results: Path, name: str) -> int:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import CLAIMFLOW, REPO
 
-CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
+pytestmark = pytest.mark.integration  # runs `claimflow doctor`: the LLM, Whisper, yt-dlp
 
 
 def _doctor(tmp_path: Path, overrides: dict, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import download, envstop, logs, settings
-from claimflow.accounts import Account, from_config
-from tests.conftest import DEMO
-from tests.faultserver import Fault
+from claimflow.core import logs, settings
+from claimflow.download import envstop, ytdlp
+from claimflow.download import stage as download
+from claimflow.download.accounts import Account, from_config
+from tests.conftest import CLAIMFLOW, DEMO
+from tests.harness.faultserver import Fault
+
+pytestmark = pytest.mark.integration  # yt-dlp against the fault server on loopback
 
 PACING = {"delay": [0.05, 0.1], "floor": 0.0, "warmup": {"videos": 0},
           "adaptive": {"failure_multiplier": 1.5, "max_failures": 3}}  # fmt: skip
@@ -225,7 +229,7 @@ def test_no_subtitles_leaves_an_empty_captions_file(tmp_path, media_server):
 
 
 def test_automatic_captions_are_never_requested():
-    opts = download.ytdlp_options(Account("a"), Path("/tmp"), 30, captions=["en"])
+    opts = ytdlp.options(Account("a"), Path("/tmp"), 30, captions=["en"])
     assert opts["writesubtitles"] is True and opts["writeautomaticsub"] is False
 
 
@@ -299,7 +303,7 @@ def test_extractor_args_reach_yt_dlp(tmp_path, media_server):
 
 def test_options_outside_the_passthrough_set_are_refused_by_name():
     with pytest.raises(ValueError, match="outtmpl cannot be passed to yt-dlp here"):
-        download.passthrough_options({"outtmpl": "/tmp/x"})
+        ytdlp.passthrough_options({"outtmpl": "/tmp/x"})
 
 
 def test_yt_dlp_finds_the_bundled_deno_and_ejs_scripts_without_a_system_deno(tmp_path):
@@ -312,7 +316,7 @@ def test_yt_dlp_finds_the_bundled_deno_and_ejs_scripts_without_a_system_deno(tmp
     assert "[debug] JS runtimes: deno-2.9.8" in header, header[-2000:]
     assert "yt_dlp_ejs-0.8.0" in header
     # And the workflow's own options name that binary explicitly (a cluster job's PATH may differ).
-    opts = download.ytdlp_options(Account("a"), tmp_path, 30.0)
+    opts = ytdlp.options(Account("a"), tmp_path, 30.0)
     assert Path(opts["js_runtimes"]["deno"]["path"]) == Path(sys.executable).parent / "deno"
 
 
@@ -320,7 +324,7 @@ def test_unavailable_videos_are_listed_by_reason_and_a_retry_downloads_them_agai
     refusal = media_server.add(Fault("status", status=451))
     assert _run(tmp_path, media_server.url("sleep.ogg"), [Account("acct1")])["reason_class"] == "geo_blocked"
     (tmp_path / "c.yaml").write_text(f"sources: {DEMO / 'sources.txt'}\nresults: {tmp_path / 'results'}\n")
-    command = [sys.executable, "-m", "claimflow.cli", "unavailable", "--configfile", str(tmp_path / "c.yaml")]
+    command = [*CLAIMFLOW, "unavailable", "--configfile", str(tmp_path / "c.yaml")]
     listing = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
     assert "geo_blocked: 1 (may change: --retry it)" in listing and "  v1\t" in listing
     retried = subprocess.run([*command, "--retry", "geo_blocked"], capture_output=True, text=True, timeout=120)

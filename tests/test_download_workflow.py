@@ -11,15 +11,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from claimflow.sources import read_sources
-from tests.conftest import DEMO_CLIPS, REPO, RUN_TIMEOUT
-from tests.faultserver import Fault, FaultServer
+from claimflow.batch.sources import read_sources
+from tests.conftest import DEMO_CLIPS, DEMO_CONFIG, run_workflow, workflow_command
+from tests.harness.faultserver import Fault, FaultServer
 
 pytestmark = pytest.mark.slow
 FLOOR = 0.5
@@ -59,16 +58,13 @@ def make_batch(tmp_path: Path, videos: int, accounts: list[str], suffix: str = "
 
 def downloads_command(workdir: Path, *extra: str) -> list[str]:
     # profiles/local declares no account_* resources: the workflow must declare the slots.
-    return [sys.executable, "-m", "snakemake", "downloads", "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "16",
-            "--configfile", str(workdir / "config.yaml"), *extra]  # fmt: skip
+    return workflow_command(workdir, *extra, targets=("downloads",), configs=(workdir / "config.yaml",))
 
 
 def run_downloads(workdir: Path, check: bool = True, *extra: str) -> subprocess.CompletedProcess:
-    run = subprocess.run(downloads_command(workdir, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    if check and run.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{run.stderr[-5000:]}")
-    return run
+    return run_workflow(
+        workdir, *extra, check=check, targets=("downloads",), configs=(workdir / "config.yaml",), env=dict(os.environ)
+    )
 
 
 def downloads_by_account(server: FaultServer) -> dict[str, list[tuple[float, str, str, float]]]:
@@ -109,12 +105,20 @@ def assert_one_job_per_account_at_a_time(docs: list[dict]) -> None:
             assert start >= end - 0.05, (account, spans)
 
 
-def test_accounts_download_in_parallel_each_at_its_own_pace(tmp_path):
-    workdir, server = make_batch(tmp_path, 12, ["acct1", "acct2", "acct3"])
-    server.add(Fault("status", status=404, path="/v05.ogg"))
+def downloaded(tmp_path: Path, videos: int, accounts: list[str], fault: Fault) -> tuple[Path, FaultServer, dict]:
+    """A batch whose server answers with `fault` where it matches, downloaded to its end: the
+    folder, the (stopped) server and what each account asked it for."""
+    workdir, server = make_batch(tmp_path, videos, accounts)
+    server.add(fault)
     with server:
         run_downloads(workdir)
-    per = downloads_by_account(server)
+    return workdir, server, downloads_by_account(server)
+
+
+def test_accounts_download_in_parallel_each_at_its_own_pace(tmp_path):
+    workdir, server, per = downloaded(
+        tmp_path, 12, ["acct1", "acct2", "acct3"], Fault("status", status=404, path="/v05.ogg")
+    )
     assert set(per) == {"acct1", "acct2", "acct3"}
     assert_paced(per)
     # In parallel: every account's first download starts before any account's last one.
@@ -132,11 +136,12 @@ def test_accounts_download_in_parallel_each_at_its_own_pace(tmp_path):
 
 
 def test_rate_limited_account_backs_off_and_its_video_is_retried(tmp_path):
-    workdir, server = make_batch(tmp_path, 8, ["acct1", "acct2"])
-    server.add(Fault("status", status=429, cookie="acct1-token", times=1, headers={"Retry-After": "2"}))
-    with server:
-        run_downloads(workdir)
-    per = downloads_by_account(server)
+    workdir, server, per = downloaded(
+        tmp_path,
+        8,
+        ["acct1", "acct2"],
+        Fault("status", status=429, cookie="acct1-token", times=1, headers={"Retry-After": "2"}),
+    )
     assert_paced(per)
     limited = [i for i, s in enumerate(per["acct1"]) if s[2] == "429"]
     assert len(limited) == 1
@@ -153,11 +158,9 @@ def test_rate_limited_account_backs_off_and_its_video_is_retried(tmp_path):
 
 
 def test_refused_cookies_disable_an_account_and_the_others_take_its_videos(tmp_path):
-    workdir, server = make_batch(tmp_path, 9, ["acct1", "acct2", "acct3"])
-    server.add(Fault("status", status=401, cookie="acct2-token"))
-    with server:
-        run_downloads(workdir)
-    per = downloads_by_account(server)
+    workdir, server, per = downloaded(
+        tmp_path, 9, ["acct1", "acct2", "acct3"], Fault("status", status=401, cookie="acct2-token")
+    )
     assert_paced(per)
     assert len(per["acct2"]) == 1  # refused once, then never used again
     state = json.loads((workdir / "state/accounts/acct2.json").read_text())
@@ -196,18 +199,15 @@ def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tm
 def test_with_every_account_disabled_the_default_target_finishes_what_was_downloaded(tmp_path):
     workdir, server = make_batch(tmp_path, 3, ["acct1"])
     first_vid = next(iter(read_sources(str(workdir / "videos.txt")))).vid
-    base = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile", str(REPO / "config/demo.yaml"),
-            str(workdir / "config.yaml")]  # fmt: skip
+    batch = {"jobs": 4, "configs": (DEMO_CONFIG, workdir / "config.yaml"), "env": dict(os.environ)}
     with server:
-        subprocess.run([*base[:3], f"results/{first_vid}/download.json", *base[3:]], check=True, capture_output=True,
-                       timeout=RUN_TIMEOUT)  # fmt: skip
+        run_workflow(workdir, targets=(f"results/{first_vid}/download.json",), **batch)
         server.add(Fault("status", status=401))
         assert run_downloads(workdir, check=False).returncode != 0  # the other two: acct1 is now disabled
         requests = len(server.requests)
-        plan = subprocess.run([*base, "-n"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        plan = run_workflow(workdir, "-n", check=False, **batch)
         assert plan.returncode == 0 and "rule download:" not in plan.stdout, plan.stdout[-3000:]
-        run = subprocess.run(base, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        run = run_workflow(workdir, check=False, **batch)
         assert len(server.requests) == requests  # no futile download attempt
     assert run.returncode == 0, run.stderr[-4000:]
     assert run.stderr.count("every download account is disabled, so downloads stopped") == 1

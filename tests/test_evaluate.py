@@ -1,6 +1,6 @@
 import pytest
 
-from claimflow.evaluate import find_duplicates, response_schema, tier_for
+from claimflow.knowledge.evaluate import find_duplicates, response_schema, tier_for
 
 TIERS = {"A": 8.0, "B": 6.5, "C": 5.0}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from claimflow import collections, feeds
-from claimflow.filters import Filters
-from tests import wildshapes
+from claimflow.batch import collections, feeds
+from claimflow.batch.filters import Filters
+from tests.harness import wildshapes
 
 BASE = "http://127.0.0.1:8000/podcast"
 
@@ -87,7 +87,7 @@ def test_a_listing_entry_that_is_not_a_web_address_is_never_selected(tmp_path):
 
 
 def test_an_episode_in_a_folder_named_feeds_is_a_video_not_a_feed():
-    from claimflow.sources import Source, resolve, resolve_video
+    from claimflow.batch.sources import Source, resolve, resolve_video
 
     assert isinstance(resolve_video("http://127.0.0.1:8000/feeds/test.mp3", "feed:1"), Source)
     assert isinstance(resolve("https://cdn.example.org/feeds/episode-1.mp3", None, "line 1"), Source)

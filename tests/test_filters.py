@@ -3,7 +3,7 @@ the most recent N; entries without a date or duration kept and counted as unknow
 
 import pytest
 
-from claimflow.filters import Filters, normalize_date, select
+from claimflow.batch.filters import Filters, normalize_date, select
 
 ENTRIES = [
     {"position": 1, "title": "Q&A live", "upload_date": "20240301", "duration": 5400.0},

@@ -1,4 +1,4 @@
-from claimflow.grounding import Text, ground, locate_by_statement, locate_quote
+from claimflow.knowledge.grounding import Text, ground, locate_by_statement, locate_quote
 
 SEGMENTS = [
     {"id": 1, "start": 0.0, "end": 4.2, "text": "Compound interest is the most powerful force in personal finance."},

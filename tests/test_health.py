@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from claimflow import buffer, health
-from claimflow.accounts import book
-from claimflow.settings import Adaptive, Buffer
+from claimflow.core.settings import Adaptive, Buffer
+from claimflow.download import buffer, health
+from claimflow.download.accounts import book
 
 ADAPTIVE = Adaptive(failure_multiplier=1.5, success_step=0.1, max_failures=3, pause=(3600, 7200))
 

@@ -15,23 +15,22 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from claimflow.runlock import descendants
-from tests.conftest import RUN_TIMEOUT, bench_batch
+from claimflow.commands.runlock import descendants
+from tests.conftest import CLAIMFLOW, bench_batch, run_workflow, workflow_command
 
 pytestmark = pytest.mark.slow
-CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
 
 
-def _start(args: list[str], out: Path) -> subprocess.Popen:
-    """`claimflow run ARGS` in a session of its own, with SIGINT's default action restored (a shell
-    starts background jobs with SIGINT ignored; a terminal's foreground job has it)."""
-    return subprocess.Popen([*CLAIMFLOW, "run", *args], stdout=subprocess.DEVNULL, stderr=out.open("w"),
+def _start(root: Path, batch: dict, out: Path) -> subprocess.Popen:
+    """`claimflow run` of the batch in a session of its own, with SIGINT's default action restored
+    (a shell starts background jobs with SIGINT ignored; a terminal's foreground job has it)."""
+    command = workflow_command(root, runner="run", **batch)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=out.open("w"),
                             start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
@@ -46,9 +45,9 @@ def _wait_for(condition, what: str, seconds: float = 240) -> None:  # noqa: ANN0
 
 def test_ctrl_c_is_interrupted_never_failed_and_claimflows_line_is_the_last(tmp_path: Path):
     root = tmp_path / "batch"
-    args = bench_batch(root, 2, {"download": 0.1, "transcribe": 0.1, "mine": 60, "evaluate": 0.1}, jobs=4)
+    batch = bench_batch(root, 2, {"download": 0.1, "transcribe": 0.1, "mine": 60, "evaluate": 0.1}, jobs=4)
     stderr = tmp_path / "stderr.txt"
-    proc = _start(args, stderr)
+    proc = _start(root, batch, stderr)
     mine_logs = root / "results/logs/mine"
     _wait_for(lambda: mine_logs.is_dir() and any(mine_logs.iterdir()), "a mining job")
     time.sleep(2.0)  # the job is in its stage's work
@@ -69,9 +68,7 @@ def test_ctrl_c_is_interrupted_never_failed_and_claimflows_line_is_the_last(tmp_
     assert state["eta_seconds"] is None and state["last_run"]["ended"] >= state["last_run"]["started"]
     # The same command finishes the batch (with mining's stand-in quicker: a runtime setting).
     (root / "quick.yaml").write_text("benchmark: {sleep: {mine: 0.1}}\n")
-    again = subprocess.run([*CLAIMFLOW, "run", *args, str(root / "quick.yaml")], capture_output=True, text=True,
-                           timeout=RUN_TIMEOUT)  # fmt: skip
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = run_workflow(root, runner="run", jobs=4, configs=(*batch["configs"], root / "quick.yaml"))
     assert again.stderr.rstrip().splitlines()[-1].startswith("claimflow: 2 videos: 2 ok")
 
 
@@ -83,10 +80,10 @@ def test_sigterm_to_the_main_process_alone_stops_its_jobs_within_seconds(tmp_pat
         "warmup": {"videos": 0},
         "buffer": {"min": 0, "target": 1000, "max": 1000},
     }
-    args = bench_batch(root, 2, {"download": 0.1, "transcribe": 0.1, "mine": 0.1, "evaluate": 0.1}, jobs=4,
+    batch = bench_batch(root, 2, {"download": 0.1, "transcribe": 0.1, "mine": 0.1, "evaluate": 0.1}, jobs=4,
                        accounts=[{"name": "a1"}], pacing=pacing)  # fmt: skip
     stderr = tmp_path / "stderr.txt"
-    proc = _start(args, stderr)
+    proc = _start(root, batch, stderr)
     _wait_for(lambda: len(list(root.glob("results/*/download.json"))) == 1, "the first download")
     time.sleep(3.0)  # the second download waits out its 30 s gap
     jobs = descendants(proc.pid)
@@ -98,8 +95,7 @@ def test_sigterm_to_the_main_process_alone_stops_its_jobs_within_seconds(tmp_pat
     assert not [pid for pid in jobs if Path(f"/proc/{pid}").exists()]  # its jobs went with it
     last = stderr.read_text().rstrip().splitlines()[-1]
     assert last.startswith("claimflow: 2 videos: 1 ok") and "interrupted (at download: 1)" in last
-    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert again.returncode == 0, again.stderr[-3000:]
+    run_workflow(root, runner="run", **batch)
     starts = sorted(json.loads(p.read_text())["timings"]["started"] for p in root.glob("results/*/download.json"))
     assert starts[1] - starts[0] >= 30 - 0.05  # the account's gap held across the stop and the rerun
 
@@ -107,7 +103,7 @@ def test_sigterm_to_the_main_process_alone_stops_its_jobs_within_seconds(tmp_pat
 def test_status_with_an_absolute_results_path_sees_running_jobs_and_after_kill_9_interrupted_ones(tmp_path: Path):
     root = tmp_path / "batch"
     results = tmp_path / "elsewhere" / "results"  # absolute, outside the batch folder
-    args = bench_batch(root, 2, {"download": 0.1, "transcribe": 60, "mine": 0.1, "evaluate": 0.1}, jobs=4,
+    batch = bench_batch(root, 2, {"download": 0.1, "transcribe": 60, "mine": 0.1, "evaluate": 0.1}, jobs=4,
                        results=str(results))  # fmt: skip
 
     def stage() -> dict:
@@ -115,7 +111,7 @@ def test_status_with_an_absolute_results_path_sees_running_jobs_and_after_kill_9
                              capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
         return json.loads(run.stdout)["stages"]["transcribe"]
 
-    proc = _start(args, tmp_path / "stderr.txt")
+    proc = _start(root, batch, tmp_path / "stderr.txt")
     try:
         _wait_for(lambda: len(list(results.glob("*/download.json"))) == 2, "both downloads")
         _wait_for(lambda: stage()["running"] == 2, "two running transcriptions in status", 60)

@@ -4,7 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration  # runs ruff, snakefmt and snakemake --lint
 
 BIN = Path(sys.executable).parent
 

@@ -4,7 +4,11 @@ import dataclasses
 
 import pytest
 
-from claimflow import evaluate, llm, mine, settings
+from claimflow.core import settings
+from claimflow.knowledge import evaluate, mine
+from claimflow.llm import client as llm
+
+pytestmark = pytest.mark.integration  # the bundled model
 
 SCHEMA = {
     "type": "object",

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import llm, mine, settings
-from tests.llmserver import FaultProxy, LLMFault
+from claimflow.core import settings
+from claimflow.knowledge import mine
+from claimflow.llm import client as llm
+from tests.harness.llmserver import FaultProxy, LLMFault
 from tests.test_llm_local import MESSAGES, SCHEMA, SEGMENTS
 
 pytestmark = pytest.mark.slow

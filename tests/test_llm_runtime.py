@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from claimflow import llm, localllm, mine, settings
-from claimflow.models import bundled_gguf_path
-from tests.conftest import REPO, RUN_TIMEOUT
+from claimflow.core import settings
+from claimflow.core.models import bundled_gguf_path
+from claimflow.knowledge import mine
+from claimflow.llm import client as llm
+from claimflow.llm import local as localllm
+from tests.conftest import REPO, RUN_TIMEOUT, run_workflow
+
+pytestmark = pytest.mark.integration  # the bundled model's runtime in a child process
 
 FOREST_TEXT = (REPO / "demo/texts/forests.txt").read_text().strip()
 
@@ -39,7 +44,8 @@ def test_installed_runtime_is_a_portable_build_whatever_the_machine():
 
 HASWELL_RUN = """
 import llama_cpp
-from claimflow.models import bundled_gguf_path
+from claimflow.core.models import bundled_gguf_path
+
 model = llama_cpp.Llama(model_path=bundled_gguf_path(), n_ctx=256, n_threads=1, verbose=False)
 print(model.create_completion("The forest", max_tokens=3)["choices"][0]["text"])
 """
@@ -123,12 +129,10 @@ def test_mining_stops_on_a_crashed_runtime_instead_of_recording_failed_windows(t
 @pytest.mark.slow
 def test_a_mine_job_whose_runtime_crashes_says_why_in_its_log(tmp_path: Path):
     (tmp_path / "test.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt")}))
-    command = [sys.executable, "-m", "snakemake", "results/file-forests/claims.json", "--snakefile",
-               str(REPO / "Snakefile"), "--directory", str(tmp_path), "--profile", str(REPO / "profiles/local"),
-               "-j", "2", "--retries", "0",
-               "--configfile", str(REPO / "config/demo.yaml"), str(tmp_path / "test.yaml")]  # fmt: skip
     env = os.environ | {"CI": "true", "CLAIMFLOW_TEST_RUNTIME_SIGNAL": "SIGSEGV"}
-    run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env)
+    run = run_workflow(
+        tmp_path, "--retries", "0", targets=("results/file-forests/claims.json",), jobs=2, env=env, check=False
+    )
     assert run.returncode != 0
     log = (tmp_path / "results/logs/mine/file-forests.log").read_text()
     assert "local model runtime: llama-cpp-python" in log  # what was started, before it died

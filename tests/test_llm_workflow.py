@@ -5,25 +5,19 @@ stages is served entirely from the cache (zero requests counted at the server)."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, RUN_TIMEOUT
-from tests.llmserver import FaultProxy, LLMFault
+from tests.conftest import DEMO_CONFIG, REPO, run_workflow
+from tests.harness.llmserver import FaultProxy, LLMFault
 
 pytestmark = pytest.mark.slow
 
 
 def _snakemake(workdir, *args):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
-               str(REPO / "config/demo.yaml"), str(workdir / "config.yaml"), *args]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert run.returncode == 0, run.stderr[-4000:]
-    return run
+    return run_workflow(workdir, *args, jobs=4, configs=(DEMO_CONFIG, workdir / "config.yaml"), env=dict(os.environ))
 
 
 def test_batch_completes_through_faults_and_a_rerun_spends_nothing(llama_base_url, tmp_path):

@@ -1,6 +1,6 @@
 import pytest
 
-from claimflow import outcomes
+from claimflow.download import outcomes
 
 
 class FakeResponse:

@@ -8,26 +8,20 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, RUN_TIMEOUT
-from tests.llmserver import FaultProxy, LLMFault
+from tests.conftest import DEMO_CONFIG, REPO, run_workflow
+from tests.harness.llmserver import FaultProxy, LLMFault
 
 pytestmark = pytest.mark.slow
 
 
 def _snakemake(workdir: Path, config: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     (workdir / "config.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt")} | config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--profile", str(REPO / "profiles/local"), "-j", "4", *args, "--configfile",
-               str(REPO / "config/demo.yaml"), str(workdir / "config.yaml")]  # fmt: skip
-    run = subprocess.run(
-        command, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env or os.environ | {"CI": "true"}
-    )
+    run = run_workflow(workdir, *args, check=False, jobs=4, configs=(DEMO_CONFIG, workdir / "config.yaml"), env=env)
     run.output = run.stdout + run.stderr
     return run
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import pace
-from claimflow.settings import Warmup
+from claimflow.core.settings import Warmup
+from claimflow.download import pace
 
 
 class FakeClock:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from claimflow import plan
-from claimflow.settings import Buffer
+from claimflow.commands import plan
+from claimflow.core import config as cf_config
+from claimflow.core.settings import Buffer
 
 CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
 BUFFER = Buffer(min=20, target=50, max=100, fast=0.5, slow=1.5, poll=30, max_wait=3600)
@@ -58,6 +59,7 @@ def test_more_accounts_move_a_download_bound_batch_and_more_workers_a_processing
     assert "7 more transcribe workers (15)" in text
 
 
+@pytest.mark.integration
 def test_the_command_plans_from_measured_benchmark_files(tmp_path: Path):
     results = tmp_path / "results"
     for stage, seconds in (("transcribe", 600), ("mine", 120), ("evaluate", 30), ("store", 1)):
@@ -77,3 +79,21 @@ def test_the_command_plans_from_measured_benchmark_files(tmp_path: Path):
     bad = subprocess.run([CLAIMFLOW, "plan", "--configfile", str(tmp_path / "config.yaml"), "--minutes", "whisper=3"],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "STAGE=VALUE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_each_account_downloads_at_its_own_pace():
+    accounts = [{"name": "batch"}, {"name": "slower", "delay": [600, 900]}, {"name": "floored", "floor": 1000}]
+    pacing = {"delay": [100, 200], "floor": 30, "warmup": {"videos": 0},
+              "buffer": {"min": 0, "target": 1000, "max": 1000}}  # fmt: skip
+    config = {"sources": ["https://example.com/a.mp3"], "pacing": pacing, "accounts": accounts}
+    batch, _ = plan.from_config(cf_config.load(overrides=config), videos=600, minutes={"download": 0.5}, workers={})
+    # The mean of each account's range, never below its floor: 150 s, 750 s, 1000 s a download.
+    rates = [batch.account_per_hour(n) for n in range(3)]
+    assert rates == pytest.approx([3600 / 150, 3600 / 750, 3600 / 1000])
+    assert batch.download_per_hour() == pytest.approx(sum(rates))
+    # The simulated batch: each account's downloads (every third video) are as far apart as its
+    # own pace says.
+    done = plan.simulate(batch).downloaded
+    for account, gap in enumerate((150, 750, 1000)):
+        mine = done[account::3]
+        assert [b - a for a, b in zip(mine, mine[1:], strict=False)] == pytest.approx([gap] * (len(mine) - 1))

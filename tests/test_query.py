@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from claimflow import query, store
+from claimflow.store import database as store
+from claimflow.store import query
 
 CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
 
@@ -76,6 +77,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CLAIMFLOW, *args, "--configfile", str(config)], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.integration
 def test_the_search_command_prints_claim_tier_title_quote_and_link(database: Path, tmp_path: Path):
     run = cli(tmp_path, "search", "index funds")
     assert run.returncode == 0, run.stderr
@@ -84,6 +86,7 @@ def test_the_search_command_prints_claim_tier_title_quote_and_link(database: Pat
     assert cli(tmp_path, "search", "nothingmatches").returncode == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("text", ['"unterminated', "AND OR", "sleep NEAR(", "col:sleep"])
 def test_a_malformed_query_gets_one_line_not_a_traceback(database: Path, tmp_path: Path, text: str):
     run = cli(tmp_path, "search", text)
@@ -92,6 +95,7 @@ def test_a_malformed_query_gets_one_line_not_a_traceback(database: Path, tmp_pat
     assert len(lines) == 1 and "not valid full-text syntax" in lines[0] and "double quotes" in lines[0]
 
 
+@pytest.mark.integration
 def test_export_gives_every_claim_once_with_its_evaluation_and_evidence(database: Path, tmp_path: Path):
     rows = [json.loads(line) for line in cli(tmp_path, "export", "--format", "jsonl").stdout.splitlines()]
     assert len(rows) == 4 and {(r["vid"], r["claim_id"]) for r in rows} == {
@@ -108,6 +112,7 @@ def test_export_gives_every_claim_once_with_its_evaluation_and_evidence(database
     assert len(table) == 4 and table[0]["evidence_count"] == "1" and table[0]["link"]
 
 
+@pytest.mark.integration
 def test_no_database_is_a_one_line_message(tmp_path: Path):
     run = cli(tmp_path, "search", "anything")
     assert run.returncode == 2 and "nothing is stored yet" in run.stderr and "Traceback" not in run.stderr

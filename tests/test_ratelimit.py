@@ -1,7 +1,7 @@
 import multiprocessing
 import time
 
-from claimflow.ratelimit import RateLimiter
+from claimflow.llm.ratelimit import RateLimiter
 
 
 def _request_starts(args: tuple[str, float, int]) -> list[float]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.report import FIGURES
-from tests import browser
-from tests.conftest import demo_with_an_extra_video, snakemake
+from claimflow.commands.report import FIGURES
+from tests.conftest import demo_with_an_extra_video, run_workflow
+from tests.harness import browser
 
 pytestmark = pytest.mark.slow
 
@@ -25,14 +25,14 @@ def test_the_default_target_ends_with_the_report_and_its_figures(demo_run: Path)
 def test_snakemake_report_runs_at_any_moment_without_waiting_for_unfinished_videos(demo_run: Path, tmp_path: Path):
     work = demo_with_an_extra_video(demo_run, tmp_path / "batch")
     before = (work / "results/report.html").stat().st_mtime_ns
-    run = snakemake(work, targets=("report",))
+    run = run_workflow(work, targets=("report",))
     output = run.stdout + run.stderr
     assert "1 of 1 steps (100%) done" in output and "rule download" not in output
     assert not (work / "results/file-extra").exists()  # nothing was downloaded for it
     page = (work / "results/report.html").read_text()
     assert (work / "results/report.html").stat().st_mtime_ns != before
     # Pending videos are counted by stage (thousands mid-batch), not listed one by one.
-    assert "Pending (not reached yet, or outside this run&#x27;s target): 1 at download." in page
+    assert "Pending (not reached yet, or outside this run's target): 1 at download." in page
     assert "<td>file-extra</td>" not in page
     summary = (work / "results/summary.tsv").read_text().splitlines()
     assert len(summary) == 5 and any(line.startswith("file-extra\tpending:download") for line in summary)
@@ -41,7 +41,7 @@ def test_snakemake_report_runs_at_any_moment_without_waiting_for_unfinished_vide
 
 def test_snakemakes_own_report_holds_the_figures_and_the_summary(demo_run: Path, tmp_path: Path):
     archive = tmp_path / "report.zip"
-    snakemake(demo_run, "--report", str(archive))
+    run_workflow(demo_run, "--report", str(archive))
     names = zipfile.ZipFile(archive).namelist()
     for name in FIGURES:
         assert any(n.endswith(f"/{name}.svg") for n in names), (name, names)

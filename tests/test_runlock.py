@@ -12,17 +12,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from claimflow import runlock
-from tests.conftest import REPO, RUN_TIMEOUT, bench_batch
+from claimflow.commands import runlock
+from tests.conftest import bench_batch, run_workflow, workflow_command
 from tests.test_download_workflow import assert_paced, downloads_by_account, make_batch, manifests
-
-CLAIMFLOW = [sys.executable, "-m", "claimflow.cli"]
 
 
 def test_which_arguments_need_the_folder_to_themselves():
@@ -69,14 +66,15 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
 @pytest.mark.slow
 def test_after_kill_9_the_same_command_completes_and_a_second_live_run_is_refused(tmp_path: Path):
     root = tmp_path / "batch"
-    args = bench_batch(root, 6, {"download": 1.0, "transcribe": 1.5, "mine": 0.5, "evaluate": 0.2})
+    batch = bench_batch(root, 6, {"download": 1.0, "transcribe": 1.5, "mine": 0.5, "evaluate": 0.2})
+    command = workflow_command(root, runner="run", **batch)
     results = root / "results"
     with (tmp_path / "first.log").open("w") as log:  # a file, not a pipe nobody reads: it would fill up
-        first = subprocess.Popen([*CLAIMFLOW, "run", *args], start_new_session=True, stdout=log, stderr=log)
+        first = subprocess.Popen(command, start_new_session=True, stdout=log, stderr=log)
     try:
         _wait_for(lambda: len(list(results.glob("*/download.json"))) >= 2)
         # Alive: a second `claimflow run` is refused with the first one's pid; nothing started.
-        second = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=60)
+        second = run_workflow(root, check=False, timeout=60, runner="run", **batch)
         assert second.returncode == runlock.EXIT_REFUSED, second.stderr
         assert "another Snakemake run is alive" in second.stderr and f"{first.pid}: " in second.stderr
         os.killpg(first.pid, signal.SIGKILL)  # the whole process group, mid-batch
@@ -87,11 +85,10 @@ def test_after_kill_9_the_same_command_completes_and_a_second_live_run_is_refuse
     assert runlock.stale_snakemake_lock(root), "Snakemake's lock is left behind"
     assert len(list(results.glob("*/stored.json"))) < 6
     # Plain Snakemake still refuses (its lock cannot know its owner is dead) ...
-    plain = subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, timeout=120)
+    plain = run_workflow(root, check=False, timeout=120, **batch)
     assert plain.returncode != 0 and "Directory cannot be locked" in plain.stdout + plain.stderr
     # ... the documented command does not need --unlock first.
-    again = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = run_workflow(root, runner="run", **batch)
     assert "removed the lock a stopped run left behind" in again.stderr
     assert len(list(results.glob("*/stored.json"))) == 6
     with sqlite3.connect(results / "claimflow.sqlite") as conn:
@@ -102,18 +99,18 @@ def test_after_kill_9_the_same_command_completes_and_a_second_live_run_is_refuse
 @pytest.mark.slow
 def test_a_nolock_run_beside_a_live_one_keeps_every_accounts_gap_at_the_server(tmp_path: Path):
     workdir, server = make_batch(tmp_path, 12, ["acct1", "acct2"], delay=[1.5, 1.7], floor=1.0)
-    args = ["downloads", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--profile",
-            str(REPO / "profiles/local"), "-j", "16", "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    batch = {"targets": ("downloads",), "configs": (workdir / "config.yaml",), "env": dict(os.environ)}
     with server:
         with (tmp_path / "first.log").open("w") as log:
-            first = subprocess.Popen([*CLAIMFLOW, "run", *args], stdout=log, stderr=log)
+            first = subprocess.Popen(
+                workflow_command(workdir, runner="run", targets=("downloads",), configs=batch["configs"]),
+                stdout=log,
+                stderr=log,
+            )
         _wait_for(lambda: len(server.requests) >= 2, timeout=60)
-        refused = subprocess.run([*CLAIMFLOW, "run", *args], capture_output=True, text=True, timeout=60)
+        refused = run_workflow(workdir, check=False, timeout=60, runner="run", **batch)
         assert refused.returncode == runlock.EXIT_REFUSED and "--nolock" in refused.stderr
-        beside = subprocess.run(
-            [*CLAIMFLOW, "run", "--nolock", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT
-        )
-        assert beside.returncode == 0, beside.stderr[-3000:]
+        run_workflow(workdir, "--nolock", runner="run", **batch)
         assert first.wait(600) == 0, (tmp_path / "first.log").read_text()[-3000:]
     per = downloads_by_account(server)
     assert set(per) == {"acct1", "acct2"}

@@ -8,16 +8,15 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CLIPS, REPO, RUN_TIMEOUT
-from tests.faultserver import FaultServer
-from tests.httpproxy import AuthProxy
-from tests.llmserver import FaultProxy
+from tests.conftest import CLAIMFLOW, DEMO_CLIPS, DEMO_CONFIG, run_workflow
+from tests.harness.faultserver import FaultServer
+from tests.harness.httpproxy import AuthProxy
+from tests.harness.llmserver import FaultProxy
 
 pytestmark = pytest.mark.slow
 COOKIE = "cookie-M4RK3R-c00k"
@@ -53,15 +52,11 @@ def test_no_secret_reaches_results_state_snakemake_or_the_console(tmp_path: Path
                     "api_key_env": "CLAIMFLOW_TEST_KEY"},
         }  # fmt: skip
         (workdir / "my.yaml").write_text(yaml.safe_dump(config))
-        configs = [str(REPO / "config/demo.yaml"), str(workdir / "my.yaml")]
-        run = subprocess.run([sys.executable, "-m", "claimflow.cli", "run", "--snakefile", str(REPO / "Snakefile"),
-                              "--directory", str(workdir), "--profile", str(REPO / "profiles/local"), "-j", "4",
-                              "--configfile", *configs],
-                             capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env)  # fmt: skip
-        assert run.returncode == 0, run.stderr[-4000:]
+        configs = [str(DEMO_CONFIG), str(workdir / "my.yaml")]
+        run = run_workflow(workdir, runner="run", jobs=4, configs=tuple(map(Path, configs)), env=env)
         consoles = [run.stdout, run.stderr]
         for command in (["status"], ["report"], ["doctor"]):
-            done = subprocess.run([sys.executable, "-m", "claimflow.cli", *command, "--configfile", *configs],
+            done = subprocess.run([*CLAIMFLOW, *command, "--configfile", *configs],
                                   cwd=workdir, capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
             consoles += [done.stdout, done.stderr]
     # Each secret was really used: the servers saw it.

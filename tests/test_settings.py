@@ -1,19 +1,19 @@
 """The settings layer: one source of defaults (the schema), every setting described and
-classified, the README's table generated from the schema, and configs that cannot work
+classified, docs/configuration.md's table generated from the schema, and configs that cannot work
 refused at start with the key's name."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from claimflow import configdoc, settings
-from claimflow.config import SCHEMA
-from tests.conftest import REPO
+from claimflow.commands import configdoc
+from claimflow.core import settings
+from claimflow.core.config import SCHEMA
+from tests.conftest import REPO, run_workflow
 
 
 def _properties(node: dict, path: str = "") -> list[tuple[str, dict]]:
@@ -34,10 +34,10 @@ def test_every_schema_property_has_a_description():
     assert not missing, f"describe these in config/schema.yaml: {missing}"
 
 
-def test_the_readme_configuration_table_is_the_schema():
-    readme = (REPO / "README.md").read_text()
-    expected = configdoc.replace_in(readme, configdoc.table())
-    assert readme == expected, "run `python -m claimflow.configdoc --write README.md`"
+def test_the_configuration_document_is_the_schema():
+    document = configdoc.DOCUMENT.read_text()
+    expected = configdoc.replace_in(document, configdoc.table())
+    assert document == expected, "run `python -m claimflow.commands.configdoc --write docs/configuration.md`"
 
 
 def test_the_shipped_config_sets_no_default_of_its_own():
@@ -71,13 +71,12 @@ def test_a_missing_setting_fails_loudly_instead_of_meeting_a_second_default():
 
 def _dry_run(tmp_path: Path, pacing: dict) -> subprocess.CompletedProcess:
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt"), "pacing": pacing}))
-    command = [sys.executable, "-m", "snakemake", "-n", "-j1", "--snakefile", str(REPO / "Snakefile"),
-               "-d", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    run = run_workflow(tmp_path, "-n", check=False, timeout=300, profile=None, jobs=1, configs=(tmp_path / "c.yaml",))
     run.output = run.stdout + run.stderr  # Snakemake logs to both
     return run
 
 
+@pytest.mark.integration
 def test_a_reversed_range_fails_at_start_naming_the_key(tmp_path):
     run = _dry_run(tmp_path, {"delay": [300, 180]})
     assert run.returncode != 0
@@ -85,24 +84,25 @@ def test_a_reversed_range_fails_at_start_naming_the_key(tmp_path):
     assert "Traceback" not in run.output and not (tmp_path / "results").exists()
 
 
+@pytest.mark.integration
 def test_a_negative_floor_fails_at_start_naming_the_key(tmp_path):
     run = _dry_run(tmp_path, {"floor": -1})
     assert run.returncode != 0
     assert "config key pacing.floor is -1: must be at least 0" in run.output
 
 
+@pytest.mark.integration
 def test_a_range_below_the_floor_warns_what_will_happen(tmp_path):
     run = _dry_run(tmp_path, {"delay": [1.0, 1.5], "warmup": {"videos": 0}})  # default floor: 30 s
     assert run.returncode == 0, run.output
     assert "delay [1, 1.5] starts below the floor 30 s, so every gap will be 30 s" in run.output
 
 
+@pytest.mark.integration
 def test_a_yt_dlp_option_outside_the_passthrough_set_fails_at_start_naming_it(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"sources": str(REPO / "demo/sources.txt"),
                                                      "download": {"ytdlp": {"outtmpl": "/tmp/%(id)s"}}}))  # fmt: skip
-    command = [sys.executable, "-m", "snakemake", "-n", "-j1", "--snakefile", str(REPO / "Snakefile"),
-               "-d", str(tmp_path), "--configfile", str(tmp_path / "c.yaml")]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    run = run_workflow(tmp_path, "-n", check=False, timeout=300, profile=None, jobs=1, configs=(tmp_path / "c.yaml",))
     assert run.returncode != 0
     said = run.stdout + run.stderr
     assert "config key download.ytdlp.outtmpl is not a setting claimflow knows" in said

@@ -12,14 +12,13 @@ import json
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests import slurmcluster
-from tests.conftest import REPO
+from tests.conftest import DEMO_CONFIG, REPO, run_workflow
+from tests.harness import slurmcluster
 
 pytestmark = pytest.mark.slow
 # transcribe alone; mine and evaluate as the profile's group "claims" (named with its rules)
@@ -44,16 +43,21 @@ def run_on_slurm(
 ) -> subprocess.CompletedProcess:
     overrides = {"sources": str(REPO / "demo/sources.txt"), "results": "results", "state": "state"}
     (workdir / "test.yaml").write_text(yaml.safe_dump(overrides))
-    command = [
-        sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--profile", str(REPO / "profiles/slurm"), "-j", "8", *FAST_POLLING,
-        # The test node has 2 CPUs; the profile asks 4 for transcription.
-        "--set-threads", "transcribe=2",
-        "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml"), *configfiles,
-    ]  # fmt: skip
-    # Snakemake ignores SIGTERM (SLURM-TESTING.md): a hung run is killed outright.
-    run = subprocess.run(["timeout", "-s", "KILL", "600", *command], capture_output=True, text=True,
-                         env=cluster.env | {"CI": "true"})  # fmt: skip
+    # The test node has 2 CPUs; the profile asks 4 for transcription. Snakemake ignores SIGTERM
+    # (SLURM-TESTING.md): a hung run is killed outright.
+    run = run_workflow(
+        workdir,
+        *FAST_POLLING,
+        "--set-threads",
+        "transcribe=2",
+        check=False,
+        targets=targets,
+        profile="slurm",
+        jobs=8,
+        configs=(DEMO_CONFIG, workdir / "test.yaml", *map(Path, configfiles)),
+        prefix=("timeout", "-s", "KILL", "600"),
+        env=cluster.env | {"CI": "true"},
+    )
     if run.returncode != 0:
         raise AssertionError(f"snakemake on SLURM failed ({run.returncode}):\n{run.stdout[-3000:]}\n"
                              f"{run.stderr[-6000:]}")  # fmt: skip

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.sources import ID_PATTERN, SourceError, read_batch, read_sources, resolve
+from claimflow.batch.sources import ID_PATTERN, SourceError, read_batch, read_sources, resolve
 from tests.conftest import DEMO
 
 

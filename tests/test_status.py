@@ -6,12 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from claimflow import config as cf_config
-from claimflow import status
+from claimflow.commands import status
+from claimflow.core import config as cf_config
+from tests.conftest import CLAIMFLOW
 
 NOW = 1_800_000_000.0
 STAGE_FILES = ["download.json", "transcript.json", "claims.json", "evaluation.json", "stored.json"]
@@ -119,7 +122,7 @@ def test_rates_and_the_eta_name_the_stage_that_bounds_the_batch(tmp_path: Path, 
 def test_without_a_live_run_there_is_no_eta_but_the_last_runs_times(tmp_path: Path):
     import datetime as dt
 
-    from claimflow import statusview
+    from claimflow.commands import statusview
 
     config = make_batch(tmp_path, {"one": 5, "two": 2})
     log = tmp_path / ".snakemake/log" / f"{dt.datetime.fromtimestamp(NOW - 4000).isoformat()}.snakemake.log"
@@ -136,7 +139,7 @@ def test_without_a_live_run_there_is_no_eta_but_the_last_runs_times(tmp_path: Pa
 
 
 def test_a_next_start_that_has_passed_is_now(tmp_path: Path):
-    from claimflow import statusview
+    from claimflow.commands import statusview
 
     assert statusview.clock(NOW - 60, NOW, upcoming=True) == "now"
     assert statusview.clock(NOW + 60, NOW, upcoming=True).endswith("(in 1m 00s)")
@@ -167,3 +170,37 @@ def test_accounts_show_paused_disabled_and_the_next_allowed_start(tmp_path: Path
     active = status.collect(config, workdir=tmp_path, now=NOW).accounts[0]
     low = cf_config.load()["pacing"]["delay"][0]
     assert active.status == "active" and active.next_start == pytest.approx(NOW - 10 + 2.0 * low)
+
+
+def _paced_accounts(root: Path) -> dict:
+    """Three accounts past their warm-up, each last started 10 s ago: one paced by the batch, one
+    by its own delay, one by its own floor (above the batch's delay)."""
+    config = make_batch(root, {"one": 1})
+    config["pacing"] |= {"delay": [100.0, 200.0], "floor": 30.0}
+    config["accounts"] = [
+        {"name": "batch"},
+        {"name": "slower", "delay": [600, 900]},
+        {"name": "floored", "floor": 1000},
+    ]
+    accounts = root / "state/accounts"
+    accounts.mkdir(parents=True)
+    for entry in config["accounts"]:
+        (accounts / f"{entry['name']}.json").write_text(json.dumps({"last_start": NOW - 10, "downloads_started": 500}))
+    return config
+
+
+def test_each_accounts_next_start_follows_its_own_delay_and_floor(tmp_path: Path):
+    config = _paced_accounts(tmp_path)
+    found = {a.name: a.next_start for a in status.collect(config, workdir=tmp_path, now=NOW).accounts}
+    assert found == {"batch": NOW - 10 + 100, "slower": NOW - 10 + 600, "floored": NOW - 10 + 1000}
+
+
+@pytest.mark.integration
+def test_status_json_gives_each_accounts_own_next_start(tmp_path: Path):
+    config = _paced_accounts(tmp_path)
+    keys = ("sources", "results", "state", "accounts", "pacing")
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({key: config[key] for key in keys}))
+    run = subprocess.run([*CLAIMFLOW, "status", "--json", "--configfile", str(tmp_path / "mine.yaml")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    found = {a["name"]: a["next_start"] - a["last_start"] for a in json.loads(run.stdout)["accounts"]}
+    assert found == {"batch": pytest.approx(100), "slower": pytest.approx(600), "floored": pytest.approx(1000)}

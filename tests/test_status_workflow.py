@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, demo_with_an_extra_video
+from tests.conftest import REPO, demo_with_an_extra_video, workflow_command
 
 pytestmark = pytest.mark.slow
 CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
@@ -42,9 +42,7 @@ def test_status_while_the_batch_runs_and_after_it_was_stopped(demo_run: Path, tm
     (accounts / "demo_b.json").write_text(json.dumps({"status": "active", "paused_until": now + 3600, "failures": 3}))
     (accounts / "demo_c.json").write_text(json.dumps({"status": "disabled", "disabled_reason": "cookies rejected"}))
 
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile",
-               str(REPO / "profiles/local"), "-j", "4",
-               "--configfile", str(REPO / "config/demo.yaml"), "test.yaml"]  # fmt: skip
+    command = workflow_command(work, jobs=4)
     proc = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, env=os.environ | {"CI": "true"})  # fmt: skip
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import store
+from claimflow.store import database as store
 
 
 def _docs(vid: str, claims: int) -> tuple[dict, dict, dict, dict]:
@@ -142,7 +142,7 @@ def test_eight_concurrent_store_jobs_finish_while_a_reader_queries_in_a_loop(tmp
     import multiprocessing
     import threading
 
-    from claimflow import query
+    from claimflow.store import query
 
     database = str(tmp_path / "results" / "claimflow.sqlite")  # a new database: the jobs race to create it
     context = multiprocessing.get_context("spawn")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claimflow import summary
+from claimflow.store import summary
 
 
 def _video(results: Path, vid: str, done: list[str]) -> Path:
@@ -22,7 +22,7 @@ def test_a_video_failed_at_mine_carries_the_reason_its_log_gives(tmp_path: Path)
     log = results / "logs/mine/v1.log"
     log.parent.mkdir(parents=True)
     log.write_text(
-        "2026-12-01 10:00:00 INFO claimflow.mine: 17 windows\n"
+        "2026-12-01 10:00:00 INFO claimflow.knowledge.mine: 17 windows\n"
         "2026-12-01 10:02:00 ERROR claimflow: job failed: EndpointError: endpoint api.example.org failed "
         "after 5 retries (last: 503). Fix: check the server\nTraceback (most recent call last):\n  ...\n"
     )

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from claimflow.targets import MARKER, PRODUCTS, final_outputs
+from claimflow.batch.targets import final_outputs
+from claimflow.core.layout import PRODUCTS
+from claimflow.core.layout import STORED as MARKER
 
 
 def _video(results: Path, vid: str, names) -> None:

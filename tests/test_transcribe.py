@@ -8,7 +8,9 @@ import pysrt
 import pytest
 import webvtt
 
-from claimflow import settings, speechcheck, transcribe
+from claimflow.core import settings
+from claimflow.transcribe import speechcheck, whisper
+from claimflow.transcribe import stage as transcribe
 from tests.conftest import DEMO, write_silence
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,6 +43,7 @@ def interest(tmp_path_factory) -> tuple[dict, dict[str, str]]:
     return doc, outputs
 
 
+@pytest.mark.integration
 def test_transcript_has_timed_segments_and_records_its_source(interest):
     doc, _ = interest
     assert doc["status"] == "ok" and doc["source"] == "whisper:tiny.en"
@@ -52,6 +55,7 @@ def test_transcript_has_timed_segments_and_records_its_source(interest):
     assert {"id", "start", "end", "text", "avg_logprob", "no_speech_prob"} <= set(doc["segments"][0])
 
 
+@pytest.mark.integration
 def test_captions_parse_with_real_subtitle_parsers(interest):
     doc, outputs = interest
     srt = pysrt.open(outputs["srt"])
@@ -73,6 +77,7 @@ WER_BOUND_PER_CLIP = 0.15
 WER_BOUND_MEAN = 0.11
 
 
+@pytest.mark.integration
 def test_word_error_rate_on_the_demo_clips_is_within_the_measured_bound(tmp_path, interest):
     rates = {}
     for clip in ("sleep", "interest", "forests"):
@@ -87,6 +92,7 @@ def test_word_error_rate_on_the_demo_clips_is_within_the_measured_bound(tmp_path
     assert sum(rates.values()) / len(rates) <= WER_BOUND_MEAN, rates
 
 
+@pytest.mark.integration
 def test_batched_pipeline_and_word_timestamps(tmp_path):
     cfg = CFG | {"batch_size": 4, "word_timestamps": True}
     doc = transcribe.run(vid="b", audio=DEMO / "forests.ogg", manifest={"status": "ok"}, **_cfg(cfg), threads=2,
@@ -99,6 +105,7 @@ def test_batched_pipeline_and_word_timestamps(tmp_path):
     assert jiwer.wer(reference, _normalize(" ".join(s["text"] for s in doc["segments"]))) <= WER_BOUND_PER_CLIP
 
 
+@pytest.mark.integration
 def test_captions_replace_whisper_when_preferred(tmp_path):
     captions = tmp_path / "captions.vtt"
     captions.write_text(
@@ -133,6 +140,7 @@ def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path
     assert transcribe.audio_seconds(manifest, DEMO / "sleep.ogg") == 125.5
 
 
+@pytest.mark.integration
 def test_silence_gives_no_speech(tmp_path):
     silent = write_silence(tmp_path / "silence.wav", 5)
     doc = transcribe.run(vid="s", audio=silent, manifest={"status": "ok"}, **_cfg(CFG), threads=2,
@@ -153,10 +161,11 @@ def test_unavailable_video_passes_through_without_loading_a_model(tmp_path):
 
 
 def test_device_and_compute_type_auto_pick_cpu_int8_here():
-    assert transcribe.resolve_device("auto", "auto") == ("cpu", "int8")
-    assert transcribe.resolve_device("cuda", "auto") == ("cuda", "float16")
+    assert whisper.resolve_device("auto", "auto") == ("cpu", "int8")
+    assert whisper.resolve_device("cuda", "auto") == ("cuda", "float16")
 
 
+@pytest.mark.integration
 def test_music_is_no_speech_and_says_music_not_silence(tmp_path):
     doc = transcribe.run(vid="m", audio=FIXTURES / "tune.ogg", manifest={"status": "ok"}, **_cfg(CFG), threads=2,
                          outputs=_outputs(tmp_path))  # fmt: skip
@@ -164,6 +173,7 @@ def test_music_is_no_speech_and_says_music_not_silence(tmp_path):
     assert "has sound" in doc["reason"] and "music or noise" in doc["reason"], doc["reason"]
 
 
+@pytest.mark.integration
 def test_german_speech_heard_by_the_english_only_model_is_not_english(tmp_path):
     doc = transcribe.run(vid="g", audio=FIXTURES / "german.ogg", manifest={"status": "ok"}, **_cfg(CFG), threads=2,
                          outputs=_outputs(tmp_path))  # fmt: skip
@@ -194,6 +204,7 @@ def _recall(text: str) -> int:
     return sum(text.lower().count(term.lower()) for term in VOCABULARY_TERMS)
 
 
+@pytest.mark.integration
 def test_the_vocabulary_makes_the_bundled_model_write_the_product_names(tmp_path):
     clip = FIXTURES / "products.ogg"
     plain = transcribe.run(vid="p", audio=clip, manifest={"status": "ok"}, **_cfg(CFG), threads=2,

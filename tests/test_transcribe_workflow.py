@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, RUN_TIMEOUT, write_silence
-from tests.faultserver import FaultServer
+from tests.conftest import DEMO_CONFIG, REPO, run_workflow, write_silence
+from tests.harness.faultserver import FaultServer
 from tests.test_download import _captioned_page, _jar
 
 FIXTURES = REPO / "tests/fixtures"
@@ -34,11 +32,7 @@ def test_captions_skip_whisper_silence_yields_nothing_and_dead_videos_pass_throu
         config = {"sources": sources, "accounts": [{"name": "a", "cookies": jar}],
                   "pacing": {"delay": [0.1, 0.2], "floor": 0.1}}  # fmt: skip
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                   str(tmp_path), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
-                   str(REPO / "config/demo.yaml"), str(tmp_path / "config.yaml")]  # fmt: skip
-        run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert run.returncode == 0, run.stderr[-4000:]
+        run = run_workflow(tmp_path, jobs=4, configs=(DEMO_CONFIG, tmp_path / "config.yaml"), env=dict(os.environ))
     assert f"account a: cookie file {jar} is readable by other users (mode 644); run `chmod 600" in run.stderr
     assert "a-token" not in run.stderr + run.stdout
     results = tmp_path / "results"

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from claimflow import chunk, mine, store, vocabulary
+from claimflow.batch import vocabulary
+from claimflow.knowledge import chunk, mine
+from claimflow.store import database as store
 from tests.test_query import video
 
 CLAIMFLOW = str(Path(sys.executable).parent / "claimflow")
@@ -44,6 +46,7 @@ def test_the_miner_is_told_the_terms_as_known_jargon():
     assert plain[-1]["content"] == "Transcript:\n" + window.numbered_text()
 
 
+@pytest.mark.integration
 def test_the_jargon_export_ranks_by_videos_and_reads_back_as_a_vocabulary(tmp_path):
     db = tmp_path / "results" / "claimflow.sqlite"
     conn = store.connect(db)

@@ -3,7 +3,7 @@
 iTunes tags, cover art before the audio, relative enclosures, a remote feed naming local files;
 a browser's cookie export (with #HttpOnly_ lines) left byte for byte as it was, and a malformed
 one refused before any job; rolling caption tracks read with each word once; SRT-only captions
-used instead of Whisper. The fixtures are claimflow's own, in the shapes of tests/wildshapes.py."""
+used instead of Whisper. The fixtures are claimflow's own, in the shapes of tests/harness/wildshapes.py."""
 
 from __future__ import annotations
 
@@ -12,25 +12,30 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests import wildshapes
-from tests.conftest import DEMO, REPO
-from tests.faultserver import FaultServer
+from tests.conftest import DEMO, DEMO_CONFIG, REPO, run_workflow
+from tests.harness import wildshapes
+from tests.harness.faultserver import FaultServer
 
 pytestmark = pytest.mark.slow
 
 
 def _run(tmp_path: Path, config: dict, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "claimflow.cli", "run", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(tmp_path), "--profile", str(REPO / "profiles/local"), "-j", "4", "--configfile",
-               str(REPO / "config/demo.yaml"), str(tmp_path / "config.yaml"), *extra]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return run_workflow(
+        tmp_path,
+        *extra,
+        check=False,
+        timeout=timeout,
+        runner="run",
+        jobs=4,
+        configs=(DEMO_CONFIG, tmp_path / "config.yaml"),
+        env=dict(os.environ),
+    )
 
 
 def _everything_written(tmp_path: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -11,25 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, snakemake
+from claimflow.commands import configdoc
+from tests.conftest import DEMO_CONFIG, REPO, planned_jobs, run_workflow
 
 pytestmark = pytest.mark.slow
-
-
-def planned_jobs(output: str) -> set[tuple[str, str]]:
-    """(rule, vid) for every job a dry run lists."""
-    jobs, rule = set(), None
-    for line in output.splitlines():
-        found = re.match(r"^(?:local)?rule (\w+):", line)
-        if found:
-            rule = found.group(1)
-            jobs.add((rule, ""))
-            continue
-        found = re.match(r"^\s+wildcards: vid=([\w-]+)", line)
-        if found and rule:
-            jobs.discard((rule, ""))
-            jobs.add((rule, found.group(1)))
-    return jobs
 
 
 def test_every_demo_video_is_stored_and_every_quote_is_grounded(demo_run: Path):
@@ -68,7 +52,7 @@ def test_the_two_accounts_shared_the_downloads(demo_run: Path):
 
 
 def test_a_second_run_has_nothing_to_do(demo_run: Path):
-    run = snakemake(demo_run, "-n")
+    run = run_workflow(demo_run, "-n")
     assert "Nothing to be done" in run.stdout + run.stderr
 
 
@@ -76,10 +60,10 @@ def test_deleting_claims_reruns_only_that_videos_later_stages(demo_run: Path):
     results = demo_run / "results"
     before = {p: p.stat().st_mtime_ns for p in results.glob("*/*.json")}
     (results / "file-sleep/claims.json").unlink()
-    plan = snakemake(demo_run, "-n")
+    plan = run_workflow(demo_run, "-n")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
     assert per_video == {("mine", "file-sleep"), ("evaluate", "file-sleep"), ("store", "file-sleep")}
-    snakemake(demo_run)
+    run_workflow(demo_run)
     redone = {p.relative_to(results).as_posix() for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t}
     assert redone == {"file-sleep/claims.json", "file-sleep/evaluation.json", "file-sleep/stored.json"}
     conn = sqlite3.connect(results / "claimflow.sqlite")
@@ -93,15 +77,15 @@ def test_a_deleted_subtitle_file_is_made_again_and_deleted_audio_is_not_download
     shutil.copytree(demo_run, work)
     (work / "results/file-forests/transcript.srt").unlink()  # a product nothing downstream reads
     (work / "results/file-interest/audio").unlink()  # freeing disk after transcription
-    plan = snakemake(work, "-n")
+    plan = run_workflow(work, "-n")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
     assert per_video == {(rule, "file-forests") for rule in ("transcribe", "mine", "evaluate", "store")}
 
 
 def test_a_prompt_change_reruns_only_the_stage_it_feeds(demo_run: Path, tmp_path: Path):
     prompt = tmp_path / "evaluate.custom.md"
-    prompt.write_text((REPO / "claimflow/prompts/evaluate.v1.md").read_text() + "\nBe strict.\n")
-    plan = snakemake(demo_run, "-n", "--config", f"evaluate={{prompt: {prompt}}}")
+    prompt.write_text((REPO / "claimflow/knowledge/prompts/evaluate.v1.md").read_text() + "\nBe strict.\n")
+    plan = run_workflow(demo_run, "-n", "--config", f"evaluate={{prompt: {prompt}}}")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
     vids = {"file-sleep", "file-interest", "file-forests"}
     assert per_video == {(rule, vid) for rule in ("evaluate", "store") for vid in vids}
@@ -114,7 +98,7 @@ def test_a_vocabulary_reruns_transcription_and_what_follows_and_nothing_else(dem
     terms.write_text("# the batch's products\nKubrelix\nQuorvium  # a database\n")
     config = yaml.safe_load((work / "test.yaml").read_text()) | {"vocabulary": str(terms)}
     (work / "test.yaml").write_text(yaml.safe_dump(config))
-    plan = snakemake(work, "-n")
+    plan = run_workflow(work, "-n")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
     vids = {"file-sleep", "file-interest", "file-forests"}
     assert per_video == {(rule, vid) for rule in ("transcribe", "mine", "evaluate", "store") for vid in vids}
@@ -151,16 +135,14 @@ RUNTIME_CHANGES = {
 
 def _plan(workdir: Path, changes: dict, tmp_path: Path) -> set[tuple[str, str]]:
     (tmp_path / "changes.yaml").write_text(yaml.safe_dump(changes))
-    run = snakemake(workdir, "-n", "--configfile", str(REPO / "config/demo.yaml"), str(workdir / "test.yaml"),
-                    str(tmp_path / "changes.yaml"))  # fmt: skip
+    run = run_workflow(workdir, "-n", configs=(DEMO_CONFIG, workdir / "test.yaml", tmp_path / "changes.yaml"))
     return {job for job in planned_jobs(run.stdout + run.stderr) if job[1]}
 
 
 def test_runtime_settings_rerun_nothing(demo_run: Path, tmp_path: Path):
     # Moving a batch to a GPU or a cluster, or another endpoint, pacing or accounts: no work redone.
     assert _plan(demo_run, RUNTIME_CHANGES, tmp_path) == set()
-    run = snakemake(demo_run, "-n", "--configfile", str(REPO / "config/demo.yaml"), str(demo_run / "test.yaml"),
-                    str(tmp_path / "changes.yaml"))  # fmt: skip
+    run = run_workflow(demo_run, "-n", configs=(DEMO_CONFIG, demo_run / "test.yaml", tmp_path / "changes.yaml"))
     assert "Nothing to be done" in run.stdout + run.stderr  # not even the summary or the report
 
 
@@ -180,6 +162,26 @@ def test_result_settings_rerun_their_stage_and_what_follows(demo_run, tmp_path, 
     assert _plan(demo_run, changes, tmp_path) == {(rule, vid) for rule in stages for vid in vids}
 
 
+# One setting of each kind the configuration table distinguishes: the table's "a change reruns"
+# (derived from the rules' params) must be what Snakemake plans when the setting changes.
+TABLE_CASES = {
+    "transcribe.device": {"transcribe": {"device": "cpu", "compute_type": "int8"}},  # runtime
+    "transcribe.beam_size": {"transcribe": {"beam_size": 3}},  # a transcription result
+    "llm.max_tokens": {"llm": {"max_tokens": 1400}},  # the LLM's identity
+    "mine.overlap_tokens": {"mine": {"overlap_tokens": 80}},  # mining
+    "evaluate.tiers": {"evaluate": {"tiers": {"A": 8.5, "B": 6.5, "C": 5.0}}},  # evaluation
+    "vocabulary": {"vocabulary": ["Kubrelix"]},  # the batch's terms
+}
+
+
+@pytest.mark.parametrize("key", TABLE_CASES)
+def test_the_configuration_table_says_what_a_change_reruns(demo_run, tmp_path, key):
+    said = configdoc.reruns(key)
+    expected = set() if said == "nothing" else set(said.split(", "))
+    planned = {rule for rule, _ in _plan(demo_run, TABLE_CASES[key], tmp_path)}
+    assert planned == expected, f"the table says a change of {key} reruns {said!r}; Snakemake plans {planned}"
+
+
 def _rows(db: Path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(db)
     tables = {"claims": "*", "evaluations": "*", "evidence": "*", "segments": "*", "jargon": "*",
@@ -197,10 +199,10 @@ def test_a_lost_database_is_refilled_from_the_files_without_downloads_or_llm(dem
             for p in results.glob(f"*/{name}")}  # fmt: skip
     for path in results.glob("claimflow.sqlite*"):
         path.unlink()
-    plan = snakemake(demo_run, "-n")
+    plan = run_workflow(demo_run, "-n")
     assert {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]} == {
         ("store", vid) for vid in ("file-sleep", "file-interest", "file-forests")
     }
-    snakemake(demo_run)
+    run_workflow(demo_run)
     assert _rows(db) == before
     assert {p: p.stat().st_mtime_ns for p in made} == made  # nothing downloaded, mined or evaluated again

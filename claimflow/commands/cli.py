@@ -1,0 +1,367 @@
+"""`claimflow`: run a batch of videos, watch it, and read what it found.
+
+Every subcommand reads config exactly as the workflow does: the shipped defaults, then each
+--configfile in order. Exit status, the same for every subcommand: 0 done; 1 what was asked
+about is not fine (videos failed, a check failed, nothing found); 2 bad input (an argument, a
+config file, the sources; a second run refused); 3 videos partial (run); 130 interrupted (run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from claimflow import __version__
+from claimflow.core import config as cf_config
+from claimflow.core import layout
+
+EXIT_OK, EXIT_NOT_FINE, EXIT_BAD_INPUT = 0, 1, cf_config.EXIT_BAD_INPUT
+TIERS = ("A", "B", "C", "D")
+
+
+def version_text() -> str:
+    """claimflow's version and those of the parts that decide what it produces."""
+    parts = []
+    for name in ("snakemake", "yt-dlp", "faster-whisper", "llama-cpp-python", "openai"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return f"claimflow {__version__} ({', '.join(parts)})"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
+                        help="your config files, over the shipped defaults, in order: the same ones the batch runs "
+                        "with (default: the shipped config/config.yaml alone)")  # fmt: skip
+    return parser
+
+
+def _with_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON document, for scripts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claimflow", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # run and refresh take Snakemake's arguments as given: `claimflow run --help` says them.
+    sub.add_parser("run", help="run the workflow (snakemake ARGS, one live run per folder, no --unlock after a "
+                   "crash); `claimflow run --help` says more")  # fmt: skip
+    sub.add_parser("refresh", help="`claimflow run ARGS` that first lists every collection (channel, playlist, "
+                   "feed) again; new entries are processed, nothing done is redone")  # fmt: skip
+
+    doctor = _with_config(sub.add_parser("doctor", help="check the setup before a batch: folders, cookie files, the "
+                                         "LLM (and its speed here), Whisper, yt-dlp"))  # fmt: skip
+    _with_json(doctor, "every check")
+
+    listing = _with_config(sub.add_parser("unavailable", help="videos that ended as unavailable, by reason; --retry "
+                                          "sets them up to be downloaded again by the next run"))  # fmt: skip
+    listing.add_argument("--retry", nargs="+", metavar="CLASS", default=[],
+                         help="reason classes to download again (geo_blocked age_restricted unknown ...), or all; "
+                         "the listing shows each video's class (default: retry none)")  # fmt: skip
+    _with_json(listing, "the videos by reason (and what --retry set aside)")
+
+    status = _with_config(sub.add_parser("status", help="where the batch stands: stages, accounts, buffer, "
+                                         "rates, ETA, LLM usage (from files alone; safe while it runs)"))  # fmt: skip
+    _with_json(status, "the status")
+    status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                        help="redraw every SECONDS (10 when not given) until Ctrl-C (default: print once)")  # fmt: skip
+
+    search = _with_config(sub.add_parser("search", help="full-text search over stored claims and their quotes, "
+                                         "best first, each with a link to the moment"))  # fmt: skip
+    search.add_argument("text", help='words, "a phrase", or FTS5 syntax (AND, OR, NOT, prefix*)')
+    search.add_argument("--tier", nargs="+", metavar="TIER", choices=TIERS,
+                        help="only accepted claims of these tiers: A B C D (default: every claim)")  # fmt: skip
+    search.add_argument("--video", nargs="+", metavar="VID", help="only these video ids (default: every video)")
+    search.add_argument("--type", nargs="+", metavar="TYPE", dest="claim_type",
+                        help="only these claim types: factual causal normative forecast definition "
+                        "(default: every type)")  # fmt: skip
+    search.add_argument("--collection", nargs="+", metavar="NAME",
+                        help="only videos of these collections, by name (default: every video)")  # fmt: skip
+    search.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N claims (default: 20)")
+    _with_json(search, "the claims found")
+
+    export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
+                                         "row each"))  # fmt: skip
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="jsonl: one JSON object a line with every quote; csv: the first quote and the count "
+                        "(default: jsonl)")  # fmt: skip
+    export.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
+
+    about = "the batch's mined jargon ranked by how many videos use it, in the format `vocabulary` reads"
+    vocab = _with_config(sub.add_parser("vocabulary", help=about + " (to seed the next batch)"))
+    vocab.add_argument("--min-videos", type=_positive, default=1, metavar="N",
+                       help="only terms used in N videos or more (default: 1)")  # fmt: skip
+    vocab.add_argument("--limit", type=_positive, metavar="N", help="only the N most used terms (default: all)")
+    vocab.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
+
+    _with_config(sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
+                                "whatever exists (safe while the batch runs)"))  # fmt: skip
+
+    plan = _with_config(sub.add_parser("plan", help="the batch's timeline (warm-up, steady state, drain), the stage "
+                                       "that bounds it, and what would move it"))  # fmt: skip
+    plan.add_argument("--videos", type=_positive, metavar="N", help="batch size (default: the sources' count)")
+    plan.add_argument("--accounts", type=_positive, metavar="N", help="download accounts (default: the config's)")
+    plan.add_argument("--gap", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="pacing gap range in seconds (default: pacing.delay)")  # fmt: skip
+    plan.add_argument("--minutes", nargs="+", default=[], metavar="STAGE=M",
+                      help="minutes per video of a stage (download: the transfer alone), e.g. transcribe=20 "
+                      "(default: a typical hour-long video's, or with --measured this folder's)")  # fmt: skip
+    plan.add_argument("--measured", action="store_true",
+                      help="take each stage's time from the runs in this results folder (their benchmark files), "
+                      "where not given by --minutes (default: a typical hour-long video's)")  # fmt: skip
+    plan.add_argument("--workers", nargs="+", default=[], metavar="STAGE=N",
+                      help="jobs of a stage at once, e.g. transcribe=8 (default: half the cores for transcribe; "
+                      "the LLM bound for mine and evaluate)")  # fmt: skip
+    _with_json(plan, "the plan")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # every further argument is Snakemake's, as given
+        from claimflow.commands import runlock  # (as every subcommand: only what it needs)
+
+        return runlock.launch(argv[1:])
+    if argv[:1] == ["refresh"]:  # `claimflow run ARGS` that lists every collection again first
+        from claimflow.commands import runlock  # (as above)
+
+        return runlock.launch([*argv[1:], "--forcerun", "list_collection"], help_text=runlock.REFRESH_HELP)
+    args = build_parser().parse_args(argv)
+    try:
+        config = cf_config.load(args.configfile)
+    except cf_config.ConfigError as exc:
+        print(f"claimflow: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    # Each subcommand imports what it needs, so `claimflow status` starts without the libraries
+    # of the LLM, Whisper or the report's figures.
+    from claimflow.batch.sources import SourceError
+    from claimflow.core.settings import SettingsError, check
+
+    try:
+        check(config)  # what the schema cannot say (a reversed range, an endpoint without a model)
+        return _dispatch(config, args)
+    except (SourceError, SettingsError) as exc:  # the message names the line or key and the fix
+        print(f"claimflow: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _dispatch(config: dict, args: argparse.Namespace) -> int:
+    commands = {"doctor": _doctor, "unavailable": _unavailable, "status": _status, "search": _search,
+                "export": _export, "report": _report, "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
+    return commands[args.command](config, args)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"claimflow {command}: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _doctor(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.commands import doctor  # what this subcommand alone needs
+
+    checks = []
+    for check in doctor.run(config):
+        checks.append(check)
+        if not args.json:
+            print(check.line(), flush=True)
+    failed = sum(check.status == doctor.FAIL for check in checks)
+    if args.json:
+        print(json.dumps({"checks": [check.as_json() for check in checks], "failed": failed}, indent=2))
+    else:
+        print(f"{failed} check(s) failed" if failed else "ready: every check passed or only warns", flush=True)
+    return EXIT_NOT_FINE if failed else EXIT_OK
+
+
+def _unavailable(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.download import unavailable  # what this subcommand alone needs
+    from claimflow.download.outcomes import UNAVAILABLE_CLASSES
+
+    items = unavailable.find(config["results"])
+    retry = set(args.retry)
+    known = {*UNAVAILABLE_CLASSES, *(item.reason_class for item in items)}
+    if unknown := sorted(retry - known - {"all"}):
+        return _fail("unavailable", f"--retry {' '.join(unknown)}: no such reason class; the classes are "
+                     f"{', '.join(sorted(known))}, or all")  # fmt: skip
+    retried = unavailable.retry(config["results"], items, retry) if retry else []
+    if args.json:
+        print(json.dumps({"by_reason": dict(unavailable.by_reason(items)), "retryable": list(unavailable.RETRYABLE),
+                          "videos": [vars(item) for item in items], "set_aside": retried}, indent=2))  # fmt: skip
+        return EXIT_OK
+    for reason, count in sorted(unavailable.by_reason(items).items(), key=lambda kv: -kv[1]):
+        retryable = " (may change: --retry it)" if reason in unavailable.RETRYABLE else ""
+        print(f"{reason}: {count}{retryable}")
+        for item in (i for i in items if i.reason_class == reason):
+            print(f"  {item.vid}\t{item.reason}")
+    if not items:
+        print("no video ended as unavailable")
+    if retry:
+        print(f"{len(retried)} video(s) set aside for download: run the batch's `claimflow run` command again")
+    return EXIT_OK
+
+
+def _status(config: dict, args: argparse.Namespace) -> int:
+    from rich.console import Console  # what this subcommand alone needs
+    from rich.live import Live
+
+    from claimflow.commands import status, statusview
+
+    if args.json:
+        print(json.dumps(status.collect(config).to_json(), indent=2))
+        return EXIT_OK
+    console = Console()
+    plain = not console.is_terminal
+    if plain:  # a file or a pipe: wide enough that no table wraps
+        console = Console(width=160)
+    if args.watch is None:
+        console.print(statusview.render(status.collect(config), plain))
+        return EXIT_OK
+    try:
+        if plain:  # piped: one frame after another, no cursor movement
+            while True:
+                console.print(statusview.render(status.collect(config), plain=True))
+                console.print()
+                time.sleep(args.watch)
+        with Live(statusview.render(status.collect(config)), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(args.watch)
+                live.update(statusview.render(status.collect(config)), refresh=True)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _database(config: dict) -> str:
+    return layout.Results.of(config["results"]).database
+
+
+def _search(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.knowledge.mine import CLAIM_TYPES  # what this subcommand alone needs
+    from claimflow.store import query
+
+    if unknown := sorted(set(args.claim_type or ()) - set(CLAIM_TYPES)):
+        return _fail("search", f"--type {' '.join(unknown)}: no such claim type; the types are {' '.join(CLAIM_TYPES)}")
+    try:
+        rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
+                            claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
+    except query.QueryError as exc:
+        return _fail("search", str(exc))
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) | {"link": row.link} for row in rows], indent=2))
+        return EXIT_OK if rows else EXIT_NOT_FINE
+    for row in rows:
+        tier = f"tier {row.tier}" if row.decision == "accept" else (row.decision or "not evaluated")
+        score = "" if row.score is None else f", score {row.score:.2f}"
+        print(f"[{tier}{score}] {row.claim_text}")
+        homes = f", in {row.collections}" if row.collections else ""
+        print(f"  {row.title or row.vid} ({row.vid}{homes})")
+        if row.quote:
+            print(f'  "{row.quote}"')
+        print(f"  {row.link}")
+    print(f"{len(rows)} claim(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK if rows else EXIT_NOT_FINE
+
+
+def _export(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.core import atomic  # what this subcommand alone needs
+    from claimflow.store import query
+
+    try:
+        if args.output:
+            with atomic.atomic_open(args.output) as handle:
+                handle.writelines(query.export(_database(config), args.format))
+        else:
+            sys.stdout.writelines(query.export(_database(config), args.format))
+    except query.QueryError as exc:
+        return _fail("export", str(exc))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+def _vocabulary(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.batch import vocabulary  # what this subcommand alone needs
+    from claimflow.core import atomic
+
+    try:
+        ranked = vocabulary.ranked_jargon(_database(config), args.min_videos, args.limit)
+    except vocabulary.VocabularyError as exc:
+        return _fail("vocabulary", str(exc))
+    text = vocabulary.as_file(ranked, _database(config))
+    if args.output:
+        atomic.write_text(args.output, text)
+        print(f"{len(ranked)} term(s) written to {args.output}; set `vocabulary: {args.output}` to use them",
+              file=sys.stderr)  # fmt: skip
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if ranked else EXIT_NOT_FINE
+
+
+def _report(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.batch import collections, sources  # what this subcommand alone needs
+    from claimflow.commands import report
+    from claimflow.store import summary
+
+    results = layout.Results.of(config["results"])
+    vids = collections.vids_on_disk(sources.batch_of(config), results)
+    report.build(config, vids, results, results.report, config_files=args.configfile)
+    rows = summary.write(results.database, vids, results.summary, results.usage, results)
+    print(f"{results.report}, {results.summary} and {results.usage} written")
+    print(summary.last_line(rows)[0])
+    return EXIT_OK
+
+
+def _pairs(items: list[str], kind: type, what: str) -> dict:
+    from claimflow.commands.plan import PROCESSING  # what `plan` alone needs
+
+    found = {}
+    for item in items:
+        stage, _, value = item.partition("=")
+        if stage not in ("download", *PROCESSING) or not value:
+            raise ValueError(f"{what} {item!r}: write STAGE=VALUE with STAGE one of download, {', '.join(PROCESSING)}")
+        try:
+            found[stage] = kind(value)
+        except ValueError:
+            raise ValueError(f"{what} {item!r}: {value!r} is not a number") from None
+        if found[stage] <= 0:
+            raise ValueError(f"{what} {item!r}: it must be more than 0")
+    return found
+
+
+def _plan(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.batch import collections, sources  # what this subcommand alone needs
+    from claimflow.commands import plan
+
+    try:
+        minutes = _pairs(args.minutes, float, "--minutes")
+        workers = _pairs(args.workers, int, "--workers")
+    except ValueError as exc:
+        return _fail("plan", str(exc))
+    if args.gap and not 0 < args.gap[0] <= args.gap[1]:
+        return _fail("plan", f"--gap {args.gap[0]:g} {args.gap[1]:g}: write LOW HIGH, more than 0, LOW first")
+    videos = args.videos or len(collections.vids_on_disk(sources.batch_of(config), config["results"]))
+    batch, origins = plan.from_config(config, videos, minutes, workers, args.accounts,
+                                      tuple(args.gap) if args.gap else None, use_measured=args.measured)  # fmt: skip
+    print(json.dumps(plan.summary(batch, origins), indent=2) if args.json else plan.render(batch, origins))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

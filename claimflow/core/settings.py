@@ -1,0 +1,342 @@
+"""One typed view of the configuration, built once from the validated config.
+
+Defaults live in one place, `config/schema.yaml`: Snakemake's `validate(..., set_default=True)`
+(or `claimflow.core.config.load`) fills them in, and nothing here or in the stages has a default of
+its own, so a missing key fails loudly instead of meeting a second, drifting default.
+
+Each stage's settings come in two kinds:
+- **result** settings change what the stage writes. A rule passes them as its `settings` param
+  (`as_param`), so changing one reruns exactly that stage and what follows it (Snakemake's
+  params rerun trigger), and its script reads them back from that param (`from_param`).
+- **runtime** settings change how a job runs, never what it writes: device, compute type,
+  batch size, threads, memory, endpoint, key, timeouts, retries, rates, concurrency, pacing,
+  buffer. Jobs read them from the config (`Settings.from_config(snakemake.config)`); they are
+  never params, so changing them reruns nothing. Outputs record them as provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
+
+from claimflow.core import config, prompts
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], data: dict[str, Any]) -> T:
+    """A dataclass from a (validated) dict, nested dataclasses and tuples included. Every field
+    must be present: the schema supplies defaults, this layer none."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            raise KeyError(f"{cls.__name__}: setting '{f.name}' is missing (the schema should have filled it in)")
+        values[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return build(hint, value)
+    if origin is tuple and isinstance(value, list | tuple):
+        return tuple(value)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _convert(inner[0], value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def as_param(settings: Any) -> dict[str, Any]:
+    """A plain, JSON-like dict for a Snakemake param (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(settings))
+
+
+def from_param(cls: type[T], param: Any) -> T:
+    """The settings a rule passed as its param, typed again (Snakemake hands back a dict)."""
+    return build(cls, dict(param))
+
+
+# -- transcription ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TranscribeResult:
+    """What decides a transcript (result settings of transcribe)."""
+
+    model: str
+    language: str
+    beam_size: int
+    vad: bool
+    word_timestamps: bool
+    prefer_captions: bool
+    captions_langs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TranscribeRuntime:
+    """How transcription runs: the device, its number format, batching and memory (runtime)."""
+
+    device: str  # auto, cpu, cuda
+    compute_type: str  # auto: float16 on a GPU, int8 on a CPU
+    batch_size: int  # > 1: faster-whisper's BatchedInferencePipeline
+    mem_mb: dict[str, int]  # by model size
+    mem_mb_per_audio_hour: int  # faster-whisper holds the whole file's audio and features
+
+
+# -- the LLM ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LLMIdentity:
+    """What decides the model's answers (result settings of mine and evaluate)."""
+
+    provider: str
+    model: str
+    temperature: float
+    max_tokens: int
+    repeat_penalty: float
+
+
+@dataclass(frozen=True)
+class LLMRuntime:
+    """How requests are made: where, with which key, how fast, how patiently."""
+
+    base_url: str | None
+    api_key_env: str
+    response_format: str
+    max_concurrency: int
+    requests_per_minute: float
+    timeout: float
+    max_retries: int
+    n_ctx: int
+    cache: bool
+    prices: dict[str, dict[str, float]]
+
+
+# -- mining and evaluation -------------------------------------------------------------------
+@dataclass(frozen=True)
+class MineLimits:
+    """The most of each kind one window may give (a model that rambles is cut, not trusted)."""
+
+    claims: int
+    jargon: int
+    people: int
+    mental_models: int
+
+
+@dataclass(frozen=True)
+class MineResult:
+    """What decides a video's claims (result settings of mine)."""
+
+    llm: LLMIdentity
+    prompt: str
+    prompt_version: str  # the prompt file's content hash: editing the file reruns mining
+    chunk_tokens: int
+    min_tokens: int
+    max_tokens: int
+    overlap_tokens: int
+    unsupported: str
+    quote_threshold: float
+    statement_threshold: float
+    limits: MineLimits
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    """What decides a video's evaluation (result settings of evaluate)."""
+
+    llm: LLMIdentity
+    prompt: str
+    prompt_version: str
+    batch_size: int
+    merge_threshold: float
+    tiers: dict[str, float]
+    weights: dict[str, float]
+
+
+# -- downloads -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Warmup:
+    """An account's first downloads, at their own gap."""
+
+    videos: int
+    delay: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """The bounds on videos downloaded but not yet mined, and what each does to the gap."""
+
+    min: int
+    target: int
+    max: int
+    fast: float
+    slow: float
+    poll: float
+    max_wait: float
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    failure_multiplier: float
+    success_step: float
+    max_failures: int
+    pause: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Pacing:
+    delay: tuple[float, float]
+    floor: float
+    warmup: Warmup
+    buffer: Buffer
+    adaptive: Adaptive
+    socket_timeout: float
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """Runtime settings of the download stage beyond pacing."""
+
+    environment_failures: int  # videos in a row failed by the environment: the run stops downloading
+    ytdlp: dict[str, Any]  # the yt-dlp options that may pass through (download/ytdlp.py PASSTHROUGH)
+    on_compute_nodes: bool  # downloads as cluster jobs, not local rules
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Runtime settings of the store stage."""
+
+    busy_timeout: float
+
+
+# -- the whole -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    results: str
+    state: str
+    pacing: Pacing
+    download: DownloadOptions
+    store: StoreOptions
+    transcribe: TranscribeResult
+    transcribe_runtime: TranscribeRuntime
+    llm: LLMIdentity
+    llm_runtime: LLMRuntime
+    mine: MineResult
+    evaluate: EvaluateResult
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Settings:
+
+        def pick(section: str, kind: type) -> dict[str, Any]:
+            names = {f.name for f in dataclasses.fields(kind)}
+            return {k: v for k, v in config[section].items() if k in names}
+
+        llm = build(LLMIdentity, pick("llm", LLMIdentity))
+        mine = dict(config["mine"], llm=dataclasses.asdict(llm))
+        mine["prompt_version"] = prompts.fingerprint(mine["prompt"])
+        evaluate = dict(config["evaluate"], llm=dataclasses.asdict(llm))
+        evaluate["prompt_version"] = prompts.fingerprint(evaluate["prompt"])
+        return cls(
+            results=config["results"],
+            state=config["state"],
+            pacing=build(Pacing, config["pacing"]),
+            download=build(DownloadOptions, config["download"]),
+            store=build(StoreOptions, config["store"]),
+            transcribe=build(TranscribeResult, pick("transcribe", TranscribeResult)),
+            transcribe_runtime=build(TranscribeRuntime, pick("transcribe", TranscribeRuntime)),
+            llm=llm,
+            llm_runtime=build(LLMRuntime, pick("llm", LLMRuntime)),
+            mine=build(MineResult, mine),
+            evaluate=build(EvaluateResult, evaluate),
+        )
+
+
+def load(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from the shipped config plus `overrides`, validated and defaulted by the schema
+    (for tools and tests that run stages outside the workflow)."""
+    return Settings.from_config(config.load(overrides=overrides))
+
+
+# What each rule takes from the config as a param, so a change reruns that rule and what follows
+# it (Snakemake's params trigger); everything else reaches the jobs as a runtime setting, read
+# from the config, and reruns nothing. A key ends in `.` for a whole section. The rules' get_*
+# functions pass exactly these (rules/common.smk); claimflow/commands/configdoc.py derives the
+# configuration table's "a change reruns" from them, and a test holds both against dry runs.
+def rule_params() -> dict[str, tuple[str, ...]]:
+    section = lambda name, kind: tuple(f"{name}.{field}" for field in sorted(result_keys()[name]))  # noqa: E731
+    return {
+        "transcribe": (*section("transcribe", TranscribeResult), "vocabulary", "collections[].vocabulary"),
+        "mine": (*section("llm", LLMIdentity), *section("mine", MineResult)),
+        "evaluate": (*section("llm", LLMIdentity), *section("evaluate", EvaluateResult)),
+        "list_collection": ("collections[].url",),
+        "select_collection": ("filters.", "collections[].filters."),
+    }
+
+
+# What runs after a rule's output changes: the per-video chain, and a collection's chain (its
+# selection also feeds the batch's list of videos: an entry newly kept is a new video, and the
+# videos already processed are not redone).
+FOLLOWS = {"transcribe": ("mine", "evaluate", "store"), "mine": ("evaluate", "store"), "evaluate": ("store",),
+           "list_collection": ("select_collection", "store_collection"),
+           "select_collection": ("store_collection",)}  # fmt: skip
+
+
+def result_keys() -> dict[str, set[str]]:
+    """For each config section, the keys that are result settings (the rest are runtime)."""
+    names = lambda kind: {f.name for f in dataclasses.fields(kind)}  # noqa: E731
+    return {
+        "transcribe": names(TranscribeResult),
+        "llm": names(LLMIdentity),
+        "mine": names(MineResult) - {"llm", "prompt_version"},
+        "evaluate": names(EvaluateResult) - {"llm", "prompt_version"},
+    }
+
+
+class SettingsError(ValueError):
+    """A config that passes the schema but cannot work; the message names the key and the fix."""
+
+
+def check(config: dict[str, Any]) -> list[str]:
+    """What the schema cannot say about the validated config: raise SettingsError for a range
+    whose ends are reversed; return warnings (a gap range below its floor, which the floor
+    silently overrides)."""
+    pacing = config["pacing"]
+    ranges = [("pacing.delay", pacing["delay"]), ("pacing.warmup.delay", pacing["warmup"]["delay"]),
+              ("pacing.adaptive.pause", pacing["adaptive"]["pause"])]  # fmt: skip
+    for account in config["accounts"]:
+        if account.get("delay"):
+            ranges.append((f"accounts[{account['name']}].delay", account["delay"]))
+    for key, (low, high) in ranges:
+        if low > high:
+            raise SettingsError(f"{key} is [{low}, {high}]: the first number must not exceed the second; "
+                                f"write [{high}, {low}]")  # fmt: skip
+    llm = config["llm"]
+    if llm["provider"] != "local" and llm["model"] == "bundled":
+        raise SettingsError(f"llm.provider is {llm['provider']} but llm.model is not set (its default, `bundled`, "
+                            "names the local model): set llm.model to a model the endpoint serves, e.g. "
+                            "gpt-4o-mini")  # fmt: skip
+    warnings = []
+    for account in config["accounts"]:
+        floor = account.get("floor", pacing["floor"])
+        gaps = [("delay", account.get("delay") or pacing["delay"]), ("warmup.delay", pacing["warmup"]["delay"])]
+        for what, (low, high) in gaps:
+            if low < floor:
+                effect = (
+                    f"every gap will be {floor:g} s" if high <= floor else f"gaps below {floor:g} s become {floor:g} s"
+                )
+                warnings.append(f"account {account['name']}: {what} [{low:g}, {high:g}] starts below the floor "
+                                f"{floor:g} s, so {effect}; lower pacing.floor (or the account's floor) "
+                                f"to pace as written")  # fmt: skip
+    return warnings

@@ -1,0 +1,37 @@
+"""The part each stage runs where the work is done: the real one (yt-dlp's fetcher, Whisper, the
+configured LLM), or, in benchmark mode (`benchmark.sleep` in the config), a stand-in that sleeps
+for the stage's time (`standins`). The one place that knows benchmark mode exists: the scripts
+ask here for their part, and the stages take the part they are given."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from claimflow.core.settings import LLMIdentity, LLMRuntime, TranscribeResult, TranscribeRuntime
+from claimflow.download import ytdlp
+from claimflow.llm import client as llm
+from claimflow.parts import standins
+from claimflow.transcribe.whisper import WhisperTranscriber
+
+
+def fetcher(config: dict[str, Any]) -> Any:
+    """What the download stage fetches a video with (claimflow/download/stage.py FetcherFactory)."""
+    pause = standins.seconds(config, "download")
+    return ytdlp.Fetcher if pause is None else functools.partial(standins.SleepFetcher, pause=pause)
+
+
+def transcriber(config: dict[str, Any], settings: TranscribeResult, runtime: TranscribeRuntime, threads: int) -> Any:
+    """What turns the audio into a transcript (claimflow/transcribe/stage.py Transcriber)."""
+    pause = standins.seconds(config, "transcribe")
+    return WhisperTranscriber(settings, runtime, threads) if pause is None else standins.SleepTranscriber(pause)
+
+
+def llm_client(config: dict[str, Any], stage: str, identity: LLMIdentity, runtime: LLMRuntime, threads: int,
+               state_dir: str | Path | None) -> llm.Client:  # fmt: skip
+    """The LLM client of a stage (mine, evaluate)."""
+    pause = standins.seconds(config, stage)
+    if pause is None:
+        return llm.client(identity, runtime, threads=threads, state_dir=state_dir)
+    return standins.SleepClient(identity, runtime, threads, None, pause=pause)

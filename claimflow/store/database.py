@@ -1,0 +1,416 @@
+"""The store stage: one video's results upserted into SQLite, queryable while the batch runs.
+
+The database runs in WAL mode, so readers (a user's queries, the status command) never
+block the writers, and store jobs wait for each other through SQLite's busy timeout. A
+video's rows are replaced in one transaction: a rerun replaces, never duplicates, and a
+killed store leaves the previous rows intact. FTS5 indexes claims and evidence quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from claimflow.core import atomic, layout
+
+# The database's schema version is SQLite's own `PRAGMA user_version`. MIGRATIONS[n] takes a
+# database from version n to n + 1; each runs in its own immediate transaction, so concurrent
+# store jobs agree on one upgrade, and a killed one leaves the previous version intact.
+BASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    vid TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, title TEXT, channel TEXT,
+    duration REAL, upload_date TEXT, source TEXT, account TEXT, language TEXT,
+    transcript_source TEXT, mine_prompt TEXT, evaluate_prompt TEXT, llm_model TEXT,
+    prompt_tokens INTEGER, completion_tokens INTEGER, stored_at REAL
+);
+CREATE TABLE IF NOT EXISTS segments (
+    vid TEXT NOT NULL, segment_id INTEGER NOT NULL, start REAL, end REAL, text TEXT,
+    PRIMARY KEY (vid, segment_id)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    vid TEXT NOT NULL, claim_id TEXT NOT NULL, claim_text TEXT NOT NULL, claim_type TEXT,
+    domain TEXT, stance TEXT, supported INTEGER, window INTEGER,
+    PRIMARY KEY (vid, claim_id)
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    vid TEXT NOT NULL, claim_id TEXT NOT NULL, decision TEXT, merge_with TEXT,
+    importance REAL, novelty REAL, confidence REAL, dimensions TEXT,
+    score REAL, tier TEXT, rank INTEGER,
+    PRIMARY KEY (vid, claim_id)
+);
+CREATE TABLE IF NOT EXISTS jargon (
+    vid TEXT NOT NULL, item_id TEXT NOT NULL, term TEXT, definition TEXT, PRIMARY KEY (vid, item_id)
+);
+CREATE TABLE IF NOT EXISTS people (
+    vid TEXT NOT NULL, item_id TEXT NOT NULL, name TEXT, entity_type TEXT, role TEXT, PRIMARY KEY (vid, item_id)
+);
+CREATE TABLE IF NOT EXISTS mental_models (
+    vid TEXT NOT NULL, item_id TEXT NOT NULL, name TEXT, definition TEXT, PRIMARY KEY (vid, item_id)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    vid TEXT NOT NULL, owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, segment_id INTEGER,
+    quote TEXT NOT NULL, t0 REAL, t1 REAL, match TEXT, score REAL
+);
+CREATE INDEX IF NOT EXISTS evidence_owner ON evidence (vid, owner_kind, owner_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts USING fts5(claim_text, vid UNINDEXED, claim_id UNINDEXED);
+CREATE VIRTUAL TABLE IF NOT EXISTS quotes_fts USING fts5(quote, vid UNINDEXED, owner_id UNINDEXED);
+"""
+
+
+COLLECTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    cid TEXT PRIMARY KEY, url TEXT, kind TEXT, title TEXT, listed_at REAL, filters TEXT, counts TEXT);
+CREATE TABLE IF NOT EXISTS collection_videos (
+    cid TEXT, vid TEXT, entry_id TEXT, position INTEGER, title TEXT, upload_date TEXT,
+    listed INTEGER, kept INTEGER, first_listed_at REAL, last_listed_at REAL, PRIMARY KEY (cid, vid));
+CREATE INDEX IF NOT EXISTS collection_videos_vid ON collection_videos (vid);
+"""
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits the open transaction first, and a migration must be atomic.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _add_columns(conn: sqlite3.Connection, table: str, columns: list[tuple[str, str]]) -> None:
+    # Idempotent: databases stamped version 1 by early builds may already have some of them.
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for column, kind in columns:
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    # 0 -> 1: the tables, the evidence index and the full-text indexes.
+    lambda conn: _run_script(conn, BASE_SCHEMA),
+    # 1 -> 2: LLM requests, cache hits and estimated cost per video.
+    lambda conn: _add_columns(
+        conn, "videos", [("llm_requests", "INTEGER"), ("llm_cached", "INTEGER"), ("cost_usd", "REAL")]
+    ),  # fmt: skip
+    # 2 -> 3: what produced each video's results (model, device, compute type, endpoint, prompts).
+    lambda conn: _add_columns(conn, "videos", [("provenance", "TEXT")]),
+    # 3 -> 4: the database's identity. A database made anew (the old one lost) has another id,
+    # which the store rule carries as a param: every store job reruns and refills it.
+    lambda conn: _run_script(
+        conn,
+        f"""CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+        INSERT OR IGNORE INTO meta VALUES ('database_id', '{uuid.uuid4().hex}')""",
+    ),
+    # 4 -> 5: collections (channels, playlists, feeds) and which videos each holds; a video in
+    # two collections has two rows. `listed` 0: no longer in the collection's latest listing.
+    lambda conn: _run_script(conn, COLLECTION_SCHEMA),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+VIDEO_TABLES = (
+    "videos",
+    "segments",
+    "claims",
+    "evaluations",
+    "jargon",
+    "people",
+    "mental_models",
+    "evidence",
+    "claims_fts",
+    "quotes_fts",
+)
+
+
+class DatabaseLocked(RuntimeError):
+    """Another program held the database's write lock for longer than a store job waits."""
+
+    def __init__(self, path: str | Path, timeout: float):
+        super().__init__(
+            f"{path} stayed locked by another program for {timeout:.0f} s (a write transaction left "
+            "open: a database browser with unsaved changes, or an sqlite3 shell inside BEGIN). Close "
+            "it and run the same command again: this video is stored then, and nothing else is lost "
+            "(store.busy_timeout sets how long a store job waits)."
+        )
+
+
+def is_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+@contextmanager
+def store_job(path: str | Path, timeout: float) -> Iterator[sqlite3.Connection]:
+    """A store job's connection: it waits up to `timeout` s for the write lock, and a lock held
+    longer (by the connection, a migration or a write) ends the job as DatabaseLocked."""
+    try:
+        conn = connect(path, timeout=timeout)
+        try:
+            yield conn
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as error:
+        if is_locked(error):
+            raise DatabaseLocked(path, timeout) from None
+        raise
+
+
+def store_video(path: str | Path, vid: str, rows: dict[str, list[dict[str, Any]]], timeout: float) -> dict[str, int]:
+    """The store job: one video's rows in one transaction, waiting up to `timeout` s for the lock."""
+    with store_job(path, timeout) as conn:
+        return upsert(conn, vid, rows)
+
+
+def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    migrate(conn, str(path))
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, name: str = "the database") -> int:
+    """Apply the migrations the database lacks, in order; return the version it is now at."""
+    while (version := schema_version(conn)) < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) == version:  # another store job may have done it meanwhile
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{name} has schema version {version}, newer than this claimflow's {SCHEMA_VERSION}: it was "
+            "written by a later claimflow. Update claimflow, or point `results` at a new folder."
+        )
+    return version
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> int:
+    rows = list(rows)
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
+    return len(rows)
+
+
+def _evidence(vid: str, kind: str, owner: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "vid": vid,
+            "owner_kind": kind,
+            "owner_id": owner,
+            "segment_id": s["segment_id"],
+            "quote": s["quote"],
+            "t0": s["t0"],
+            "t1": s["t1"],
+            "match": s.get("match"),
+            "score": s.get("score"),
+        }
+        for s in spans
+    ]
+
+
+def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -> dict[str, list[dict[str, Any]]]:
+    vid = download["vid"]
+    usage = [claims.get("usage", {}), evaluation.get("usage", {})]
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in VIDEO_TABLES}
+    rows["videos"].append(
+        {
+            "vid": vid,
+            "status": evaluation.get("status", transcript.get("status")),
+            "reason": evaluation.get("reason") or transcript.get("reason"),
+            "title": download.get("title"),
+            "channel": download.get("channel"),
+            "duration": transcript.get("duration") or download.get("duration"),
+            "upload_date": download.get("upload_date"),
+            "source": download.get("source"),
+            "account": download.get("account"),
+            "language": transcript.get("language"),
+            "transcript_source": transcript.get("source"),
+            "mine_prompt": claims.get("prompt"),
+            "evaluate_prompt": evaluation.get("prompt"),
+            "llm_model": claims.get("model"),
+            "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
+            "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
+            "llm_requests": sum(u.get("requests", 0) for u in usage),
+            "llm_cached": sum(u.get("cached", 0) for u in usage),
+            "cost_usd": None
+            if any(u.get("cost_usd") is None for u in usage if u)
+            else sum(u["cost_usd"] for u in usage if u),
+            "provenance": json.dumps(
+                {
+                    k: doc.get("provenance")
+                    for k, doc in (("transcribe", transcript), ("mine", claims), ("evaluate", evaluation))
+                    if doc.get("provenance")
+                }
+            ),  # fmt: skip
+            "stored_at": time.time(),
+        }
+    )
+    rows["segments"] = [
+        {"vid": vid, "segment_id": s["id"], "start": s["start"], "end": s["end"], "text": s["text"]}
+        for s in transcript.get("segments", [])
+    ]
+    for claim in claims.get("claims", []):
+        cid = claim["claim_id"]
+        rows["claims"].append(
+            {
+                "vid": vid,
+                "claim_id": cid,
+                "claim_text": claim["claim_text"],
+                "claim_type": claim["claim_type"],
+                "domain": claim["domain"],
+                "stance": claim["stance"],
+                "supported": int(claim["supported"]),
+                "window": claim["window"],
+            }
+        )
+        rows["claims_fts"].append({"claim_text": claim["claim_text"], "vid": vid, "claim_id": cid})
+        rows["evidence"] += _evidence(vid, "claim", cid, claim["evidence_spans"])
+    for kind, table, key in (
+        ("jargon", "jargon", "evidence_spans"),
+        ("person", "people", "mentions"),
+        ("mental_model", "mental_models", "evidence_spans"),
+    ):
+        for number, item in enumerate(claims.get(table, []), start=1):
+            item_id = f"{kind[0]}{number:03d}"
+            fields = {k: v for k, v in item.items() if k not in (key, "window", "supported")}
+            rows[table].append({"vid": vid, "item_id": item_id, **fields})
+            rows["evidence"] += _evidence(vid, kind, item_id, item[key])
+    rows["quotes_fts"] = [{"quote": e["quote"], "vid": vid, "owner_id": e["owner_id"]} for e in rows["evidence"]]
+    for ev in evaluation.get("evaluations", []):
+        rows["evaluations"].append(
+            {
+                "vid": vid,
+                "claim_id": ev["claim_id"],
+                "decision": ev["decision"],
+                "merge_with": json.dumps(ev.get("merge_with", [])),
+                "importance": ev.get("importance"),
+                "novelty": ev.get("novelty"),
+                "confidence": ev.get("confidence"),
+                "dimensions": json.dumps(ev.get("dimensions")) if ev.get("dimensions") else None,
+                "score": ev.get("score"),
+                "tier": ev.get("tier"),
+                "rank": ev.get("rank"),
+            }
+        )
+    return rows
+
+
+def upsert(conn: sqlite3.Connection, vid: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Replace everything stored for `vid` in one transaction."""
+    counts: dict[str, int] = {}
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in VIDEO_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE vid = ?", (vid,))
+        for table in VIDEO_TABLES:
+            counts[table] = _insert(conn, table, rows.get(table, []))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def rebuild(database: str | Path, results: str | Path, vids: list[str]) -> list[str]:
+    """Upsert every stored video (it has stored.json) that the database lacks, from its own
+    files: the database is a product of the per-video files, so losing it costs no download
+    and no token. Returns the videos rebuilt."""
+    results = layout.Results.of(results)
+    stored = [vid for vid in vids if Path(results.video(vid, layout.STORED)).is_file()]
+    if not stored:
+        return []
+    conn = connect(database)
+    try:
+        present = {vid for (vid,) in conn.execute("SELECT vid FROM videos")}
+        missing = [vid for vid in stored if vid not in present]
+        for vid in missing:
+            docs = [atomic.read_json(results.video(vid, name))
+                    for name in (layout.DOWNLOAD, layout.TRANSCRIPT, layout.CLAIMS, layout.EVALUATION)]  # fmt: skip
+            upsert(conn, vid, rows_for(*docs))
+    finally:
+        conn.close()
+    return missing
+
+
+def database_id(path: str | Path) -> str | None:
+    """The database's identity, or None when there is none yet (read-only, for parse time)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # older than schema 4, or being created: the store jobs migrate it
+    return row[0] if row else None
+
+
+def new_identity() -> str:
+    return uuid.uuid4().hex
+
+
+def ensure(path: str | Path, identity: str | None = None) -> str:
+    """Create (or migrate) the database and return its identity. `identity`: the one the run's
+    parse chose for a database that had none (missing, or older than schema 4): it becomes the
+    database's, so the store rule's param says the same in this run and the next."""
+    conn = connect(path)
+    try:
+        if identity is not None:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'database_id'", (identity,))
+    finally:
+        conn.close()
+    found = database_id(path)
+    assert found is not None
+    return found
+
+
+def store_collection(path: str | Path, selection: dict[str, Any], timeout: float) -> dict[str, int]:
+    """A collection's listing, in one transaction: the collection's row, a row per listed video
+    (kept by the filters or not), and `listed = 0` for videos its earlier listings had and this
+    one has not (never deleted: their results stay). Returns the counts."""
+    cid, at = selection["collection"], selection["listed_at"]
+    kept = {e["vid"]: e for e in selection["entries"]}
+    listed = {e["vid"]: e for e in selection["listed"]}
+    now_listed = {vid for vid, e in listed.items() if e.get("listed", True)}
+    with store_job(path, timeout) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT OR REPLACE INTO collections VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cid, selection["url"], selection["kind"], selection["title"], at, json.dumps(selection["filters"]),
+             json.dumps(selection["counts"])),
+        )  # fmt: skip
+        for vid, entry in listed.items():
+            full = kept.get(vid, entry)
+            conn.execute(
+                """INSERT INTO collection_videos VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+                   ON CONFLICT (cid, vid) DO UPDATE SET entry_id=excluded.entry_id,
+                   position=COALESCE(excluded.position, position), title=COALESCE(excluded.title, title),
+                   upload_date=COALESCE(excluded.upload_date, upload_date), kept=excluded.kept,
+                   last_listed_at=excluded.last_listed_at""",
+                (cid, vid, entry["entry_id"], full.get("position"), full.get("title"), full.get("upload_date"),
+                 int(vid in kept), at, at),
+            )  # fmt: skip
+        gone = [row[0] for row in conn.execute("SELECT vid FROM collection_videos WHERE cid = ?", (cid,))
+                if row[0] not in now_listed]  # fmt: skip
+        conn.executemany("UPDATE collection_videos SET listed = 0 WHERE cid = ? AND vid = ?", [(cid, v) for v in gone])
+        conn.executemany("UPDATE collection_videos SET listed = 1 WHERE cid = ? AND vid = ?",
+                         [(cid, v) for v in now_listed])  # fmt: skip
+        conn.execute("COMMIT")
+    return {"listed": len(listed), "kept": len(kept), "no_longer_listed": len(gone)}

@@ -1,0 +1,157 @@
+"""The batch summary: one TSV row per video of this batch, and the run's last line.
+
+Written at the end of every run, successful or not (the workflow's onsuccess and onerror),
+so a batch with failed videos still gets its summary: that is where the user looks for them.
+Stored videos are read back from the database (ok, partial, unavailable, no_speech,
+not_english); a video not stored is `failed:<stage>`, `interrupted:<stage>` or
+`pending:<stage>` at the first stage whose output it lacks, with the reason its log gives.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path
+
+from claimflow.core import atomic, layout
+from claimflow.core.layout import FAILED_MARK
+from claimflow.core.logs import last_mark
+from claimflow.store import database as store
+
+# The exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "segments", "claims", "accepted",
+           "tier_A", "tier_B", "tier_C", "tier_D", "prompt_tokens", "completion_tokens", "llm_requests",
+           "llm_cached", "cost_usd"]  # fmt: skip
+
+QUERY = """
+SELECT v.vid, v.status, v.reason, NULL, v.title, v.duration,
+       (SELECT COUNT(*) FROM segments s WHERE s.vid = v.vid),
+       (SELECT COUNT(*) FROM claims c WHERE c.vid = v.vid),
+       (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept'),
+       (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept' AND e.tier = 'A'),
+       (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept' AND e.tier = 'B'),
+       (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept' AND e.tier = 'C'),
+       (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept' AND e.tier = 'D'),
+       v.prompt_tokens, v.completion_tokens, v.llm_requests, v.llm_cached, v.cost_usd
+FROM videos v WHERE v.vid = ?
+"""
+
+
+def totals(rows: list[dict[str, object]]) -> dict[str, object]:
+    """The batch's LLM spend: tokens, requests, cache hits and estimated cost, and tokens per
+    hour of audio (the figure to multiply by a batch's hours for a budget)."""
+
+    def total(key: str) -> float:
+        return sum(float(r.get(key) or 0) for r in rows)
+
+    hours = total("duration") / 3600
+    tokens = total("prompt_tokens") + total("completion_tokens")
+    costs = [r.get("cost_usd") for r in rows if r.get("status") in ("ok", "partial")]
+    return {
+        "videos": len(rows),
+        "by_status": {s: sum(r.get("status") == s for r in rows) for s in sorted({str(r.get("status")) for r in rows})},
+        "audio_hours": round(hours, 4),
+        "prompt_tokens": int(total("prompt_tokens")),
+        "completion_tokens": int(total("completion_tokens")),
+        "llm_requests": int(total("llm_requests")),
+        "llm_cached": int(total("llm_cached")),
+        "cost_usd": None if any(c is None for c in costs) else round(total("cost_usd"), 6),
+        "tokens_per_audio_hour": round(tokens / hours) if hours else None,
+    }
+
+
+def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str | None]:
+    """A video that is not in the database, and why: `failed:<stage>` when the job of the first
+    stage whose output it lacks failed (its log says so last; the reason is the log's line),
+    `interrupted:<stage>` when that job was stopped (Ctrl-C, SIGTERM), else `pending:<stage>`
+    (not reached yet, or outside this run's target, e.g. `snakemake downloads`)."""
+    results = layout.Results.of(results)
+    stage = next((stage for stage, name in layout.STAGE_FILE.items()
+                  if not Path(results.video(vid, name)).exists()), "store")  # fmt: skip
+    log = Path(results.log(stage, vid))
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return f"pending:{stage}", None
+    mark = last_mark(text)
+    if mark is None:
+        return f"pending:{stage}", None
+    line = text[text.rfind(mark) :].splitlines()[0]
+    reason = line.removeprefix(mark).strip()[:500] or None
+    return f"{'failed' if mark == FAILED_MARK else 'interrupted'}:{stage}", reason
+
+
+def _reason_class(manifest: Path) -> str:
+    """Why a video is unavailable, as a class (private, removed, geo_blocked, ...)."""
+    return atomic.read_json_or_empty(manifest).get("reason_class") or "unknown"
+
+
+def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
+    """The run's last line, counting videos by outcome, and the exit status it implies:
+    1 when any video failed, EXIT_INTERRUPTED when none failed but a job was stopped (Ctrl-C,
+    SIGTERM), 3 when none of those but some are partial, else 0."""
+    statuses = Counter(str(r.get("status")) for r in rows)
+
+    def by_stage(kind: str) -> tuple[str, int]:
+        stages = {k.split(":", 1)[1]: n for k, n in statuses.items() if k.startswith(f"{kind}:")}
+        text = f"{sum(stages.values())} {kind}"
+        if stages:
+            text += " (" + ", ".join(f"at {stage}: {n}" for stage, n in sorted(stages.items())) + ")"
+        return text, sum(stages.values())
+
+    failed_text, failed = by_stage("failed")
+    interrupted_text, interrupted = by_stage("interrupted")
+    pending_text, pending = by_stage("pending")
+    parts = [f"{statuses['ok']} ok", f"{statuses['partial']} partial", failed_text,
+             f"{statuses['unavailable']} unavailable", f"{statuses['no_speech']} no speech"]  # fmt: skip
+    if statuses["not_english"]:  # only an English-only model says so (claimflow/transcribe/speechcheck.py)
+        parts.append(f"{statuses['not_english']} not English")
+    if interrupted:
+        parts.append(interrupted_text)
+    if pending:
+        parts.append(pending_text)
+    code = 1 if failed else EXIT_INTERRUPTED if interrupted else 3 if statuses["partial"] else 0
+    return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
+
+
+def rows(database: str | Path, vids: list[str], results: str | Path | layout.Results) -> list[dict[str, object]]:
+    """One row per video: stored ones from the database, the others by their first missing stage."""
+    results = layout.Results.of(results)
+    conn = store.connect(database)
+    try:
+        found_rows = []
+        for vid in vids:
+            found = conn.execute(QUERY, (vid,)).fetchone()
+            if found:
+                row = dict(zip(COLUMNS, found, strict=True))
+            else:
+                status, reason = unstored(results, vid)
+                row = {"vid": vid, "status": status, "reason": reason}
+            if row["status"] == "unavailable":
+                row["reason_class"] = _reason_class(Path(results.video(vid, layout.DOWNLOAD)))
+            found_rows.append(row)
+    finally:
+        conn.close()
+    return found_rows
+
+
+def write(
+    database: str | Path,
+    vids: list[str],
+    out: str | Path,
+    usage_out: str | Path | None = None,
+    results: str | Path | layout.Results | None = None,
+) -> list[dict[str, object]]:
+    found_rows = rows(database, vids, results if results else Path(out).parent)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, delimiter="\t", lineterminator="\n", restval="")
+    writer.writeheader()
+    for row in found_rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    atomic.write_text(out, buffer.getvalue())
+    if usage_out:
+        atomic.write_json(usage_out, totals(found_rows))
+    return found_rows
