@@ -31,6 +31,7 @@ config[cf_config.RUN_KEY] = {
 
 
 include: "rules/common.smk"
+include: "rules/captions.smk"
 include: "rules/download.smk"
 include: "rules/transcribe.smk"
 include: "rules/mine.smk"

@@ -20,6 +20,7 @@ from claimflow.core import config as cf_config
 from claimflow.core import layout as cf_layout
 from claimflow.core import settings as cf_settings
 from claimflow.download import accounts as cf_accounts
+from claimflow.download import captionspass as cf_captionspass
 from claimflow.download import envstop as cf_envstop
 from claimflow.llm import client as cf_llm
 from claimflow.store import database as cf_store
@@ -265,6 +266,25 @@ def get_stored_markers(wildcards):
 def get_results_dir(wildcards, output):
     # results/<vid>/download.json -> results: where the download buffer is counted.
     return str(Path(output.manifest).parent.parent)
+
+
+# The videos downloaded before the captions pass existed (one file; the first run of this
+# release writes it): their downloads keep the inputs they were made with.
+BEFORE_CAPTIONS = cf_captionspass.downloaded_before(
+    RESULTS.root,
+    RESULTS.downloaded_before_captions,
+    write=workflow.is_main_process and not workflow.remote_exec,
+)
+if "captions_pass" not in workflow.global_resources:
+    workflow.register_resource("captions_pass", 1)
+
+
+@per_job
+def get_captions_found(wildcards):
+    # unpack(): no input at all for a video downloaded before the pass existed.
+    if wildcards.vid in BEFORE_CAPTIONS:
+        return {}
+    return {"found": RESULTS.video(wildcards.vid, cf_layout.FOUND)}
 
 
 @per_job

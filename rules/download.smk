@@ -1,9 +1,12 @@
-# download: yt-dlp, bestaudio as served, paced per account under a file lock.
+# download: yt-dlp, bestaudio as served, paced per account under a file lock; or, for a video
+# whose captions pass found usable captions, the captions road (no turn, no audio).
 # Each job books its account's slot (account_<name>=1), so the scheduler runs one download
 # per account at a time; the lock and the state file make the gap hold across processes.
 
 
 rule download:
+    input:
+        unpack(get_captions_found),
     output:
         audio=RESULTS.video("{vid}", cf_layout.AUDIO),
         manifest=RESULTS.video("{vid}", cf_layout.DOWNLOAD),

@@ -27,4 +27,7 @@ download.run(
     captions_langs=captions.captions_langs if captions.prefer_captions else None,
     options=settings.download,
     fetcher=parts.fetcher(snakemake.config),
+    # The captions pass's record (none for a video downloaded before the pass existed).
+    found=snakemake.input.get("found") or None,
+    roads_settings=settings.captions,
 )

@@ -72,3 +72,34 @@ def test_srt_and_ttml_are_kept_as_webvtt_and_say_what_they_were(tmp_path):
     assert served == "ttml" and "During deep sleep & more." in text
     with pytest.raises(fetched.CaptionsUnreadable, match="json3"):
         fetched.as_webvtt(ttml, "json3")
+
+
+def test_a_json3_automatic_track_reads_each_word_once_with_its_time(tmp_path):
+    from tests.harness import captionsite
+
+    text = "Sleep is essential for memory. During deep sleep, the brain replays what it learned during the day!"
+    path = tmp_path / "found.en.json3"
+    path.write_text(captionsite.automatic_json3(text))
+    webvtt, served = fetched.as_webvtt(path, "json3")
+    assert served == "json3" and "[Music]" not in webvtt and "<c>" not in webvtt
+    (tmp_path / "captions.vtt").write_text(webvtt)
+    track = subtitles.read_track(tmp_path / "captions.vtt")
+    words = [w for s in track.segments for w in s.words]
+    # Each word once (the overlapping events and appended line breaks add none), in order, timed.
+    assert [w.word for w in words] == captionsite.asr_words(text)
+    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert words[1].start == pytest.approx(0.3 + 1 / captionsite.WORDS_PER_SECOND, abs=0.002)
+    # A cue ends where the next begins: no two segments overlap.
+    assert all(a.end <= b.start for a, b in zip(track.segments, track.segments[1:], strict=False))
+
+
+def test_json3_times_written_as_strings_and_events_without_words_are_read(tmp_path):
+    path = tmp_path / "found.json3"
+    path.write_text('{"events": [{"tStartMs": 0, "dDurationMs": 5000, "id": 1}, {"tStartMs": "1200", '
+                    '"dDurationMs": "800", "segs": [{"utf8": "hello"}, {"utf8": " world", "tOffsetMs": "400"}]},'
+                    ' {"tStartMs": 2000, "aAppend": 1, "segs": [{"utf8": "\\n"}]}]}')  # fmt: skip
+    webvtt, _ = fetched.as_webvtt(path, "json3")
+    assert webvtt.splitlines()[2:4] == ["00:00:01.200 --> 00:00:02.000", "hello <00:00:01.600>world"]
+    path.write_text("<transcript><text start='0'>srv1, not json3</text></transcript>")
+    with pytest.raises(fetched.CaptionsUnreadable, match="not a json3 file"):
+        fetched.as_webvtt(path, "json3")

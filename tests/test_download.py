@@ -216,7 +216,7 @@ def test_human_subtitles_are_fetched_with_the_audio(tmp_path, media_server):
     captions = tmp_path / "results/v1/captions.vtt"
     manifest = _run(tmp_path, media_server.url("talk.html"), [Account("acct1")], captions_out=captions,
                     captions_langs=["en", "en-.*"])  # fmt: skip
-    assert manifest["status"] == "ok" and manifest["captions"] == {"lang": "en", "ext": "vtt"}
+    assert manifest["status"] == "ok" and manifest["captions"] == {"lang": "en", "ext": "vtt", "kind": "human"}
     assert "Sleep is essential for memory." in captions.read_text()
     assert (tmp_path / "results/v1/audio").read_bytes() == (DEMO / "sleep.ogg").read_bytes()
 

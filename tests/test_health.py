@@ -52,11 +52,15 @@ def test_disabled_account_comes_back_when_its_cookie_file_is_replaced(tmp_path):
     assert not health.is_disabled(state)
 
 
-def test_buffer_counts_downloaded_but_unmined_videos(tmp_path):
-    for name, files in {"a": ["download.json"], "b": ["download.json", "claims.json"], "c": []}.items():
+def test_buffer_counts_downloaded_audio_not_yet_transcribed(tmp_path):
+    videos = {"a": ["download.json", "audio"], "b": ["download.json", "audio", "transcript.json"], "c": [],
+              "captioned": ["download.json"], "deleted-audio": ["download.json"]}  # fmt: skip
+    for name, files in videos.items():
         (tmp_path / name).mkdir()
         for f in files:
             (tmp_path / name / f).write_text("{}")
+    (tmp_path / "captioned/audio").write_text("")  # the captions road: an empty audio file
+    # Only `a` holds audio that transcription has still to read.
     assert buffer.count(tmp_path) == 1
     limits = Buffer(min=20, target=50, max=100, fast=0.5, slow=1.5, poll=30, max_wait=3600)
     assert [buffer.factor(n, limits) for n in (0, 19, 20, 50, 51, 99, 100)] == [0.5, 0.5, 1.0, 1.0, 1.5, 1.5, None]

@@ -97,3 +97,31 @@ def test_each_account_downloads_at_its_own_pace():
     for account, gap in enumerate((150, 750, 1000)):
         mine = done[account::3]
         assert [b - a for a, b in zip(mine, mine[1:], strict=False)] == pytest.approx([gap] * (len(mine) - 1))
+
+
+def test_two_roads_the_statements_batch_at_80_percent_captioned_takes_days_not_weeks():
+    batch = replace(statement_case(), captions_seconds=5.5)
+    rows = {share: (span, stage, work) for share, span, stage, work in plan.by_share(batch)}
+    # 0%: every video on the audio road, as before: 7,000 x 20 min / 8 = 291.7 h, 12.2 days.
+    assert rows[0.0][1] == "transcribe" and rows[0.0][2] / 3600 == pytest.approx(7000 * 20 / 60 / 8, rel=1e-6)
+    # 80%: 1,400 x 20 min / 8 = 58.3 h (2.4 days), and the simulated batch within 10% of it: the
+    # captioned 5,600 neither wait for an account nor fill the buffer the accounts pace by.
+    span, stage, work = rows[0.8]
+    assert stage == "transcribe" and work / 3600 == pytest.approx(1400 * 20 / 60 / 8, rel=1e-6)
+    assert work <= span <= 1.10 * work
+    # 95%: transcription is off the critical path; mining all 7,000 (3.5 min on 8 workers, 51 h) bounds it.
+    assert rows[0.95][1] == "mine" and rows[0.95][2] / 3600 == pytest.approx(7000 * 3.5 / 60 / 8, rel=1e-6)
+    assert rows[0.95][0] <= 1.10 * rows[0.95][2]
+    # The captions pass itself (7,000 x 5.5 s = 10.7 h) bounds nothing here, and each account
+    # starts a video only after its pass: the audio road never runs ahead of what was asked.
+    assert plan.two_road_bound(replace(batch, captioned=1.0))[0] == "mine"
+    assert sum(not batch.is_captioned(v) for v in range(7000)) == 7000
+    assert replace(batch, captioned=0.8).audio_videos == 1400
+
+
+def test_the_plan_prints_both_roads_and_each_share():
+    text = plan.render(replace(statement_case(), captioned=0.8, captions_seconds=5.5))
+    assert "two roads: 80% captioned (no download, no transcription), 1400 videos on the audio road" in text
+    assert "bound by transcribe, 58.3 h = 2.4 days of work" in text
+    for share in ("0%", "50%", "80%", "95%"):
+        assert any(line.split()[:1] == [share] for line in text.splitlines()), share

@@ -37,6 +37,7 @@ def make_batch(root: Path, stages_done: dict[str, int], finished_at: dict[str, l
             doc = {"vid": f"file-{vid}", "status": outcome, "duration": 1800.0, "usage": usage}
             if name == "download.json":
                 doc["job"] = {"started": times[0] - 30}
+                (folder / "audio").write_bytes(b"OggS audio")
             (folder / name).write_text(json.dumps(doc))
             os.utime(folder / name, (times[index], times[index]))
     (root / "sources.txt").write_text("\n".join(lines) + "\n")
@@ -65,7 +66,7 @@ def test_counts_each_stage_from_the_files_and_the_failed_log(tmp_path: Path):
     assert (s["evaluate"].done, s["evaluate"].waiting) == (1, 1)
     assert (s["store"].done, s["store"].waiting) == (1, 0)
     assert found.failed_videos == [{"vid": "file-three", "stage": "transcribe", "log": str(log)}]
-    assert found.buffer.size == 1  # "three": downloaded, not mined
+    assert found.buffer.size == 1  # "three": its audio downloaded, not transcribed
     # LLM usage of unstored videos comes from their claims.json and evaluation.json
     assert found.llm.prompt_tokens == 100 * 3 and found.llm.requests == 3
     assert found.audio_hours == pytest.approx(1.0)  # two transcripts of 30 minutes

@@ -42,8 +42,16 @@ def test_the_last_attempt_decides_interrupted_after_a_failure(tmp_path: Path):
     )
     assert summary.unstored(results, "v1") == ("interrupted:transcribe",
                                                 "stopped by SIGTERM; the same command again redoes it")  # fmt: skip
+    # The captions pass comes first; a video it has asked for waits for its download.
     _video(results, "v2", [])
-    assert summary.unstored(results, "v2") == ("pending:download", None)
+    assert summary.unstored(results, "v2") == ("pending:captions", None)
+    _video(results, "v3", ["captions.json"])
+    assert summary.unstored(results, "v3") == ("pending:download", None)
+    failed = results / "logs/captions/v2.log"
+    failed.parent.mkdir(parents=True)
+    reason = "CaptionsFailed: v2: captions: rate_limited: HTTP 429"
+    failed.write_text(f"... ERROR claimflow: job failed: {reason}\n")
+    assert summary.unstored(results, "v2") == ("failed:captions", reason)
 
 
 def test_the_last_line_counts_interrupted_videos_and_exits_130_unless_some_failed():

@@ -46,7 +46,7 @@ def interest(tmp_path_factory) -> tuple[dict, dict[str, str]]:
 @pytest.mark.integration
 def test_transcript_has_timed_segments_and_records_its_source(interest):
     doc, _ = interest
-    assert doc["status"] == "ok" and doc["source"] == "whisper:tiny.en"
+    assert doc["status"] == "ok" and doc["source"] == "whisper tiny.en"
     assert doc["language"] == "en"
     assert 25 < doc["duration"] < 40
     starts = [s["start"] for s in doc["segments"]]
@@ -117,14 +117,14 @@ def test_captions_replace_whisper_when_preferred(tmp_path):
     cfg = CFG | {"prefer_captions": True, "model": "/nonexistent/model"}
     doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, **_cfg(cfg), threads=1,
                          outputs=_outputs(tmp_path), captions=captions)  # fmt: skip
-    assert doc["source"] == "captions" and doc["language"] == "en"
+    assert doc["source"] == "human captions" and doc["language"] == "en"
     assert [(s["start"], s["end"]) for s in doc["segments"]] == [(0.0, 2.5), (3602.5, 3608.25)]
     assert doc["segments"][1]["text"] == "During deep sleep, the brain replays the day."
     assert len(pysrt.open(str(tmp_path / "transcript.srt"))) == 2
     # Not preferred (or no captions): Whisper runs as usual.
     doc = transcribe.run(vid="c", audio=DEMO / "sleep.ogg", manifest=manifest, **_cfg(CFG | {"prefer_captions": False}),
                          threads=2, outputs=_outputs(tmp_path), captions=captions)  # fmt: skip
-    assert doc["source"] == "whisper:tiny.en"
+    assert doc["source"] == "whisper tiny.en"
 
 
 def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path):

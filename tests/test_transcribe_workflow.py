@@ -38,12 +38,12 @@ def test_captions_skip_whisper_silence_yields_nothing_and_dead_videos_pass_throu
     results = tmp_path / "results"
     transcripts = {p.parent.name: json.loads(p.read_text()) for p in results.glob("*/transcript.json")}
     by_source = {t["source"]: t for t in transcripts.values()}
-    captioned = by_source["captions"]
+    captioned = by_source["human captions"]
     assert [s["text"] for s in captioned["segments"]][0] == "Sleep is essential for memory."
     log = (results / "logs/transcribe" / f"{captioned['vid']}.log").read_text()
     assert "Whisper skipped" in log and "whisper tiny.en on" not in log
     silent_doc = transcripts["file-silence"]
-    assert silent_doc["status"] == "no_speech" and silent_doc["source"] == "whisper:tiny.en"
+    assert silent_doc["status"] == "no_speech" and silent_doc["source"] == "whisper tiny.en"
     dead = next(t for t in transcripts.values() if t["vid"].startswith("generic-removed"))
     assert dead["status"] == "unavailable" and "404" in dead["reason"]
     conn = sqlite3.connect(results / "claimflow.sqlite")

@@ -42,7 +42,14 @@ def test_a_batch_finished_by_the_earlier_release_has_nothing_to_do(tmp_path: Pat
     assert "Nothing to be done" in plan.stdout + plan.stderr, (plan.stdout + plan.stderr)[-3000:]
     run = run_workflow(tmp_path, runner="run", **batch)
     assert "Nothing to be done" in run.stdout + run.stderr
-    assert _times(tmp_path / "results") == before  # not a file rewritten: no token, no request
+    after = _times(tmp_path / "results")
+    # Not a file rewritten (no token, no request); one file added: the videos downloaded before
+    # the captions pass existed, whose downloads keep the inputs they were made with.
+    record = tmp_path / "results/downloaded-before-captions.txt"
+    assert {p: t for p, t in after.items() if p != record} == before
+    listed = [line for line in record.read_text().splitlines() if not line.startswith("#")]
+    assert sorted(listed) == sorted(p.parent.name for p in (tmp_path / "results").glob("*/download.json"))
+    assert len(listed) == 4
 
 
 def test_a_batch_half_done_by_the_earlier_release_finishes_only_what_was_missing(tmp_path: Path):
@@ -57,7 +64,8 @@ def test_a_batch_half_done_by_the_earlier_release_finishes_only_what_was_missing
     (fresh,) = {vid for _, vid in planned} - {transcribed}
     assert fresh not in stored
     expected = {(rule, transcribed) for rule in ("mine", "evaluate", "store")}
-    expected |= {(rule, fresh) for rule in ("download", "transcribe", "mine", "evaluate", "store")}
+    # The video not started takes the captions pass first, as any new video does.
+    expected |= {(rule, fresh) for rule in ("captions", "download", "transcribe", "mine", "evaluate", "store")}
     assert planned == expected
     run_workflow(tmp_path, runner="run", **batch)
     after = _times(results)

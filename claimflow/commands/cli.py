@@ -35,6 +35,16 @@ def version_text() -> str:
     return f"claimflow {__version__} ({', '.join(parts)})"
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a share from 0 to 1, e.g. 0.8")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -130,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--workers", nargs="+", default=[], metavar="STAGE=N",
                       help="jobs of a stage at once, e.g. transcribe=8 (default: half the cores for transcribe; "
                       "the LLM bound for mine and evaluate)")  # fmt: skip
+    plan.add_argument("--captioned", type=_share, metavar="SHARE",
+                      help="the share of videos with usable captions, 0 to 1, which take no account's turn and no "
+                      "transcription (default: as measured by the captions pass so far, else 0)")  # fmt: skip
     _with_json(plan, "the plan")
     return parser
 
@@ -358,7 +371,8 @@ def _plan(config: dict, args: argparse.Namespace) -> int:
         return _fail("plan", f"--gap {args.gap[0]:g} {args.gap[1]:g}: write LOW HIGH, more than 0, LOW first")
     videos = args.videos or len(collections.vids_on_disk(sources.batch_of(config), config["results"]))
     batch, origins = plan.from_config(config, videos, minutes, workers, args.accounts,
-                                      tuple(args.gap) if args.gap else None, use_measured=args.measured)  # fmt: skip
+                                      tuple(args.gap) if args.gap else None, use_measured=args.measured,
+                                      captioned=args.captioned)  # fmt: skip
     print(json.dumps(plan.summary(batch, origins), indent=2) if args.json else plan.render(batch, origins))
     return EXIT_OK
 

@@ -1,7 +1,10 @@
 """The batch planner: how long a batch takes, which stage bounds it, and what would move it.
 
-A discrete-event model of the workflow as it runs: each account starts a download when its
-pacing gap has passed (the warm-up range for its first videos, the gap scaled by the buffer
+A discrete-event model of the workflow as it runs: the captions pass asks for each video's
+captions in turn, one request per mean gap of its own pacing; a video with usable captions (the
+`captioned` share, spread evenly through the batch) goes straight to mining (the captions road);
+the others take the audio road: each account starts a download when the video's captions pass is
+done and its pacing gap has passed (the warm-up range for its first videos, the gap scaled by the buffer
 rule: faster below `buffer.min`, slower above `buffer.target`, no start at `buffer.max`) and
 its one slot is free; a downloaded video joins the buffer, and goes through transcribe, mine,
 evaluate and store, each a pool of workers taking videos in order. Gaps are the range's mean:
@@ -51,6 +54,16 @@ class Batch:
     # Per account, its own (gap, floor) where it has them (claimflow.download.accounts.pacing_of);
     # accounts beyond this list (`--accounts N`) are paced by `gap` and `floor`.
     paces: tuple[tuple[tuple[float, float], float], ...] = ()
+    captioned: float = 0.0  # the share of videos with usable captions (the captions road)
+    captions_seconds: float = 0.0  # the captions pass's mean time per video (its gap); 0: no pass
+
+    def is_captioned(self, video: int) -> bool:
+        """Video `video` has usable captions: the share spread evenly through the batch."""
+        return math.floor((video + 1) * self.captioned + 1e-9) > math.floor(video * self.captioned + 1e-9)
+
+    @property
+    def audio_videos(self) -> int:
+        return sum(not self.is_captioned(v) for v in range(self.videos))
 
     def pace_of(self, account: int) -> tuple[tuple[float, float], float]:
         return self.paces[account] if account < len(self.paces) else (self.gap, self.floor)
@@ -91,7 +104,9 @@ def simulate(batch: Batch) -> Outcome:
     def push(time: float, kind: str, video: int) -> None:
         heapq.heappush(events, (time, next(order), kind, video))
 
-    per_account = [list(range(a, batch.videos, batch.accounts)) for a in range(batch.accounts)]
+    audio = [v for v in range(batch.videos) if not batch.is_captioned(v)]
+    per_account = [audio[a :: batch.accounts] for a in range(batch.accounts)]
+    asked = [v * batch.captions_seconds + batch.captions_seconds for v in range(batch.videos)]  # the pass done
     position = [0] * batch.accounts  # next video index within the account's list
     last_start = [None] * batch.accounts
     buffer = 0
@@ -121,7 +136,7 @@ def simulate(batch: Batch) -> Outcome:
         low, high = batch.warmup_gap if warm else own_gap
         gap = max(floor, (low + high) / 2 * scale)
         start = now if last_start[account] is None else max(now, last_start[account] + gap)
-        push(start, "start", account)
+        push(max(start, asked[per_account[account][position[account]]]), "start", account)
 
     def start_work(stage: str, now: float) -> None:
         while queues[stage] and busy[stage] < batch.stages[stage].workers:
@@ -131,9 +146,17 @@ def simulate(batch: Batch) -> Outcome:
 
     for account in range(batch.accounts):
         plan_download(account, 0.0)
+    for video in range(batch.videos):
+        if batch.is_captioned(video):
+            push(asked[video], "captioned", video)
     max_buffer = 0
     while events:
         now, _, kind, item = heapq.heappop(events)
+        if kind == "captioned":  # no audio: not in the buffer (claimflow/download/buffer.py); on to mining
+            downloaded[item] = now
+            queues["mine"].append(item)
+            start_work("mine", now)
+            continue
         if kind == "start":
             account = item
             video = per_account[account][position[account]]
@@ -156,7 +179,7 @@ def simulate(batch: Batch) -> Outcome:
         busy[kind] -= 1
         start_work(kind, now)
         following = PROCESSING.index(kind) + 1
-        if kind == "mine":  # claims.json written: the video leaves the buffer
+        if kind == "transcribe":  # transcript.json written: its audio leaves the buffer
             buffer -= 1
             resumed, waiting_accounts[:] = list(waiting_accounts), []
             for account in resumed:
@@ -179,6 +202,33 @@ def bound(batch: Batch) -> tuple[str, float]:
     if fast_downloads < rates[slowest]:
         return "download", fast_downloads
     return slowest, rates[slowest]
+
+
+def two_road_bound(batch: Batch) -> tuple[str, float]:
+    """The stage whose total work bounds the batch, and that bound in seconds: the captions pass
+    asks every video, the accounts and transcription see only the audio road's videos, and
+    mining, evaluation and storing see them all."""
+    audio = batch.audio_videos
+    work = {"captions pass": batch.videos * batch.captions_seconds,
+            "download": audio * 3600.0 / batch.download_per_hour() if audio else 0.0}  # fmt: skip
+    for stage in PROCESSING:
+        videos = audio if stage == "transcribe" else batch.videos
+        work[stage] = videos * batch.stages[stage].seconds / batch.stages[stage].workers
+    stage = max(work, key=work.__getitem__)
+    return stage, work[stage]
+
+
+CAPTIONED_SHARES = (0.0, 0.5, 0.8, 0.95)
+
+
+def by_share(batch: Batch) -> list[tuple[float, float, str, float]]:
+    """(share, makespan s, bounding stage, its bound s) with each share of videos captioned."""
+    rows = []
+    for share in CAPTIONED_SHARES:
+        variant = replace(batch, captioned=share)
+        stage, seconds = two_road_bound(variant)
+        rows.append((share, simulate(variant).makespan, stage, seconds))
+    return rows
 
 
 # Threads one job of a processing stage uses (the rules' `threads:`); store is one thread.
@@ -260,7 +310,15 @@ def summary(batch: Batch, sources: dict[str, str] | None = None, cores: int | No
     for name in PROCESSING:
         s = batch.stages[name]
         stages[name] = {"seconds": s.seconds, "parallel": s.workers, "per_hour": round(s.per_hour, 2)}
+    road, road_seconds = two_road_bound(batch)
+    roads = {"captioned": batch.captioned, "audio_videos": batch.audio_videos,
+             "captions_pass_seconds": batch.captions_seconds, "bound_by": road,
+             "bound_hours": round(road_seconds / 3600, 2),
+             "by_share": [{"captioned": share, "makespan_hours": round(span / 3600, 2), "bound_by": where,
+                           "bound_hours": round(work / 3600, 2)}
+                          for share, span, where, work in by_share(batch)]}  # fmt: skip
     return {"videos": batch.videos, "accounts": batch.accounts, "times_from": dict(sources or {}), "stages": stages,
+            "roads": roads,
             "bound_by": stage, "bound_per_hour": round(rate, 2),
             "phases": [vars(phase) | {"hours": round(phase.hours, 2)} for phase in phases(batch, outcome)],
             "makespan_hours": round(outcome.makespan / 3600, 2), "what_would_move_it": moves}  # fmt: skip
@@ -282,9 +340,16 @@ def render(batch: Batch, sources: dict[str, str] | None = None, cores: int | Non
     for name in PROCESSING:
         s = batch.stages[name]
         lines.append(f"{name:12s} {per_video(s.seconds):>14s} {s.workers:>10d} {s.per_hour:>10.1f}")
-    lines += ["", f"bound by {stage}: {rate:.1f} videos/h", ""]
+    road, road_seconds = two_road_bound(batch)
+    lines += ["", f"bound by {stage}: {rate:.1f} videos/h",
+              f"two roads: {batch.captioned:.0%} captioned (no download, no transcription), {batch.audio_videos} "
+              f"videos on the audio road, the captions pass {per_video(batch.captions_seconds)} a video: "
+              f"bound by {road}, {days(road_seconds)} of work", ""]  # fmt: skip
     lines.append(f"{'phase':14s} {'hours':>8s} {'videos stored':>14s}  notes")
     lines += [f"{p.name:14s} {p.hours:>8.1f} {p.stored:>14d}  {p.notes}" for p in phases(batch, outcome)]
+    lines += ["", f"{'captioned':>10s} {'makespan':>24s}  bound by (its work)"]
+    for share, span, where, work in by_share(batch):
+        lines.append(f"{share:>10.0%} {days(span):>24s}  {where} ({days(work)})")
     lines += ["", "what would move it:"]
     for label, variant, note in variants(batch, cores):
         other = simulate(variant).makespan
@@ -327,6 +392,7 @@ def from_config(
     accounts: int | None = None,
     gap: tuple[float, float] | None = None,
     use_measured: bool = False,
+    captioned: float | None = None,
 ) -> tuple[Batch, dict[str, str]]:
     """The batch the config describes; each stage's time given (`minutes`), else, with
     `use_measured`, measured in the results folder, else a typical hour-long video's. A plan is
@@ -352,6 +418,8 @@ def from_config(
     # Each configured account's own pacing (--gap, when given, replaces every account's range).
     own = [pacing_of(account, pacing) for account in from_accounts(config)]
     paces = tuple((tuple(gap) if gap else p.delay, p.floor) for p in own)
+    asking = settings.captions.pacing
+    captions_seconds = max(asking.floor, sum(asking.delay) / 2) if settings.captions.enabled else 0.0
     batch = Batch(
         videos=videos,
         accounts=accounts or len(config["accounts"]),
@@ -363,5 +431,22 @@ def from_config(
         download_seconds=seconds["download"],
         stages={stage: Stage(seconds[stage], default_workers[stage]) for stage in PROCESSING},
         paces=paces,
+        captions_seconds=captions_seconds,
     )
-    return batch, {f"{stage} time": origins[stage] for stage in ("download", *PROCESSING)}
+    origins = {f"{stage} time": origins[stage] for stage in ("download", *PROCESSING)}
+    share, origin = (captioned, "given") if captioned is not None else measured_share(settings.results)
+    if not settings.captions.enabled:
+        share, origin = 0.0, "captions.enabled is off"
+    origins["captioned share"] = origin
+    return replace(batch, captioned=share), origins
+
+
+def measured_share(results: str) -> tuple[float, str]:
+    """The share of videos the captions pass found usable captions for so far (its records in
+    `results`), or 0 when it has asked none."""
+    records = [atomic.read_json_or_empty(p) for p in Path(results).glob("*/captions.json")]
+    asked = [r for r in records if r.get("status") == "ok"]
+    if not asked:
+        return 0.0, "nothing asked yet (--captioned gives a share)"
+    usable = sum(any(t.get("kind") == "human" for t in r.get("tracks") or []) for r in asked)
+    return usable / len(asked), f"measured ({usable} of {len(asked)} videos asked had human captions)"

@@ -36,7 +36,7 @@ from claimflow.store import query, summary
 # Titles here; the captions are the workflow's report/<name>.rst, shared with Snakemake's report.
 FIGURES = {
     "downloads": "Downloads over time per account, and the pacing gap before each",
-    "buffer": "Download buffer: videos downloaded but not yet mined",
+    "buffer": "Download buffer: videos with audio not yet transcribed",
     "throughput": "Stage throughput: videos finished over time",
     "durations": "Stage durations per video",
     "tiers": "Claims by evaluation outcome and tier",

@@ -12,6 +12,7 @@ directory listing each.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -66,7 +67,7 @@ class AccountStatus:
 
 @dataclass
 class BufferStatus:
-    size: int  # downloaded, not yet mined
+    size: int  # audio downloaded, not yet transcribed
     min: int
     target: int
     max: int
@@ -269,7 +270,9 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         if layout.DOWNLOAD in present:
             if first_download is None or present[layout.DOWNLOAD] < first_download[0]:
                 first_download = (present[layout.DOWNLOAD], folder / layout.DOWNLOAD)
-            buffer_size += layout.CLAIMS not in present
+            if layout.TRANSCRIPT not in present:  # the buffer's count (claimflow/download/buffer.py)
+                with contextlib.suppress(OSError):
+                    buffer_size += os.path.getsize(folder / layout.AUDIO) > 0
             if row is not None:
                 unavailable = row["status"] == "unavailable"
             else:

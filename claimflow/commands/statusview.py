@@ -93,7 +93,7 @@ def render(status: Status, plain: bool = False) -> Group:
     llm = status.llm
     cost = "unknown (no price for this model)" if llm.cost_usd is None else f"${llm.cost_usd:.4f}"
     footer = Text(
-        f"buffer: {b.size} downloaded, not yet mined (min {b.min}, target {b.target}, max {b.max})\n"
+        f"buffer: {b.size} downloaded, not yet transcribed (min {b.min}, target {b.target}, max {b.max})\n"
         f"audio: {status.audio_hours:.2f} h transcribed, {rate(status.audio_hours_per_hour)} h/h overall, "
         f"{status.audio_hours_last_hour:.2f} h in the last hour\n"
         f"LLM: {llm.prompt_tokens + llm.completion_tokens} tokens ({llm.prompt_tokens} prompt, "

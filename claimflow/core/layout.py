@@ -1,12 +1,14 @@
 """Where a batch's files live: the one declaration of the results and state folders, which the
 rules, the stages, the store and every command take their paths from.
 
-    results/<vid>/download.json ... stored.json   each stage's outputs (STAGE_FILE: the file of each)
+    results/<vid>/captions.json, download.json ... stored.json   each stage's outputs (STAGE_FILE)
     results/logs/<rule>/<vid>.log                 a job's log (FAILED_MARK when it failed)
     results/benchmarks/<rule>/<vid>.tsv           a job's time and memory (Snakemake's `benchmark:`)
     results/collections/<cid>/listing.json, selection.json, stored.json
-    results/claimflow.sqlite, summary.tsv, usage.json, report.html, report/<figure>.svg, retries.json
-    state/accounts/<name>.json (+ .lock), state/collections/<cid>.json, state/llm-cache/,
+    results/claimflow.sqlite, summary.tsv, usage.json, report.html, report/<figure>.svg, retries.json,
+    downloaded-before-captions.txt
+    state/accounts/<name>.json (+ .lock), state/captions/<identity>.json (+ .lock),
+    state/collections/<cid>.json, state/llm-cache/,
     state/llm-endpoints.json, state/llm-rate.json, state/llm-stopped.json,
     state/downloads-environment.json
 
@@ -22,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # -- one video's files ------------------------------------------------------------------------
-DOWNLOAD = "download.json"  # the manifest: status, account, timings, the video's info
+FOUND = "captions.json"  # the captions pass: the video's info and the caption tracks it has
+DOWNLOAD = "download.json"  # the manifest: status, road, account, timings, the video's info
 AUDIO = "audio"  # the audio as served (empty for an unavailable video)
-CAPTIONS = "captions.vtt"  # human-made subtitles as WebVTT (empty when none)
+CAPTIONS = "captions.vtt"  # the captions the transcript is made from, as WebVTT (empty: Whisper)
 TRANSCRIPT = "transcript.json"
 TRANSCRIPT_SRT = "transcript.srt"
 TRANSCRIPT_VTT = "transcript.vtt"
@@ -80,6 +83,9 @@ class Results:
     usage = Under("usage.json")  # the batch's LLM tokens and cost
     report = Under("report.html")
     retries = Under("retries.json")  # videos whose stage ended partial, and their round
+    # The videos downloaded before the captions pass existed (written once, by the first run of
+    # a release that has it): their downloads keep the inputs they were made with.
+    downloaded_before_captions = Under("downloaded-before-captions.txt")
 
     @classmethod
     def of(cls, configured: str | Path | Results) -> Results:
@@ -110,6 +116,7 @@ class State:
     root: str
 
     accounts = Under("accounts")  # <name>.json per account (+ .lock): pacing and health, never secrets
+    captions = Under("captions")  # <identity>.json (+ .lock): the captions pass's own pacing
     llm_cache = Under("llm-cache")
     llm_endpoints = Under("llm-endpoints.json")  # the response format each endpoint takes
     llm_rate = Under("llm-rate.json")  # the request rate shared by every process

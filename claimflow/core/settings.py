@@ -176,7 +176,7 @@ class Warmup:
 
 @dataclass(frozen=True)
 class Buffer:
-    """The bounds on videos downloaded but not yet mined, and what each does to the gap."""
+    """The bounds on videos with audio not yet transcribed, and what each does to the gap."""
 
     min: int
     target: int
@@ -215,6 +215,22 @@ class DownloadOptions:
 
 
 @dataclass(frozen=True)
+class CaptionsPacing:
+    delay: tuple[float, float]  # seconds between two caption requests of one identity, drawn uniformly
+    floor: float
+
+
+@dataclass(frozen=True)
+class CaptionsPass:
+    """Runtime settings of the captions pass and of which road a video takes (claimflow/download/
+    roads.py): changing them reruns nothing finished; they decide for the videos not downloaded yet."""
+
+    enabled: bool  # off: no caption request; every video takes the audio road, as before
+    automatic: str  # never, always: whether automatic captions make a transcript
+    pacing: CaptionsPacing
+
+
+@dataclass(frozen=True)
 class StoreOptions:
     """Runtime settings of the store stage."""
 
@@ -228,6 +244,7 @@ class Settings:
     state: str
     pacing: Pacing
     download: DownloadOptions
+    captions: CaptionsPass
     store: StoreOptions
     transcribe: TranscribeResult
     transcribe_runtime: TranscribeRuntime
@@ -253,6 +270,7 @@ class Settings:
             state=config["state"],
             pacing=build(Pacing, config["pacing"]),
             download=build(DownloadOptions, config["download"]),
+            captions=build(CaptionsPass, config["captions"]),
             store=build(StoreOptions, config["store"]),
             transcribe=build(TranscribeResult, pick("transcribe", TranscribeResult)),
             transcribe_runtime=build(TranscribeRuntime, pick("transcribe", TranscribeRuntime)),
@@ -314,7 +332,8 @@ def check(config: dict[str, Any]) -> list[str]:
     silently overrides)."""
     pacing = config["pacing"]
     ranges = [("pacing.delay", pacing["delay"]), ("pacing.warmup.delay", pacing["warmup"]["delay"]),
-              ("pacing.adaptive.pause", pacing["adaptive"]["pause"])]  # fmt: skip
+              ("pacing.adaptive.pause", pacing["adaptive"]["pause"]),
+              ("captions.pacing.delay", config["captions"]["pacing"]["delay"])]  # fmt: skip
     for account in config["accounts"]:
         if account.get("delay"):
             ranges.append((f"accounts[{account['name']}].delay", account["delay"]))

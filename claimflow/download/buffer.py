@@ -1,4 +1,4 @@
-"""Backpressure: how many videos are downloaded but not yet transcribed and mined.
+"""Backpressure: how many videos have their audio downloaded but not yet transcribed.
 
 Downloads are the slow, rate-limited stage, so they should run ahead of processing by a
 buffer, but not unboundedly (disk, and the risk of downloading faster than needed). The
@@ -16,7 +16,11 @@ from claimflow.core.settings import Buffer
 
 
 def count(results: str | Path) -> int:
-    """Videos with a finished download.json but no claims.json yet."""
+    """Videos with downloaded audio (a finished download.json, audio not empty) and no
+    transcript yet: the audio on disk that transcription has still to read. A video on the
+    captions road has no audio and needs no transcription: it never holds the accounts back,
+    and neither does the mining queue it joins (counting videos until they are mined would
+    stall the audio road behind thousands of captioned videos waiting for the LLM)."""
     waiting = 0
     try:
         entries = os.scandir(results)
@@ -25,7 +29,12 @@ def count(results: str | Path) -> int:
     with entries:
         for entry in entries:
             if entry.is_dir() and os.path.exists(os.path.join(entry.path, layout.DOWNLOAD)):
-                waiting += not os.path.exists(os.path.join(entry.path, layout.CLAIMS))
+                if os.path.exists(os.path.join(entry.path, layout.TRANSCRIPT)):
+                    continue
+                try:
+                    waiting += os.path.getsize(os.path.join(entry.path, layout.AUDIO)) > 0
+                except OSError:  # the audio deleted after transcription (allowed): it holds no disk
+                    continue
     return waiting
 
 

@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from claimflow.core import atomic, layout
 from claimflow.core.logs import redact
-from claimflow.core.settings import DownloadOptions, Pacing
-from claimflow.download import buffer, captions, envstop, health, outcomes, pace, ytdlp
+from claimflow.core.settings import CaptionsPass, DownloadOptions, Pacing
+from claimflow.download import buffer, captions, captionspass, envstop, health, outcomes, pace, roads, ytdlp
 from claimflow.download.accounts import Account, check_cookie_file, pacing_of, read_states
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,33 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _unavailable(job: Job, manifest: dict[str, Any], outcome: outcomes.Outcome, account: str) -> dict[str, Any]:
+def _read_found(found: str | Path | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    try:
+        return atomic.read_json(found)
+    except (OSError, ValueError) as error:
+        log.warning("the captions pass record %s cannot be read (%s); the audio road", found, error)
+        return None
+
+
+def _captions_road(job: Job, manifest: dict[str, Any], found: dict[str, Any], road: roads.Road) -> dict[str, Any]:
+    """The video's captions make its transcript: they are written as `captions.vtt`, the audio
+    is empty, and no account is asked."""
+    track = road.track or {}
+    log.info("%s: the captions road: %s; no audio is downloaded", job.vid, road.reason)
+    if job.captions_out is not None:
+        atomic.write_text(job.captions_out, str(track.get("webvtt") or ""))
+    atomic.write_text(job.audio_out, "")
+    info = found.get("info") or {}
+    picked = {key: info.get(key) for key in ("title", "channel", "duration", "upload_date", "webpage_url",
+                                             "extractor_key")}  # fmt: skip
+    manifest.update(status="ok", reason=None, account=None, road=roads.CAPTIONS, road_reason=road.reason, **picked)
+    manifest["captions"] = {"lang": track.get("lang"), "ext": track.get("ext"), "kind": track.get("kind")}
+    return manifest
+
+
+def _unavailable(job: Job, manifest: dict[str, Any], outcome: outcomes.Outcome, account: str | None) -> dict[str, Any]:
     manifest.update(status="unavailable", reason=redact(outcome.reason), reason_class=outcome.reason_class,
                     account=account)  # fmt: skip
     atomic.write_text(job.audio_out, "")
@@ -210,7 +236,7 @@ def _keep_captions(job: Job, info: dict[str, Any], manifest: dict[str, Any]) -> 
                         job.vid, lang, error)  # fmt: skip
             continue
         atomic.write_text(job.captions_out, text)
-        manifest["captions"] = {"lang": lang, "ext": served}
+        manifest["captions"] = {"lang": lang, "ext": served, "kind": roads.HUMAN}
         return
     atomic.write_text(job.captions_out, "")
 
@@ -237,21 +263,39 @@ def run(
     captions_langs: tuple[str, ...] | None = None,
     options: DownloadOptions | None = None,
     fetcher: FetcherFactory = ytdlp.Fetcher,
+    found: str | Path | None = None,
+    roads_settings: CaptionsPass | None = None,
 ) -> dict[str, Any]:
     """Download one video; write `audio` and `download.json` atomically.
 
-    An unavailable video completes with status `unavailable` (and an empty `audio`), so the
-    batch goes on; rate limits and transient faults raise DownloadFailed and Snakemake
+    `found`: the video's captions pass record (captions.json; None for a video downloaded before
+    the pass existed). When its captions are usable (claimflow/download/roads.py), the video
+    takes the captions road: its captions are written, `audio` is empty, and no account's turn
+    is taken. An unavailable video completes with status `unavailable` (and an empty `audio`),
+    so the batch goes on; rate limits and transient faults raise DownloadFailed and Snakemake
     retries the job; refused cookies disable the account and the video fails over.
     """
     job = Job(vid, url, Path(audio_out), Path(manifest_out), Path(state_dir), pacing,
               Path(results_dir) if results_dir else None,
               Path(captions_out) if captions_out else None, captions_langs, options, fetcher)  # fmt: skip
+    record = _read_found(found)
+    manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked}
+    manifest["job"] = {"started": round(time.time(), 3)}
+    if found is not None:
+        road = roads.choose(record, roads_settings, job.captions_langs is not None) if roads_settings else None
+        if record and record.get("status") == captionspass.UNAVAILABLE:
+            # The video's own property, found without an account: no turn is spent on it.
+            outcome = outcomes.Outcome(outcomes.UNAVAILABLE, str(record.get("reason")),
+                                       reason_class=record.get("reason_class"))  # fmt: skip
+            log.warning("%s: unavailable (captions pass): %s", vid, redact(outcome.reason))
+            return _finish(job, _unavailable(job, manifest | {"road": roads.AUDIO}, outcome, None), [])
+        if road is not None and road.name == roads.CAPTIONS and road.track is not None:
+            return _finish(job, _captions_road(job, manifest, record or {}, road), [])
+        manifest["road"] = roads.AUDIO
+        manifest["road_reason"] = road.reason if road else "captions pass off"
     # Before any request: a run whose environment is broken sends none.
     envstop.check(job.state_root, job.environment_failures)
-    attempt = _count_attempt(job.audio_out.parent / layout.ATTEMPTS)
-    manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked, "attempts": attempt}
-    manifest["job"] = {"started": round(time.time(), 3)}
+    manifest["attempts"] = _count_attempt(job.audio_out.parent / layout.ATTEMPTS)
     manifest["ytdlp"] = ytdlp.provenance()
     if (unusable_file := local_file_problem(url)) is not None:
         # The user's own file can be read with no account and no pacing: a file that holds no

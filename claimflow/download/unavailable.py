@@ -57,7 +57,8 @@ def retry(results: str | Path, items: list[Unavailable], classes: set[str]) -> l
         folder = Path(results) / item.vid
         aside = folder / f"{layout.SET_ASIDE}{stamp}"
         aside.mkdir(exist_ok=True)
-        for name in layout.DOWNLOAD_OUTPUTS:
+        # The captions pass's record too: it may be what said unavailable, and it asks again.
+        for name in (layout.FOUND, *layout.DOWNLOAD_OUTPUTS):
             if (folder / name).exists():
                 (folder / name).rename(aside / name)
         retried.append(item.vid)

@@ -46,8 +46,11 @@ class _YtdlpLogger:
 
 
 # Caption formats in order of preference: WebVTT and SRT are read as they are, TTML/DFXP through
-# yt-dlp's own converter (claimflow/transcribe/captions.py); yt-dlp falls back to what the site has.
+# yt-dlp's own converter (claimflow/download/captions.py); yt-dlp falls back to what the site has.
 CAPTION_FORMATS = "vtt/srt/ttml/dfxp"
+# The captions pass asks for json3 first: YouTube serves every track in it, automatic ones
+# without the rolling repeats and the markup of their WebVTT, each word with its time.
+PASS_FORMATS = f"json3/{CAPTION_FORMATS}"
 
 
 def options(
@@ -81,8 +84,8 @@ def options(
         "cachedir": False,
     }
     if captions:
-        # Human-made subtitles only: automatic captions are machine transcripts, no better
-        # than Whisper's, and would hide that fact.
+        # With the audio: human-made subtitles only (the audio is there for Whisper). Automatic
+        # captions are the captions pass's, behind captions.automatic (CaptionsFetcher).
         opts.update(writesubtitles=True, writeautomaticsub=False, subtitleslangs=captions,
                     subtitlesformat=CAPTION_FORMATS)  # fmt: skip
     if cookiefile:
@@ -161,6 +164,7 @@ class Fetcher:
         socket_timeout: float = 30.0,
         captions: list[str] | None = None,
         passthrough: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
     ):
         import yt_dlp  # heavy: only where a download runs
         from yt_dlp.extractor import gen_extractor_classes  # (as above)
@@ -172,7 +176,7 @@ class Fetcher:
         opts = options(account, workdir, socket_timeout, captions, passthrough, cookiefile=jar,
                              local_file=url.startswith("file:"))  # fmt: skip
         opts["logger"] = self.logger
-        self.ydl = yt_dlp.YoutubeDL(opts)
+        self.ydl = yt_dlp.YoutubeDL({**opts, **(overrides or {})})
         self._stack.callback(self.ydl.close)  # saves the jar into the private copy, then it goes
         self.ie_key = next((ie.ie_key() for ie in gen_extractor_classes() if ie.suitable(url)), None)
 
@@ -199,3 +203,29 @@ def select_info(info: dict[str, Any]) -> dict[str, Any]:
     picked["channel"] = picked["channel"] or picked.pop("uploader")
     picked.pop("uploader", None)
     return picked
+
+
+class CaptionsFetcher(Fetcher):
+    """The captions pass's request: the video's info and its caption tracks in `langs`, human
+    and automatic, and no media (yt-dlp's skip_download). Returns the info, {lang: (kind, ext,
+    file)} of the tracks written, and yt-dlp's warnings."""
+
+    def __init__(self, url: str, workdir: Path, account: Account, socket_timeout: float = 30.0,
+                 langs: list[str] | None = None, passthrough: dict[str, Any] | None = None):  # fmt: skip
+        overrides = {"skip_download": True, "writeautomaticsub": True, "subtitlesformat": PASS_FORMATS,
+                     "outtmpl": str(workdir / "found.%(ext)s")}  # fmt: skip
+        super().__init__(url, workdir, account, socket_timeout, langs or ["en", "en-.*"], passthrough, overrides)
+
+    def __call__(self) -> tuple[dict, dict[str, tuple[str, str, Path]], list[str]]:  # type: ignore[override]
+        try:
+            info = self.ydl.sanitize_info(self.ydl.extract_info(self.url, download=True, ie_key=self.ie_key))
+        finally:
+            self._stack.close()
+        human = info.get("subtitles") or {}
+        tracks = {}
+        for lang, sub in (info.get("requested_subtitles") or {}).items():
+            path = Path(sub.get("filepath") or "")
+            if path.is_file() and path.stat().st_size:
+                kind = "human" if lang in human else "automatic"
+                tracks[lang] = (kind, str(sub.get("ext") or path.suffix.lstrip(".")), path)
+        return info, tracks, self.logger.warnings

@@ -22,6 +22,16 @@ def fetcher(config: dict[str, Any]) -> Any:
     return ytdlp.Fetcher if pause is None else functools.partial(standins.SleepFetcher, pause=pause)
 
 
+def captions_fetcher(config: dict[str, Any]) -> Any:
+    """What the captions pass asks with (claimflow/download/captionspass.py FetcherFactory): in
+    benchmark mode always the stand-in (its videos are not on any site)."""
+    if not (config.get("benchmark") or {}).get("sleep"):
+        return ytdlp.CaptionsFetcher
+    share = float((config.get("benchmark") or {}).get("captioned") or 0.0)
+    pause = standins.seconds(config, "captions") or 0.0
+    return functools.partial(standins.SleepCaptionsFetcher, pause=pause, captioned=share)
+
+
 def transcriber(config: dict[str, Any], settings: TranscribeResult, runtime: TranscribeRuntime, threads: int) -> Any:
     """What turns the audio into a transcript (claimflow/transcribe/stage.py Transcriber)."""
     pause = standins.seconds(config, "transcribe")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from claimflow.knowledge.evaluate import DIMENSIONS
 from claimflow.llm.client import Client
 from claimflow.transcribe.captions import CaptionWriter
 
-STAGES = ("download", "transcribe", "mine", "evaluate")
+STAGES = ("captions", "download", "transcribe", "mine", "evaluate")
 # What a stand-in transcript says, and what the stand-in miner quotes from it (so the quote is found).
 TEXT = "in benchmark mode the batch keeps its pace"
 
@@ -51,6 +52,35 @@ class SleepFetcher:
         info = {"id": Path(self.url).name, "title": "benchmark", "duration": 3600.0, "ext": "bin",
                 "extractor_key": "Benchmark", "webpage_url": self.url}  # fmt: skip
         return info, audio, []
+
+
+class SleepCaptionsFetcher:
+    """Stands in for claimflow.download.ytdlp.CaptionsFetcher: inside the captions pass's turn,
+    sleep, then 'find' human captions for a share of the videos (`benchmark.captioned`, chosen
+    by a hash of the id, so the same videos every run)."""
+
+    def __init__(self, url: str, workdir: Path, account: Any, socket_timeout: float = 30.0,
+                 langs: list[str] | None = None, passthrough: dict[str, Any] | None = None,
+                 *, pause: float = 0.0, captioned: float = 0.0):  # fmt: skip
+        self.url, self.workdir, self.pause, self.captioned = url, workdir, pause, captioned
+
+    def __enter__(self) -> SleepCaptionsFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def __call__(self) -> tuple[dict[str, Any], dict[str, tuple[str, str, Path]], list[str]]:
+        time.sleep(self.pause)
+        vid = Path(self.url).name
+        info = {"id": vid, "title": "benchmark", "duration": 3600.0, "extractor_key": "Benchmark",
+                "webpage_url": self.url}  # fmt: skip
+        if zlib.crc32(vid.encode()) % 1000 >= self.captioned * 1000:
+            return info, {}, []
+        track = self.workdir / "found.en.vtt"
+        track.write_text(f"WEBVTT\n\n00:00:00.000 --> 00:00:05.000\n{TEXT}\n")
+        info["subtitles"] = {"en": [{"ext": "vtt"}]}
+        return info, {"en": ("human", "vtt", track)}, []
 
 
 class SleepTranscriber:

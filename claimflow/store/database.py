@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.core import atomic, layout
+from claimflow.download import roads
 
 # The database's schema version is SQLite's own `PRAGMA user_version`. MIGRATIONS[n] takes a
 # database from version n to n + 1; each runs in its own immediate transaction, so concurrent
@@ -239,7 +240,7 @@ def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -
             "source": download.get("source"),
             "account": download.get("account"),
             "language": transcript.get("language"),
-            "transcript_source": transcript.get("source"),
+            "transcript_source": roads.source_of(transcript),
             "mine_prompt": claims.get("prompt"),
             "evaluate_prompt": evaluation.get("prompt"),
             "llm_model": claims.get("model"),

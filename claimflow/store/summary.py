@@ -17,17 +17,19 @@ from pathlib import Path
 from claimflow.core import atomic, layout
 from claimflow.core.layout import FAILED_MARK
 from claimflow.core.logs import last_mark
+from claimflow.download import roads
 from claimflow.store import database as store
 
 # The exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
-COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "segments", "claims", "accepted",
+COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "transcript", "segments", "claims",
+           "accepted",
            "tier_A", "tier_B", "tier_C", "tier_D", "prompt_tokens", "completion_tokens", "llm_requests",
            "llm_cached", "cost_usd"]  # fmt: skip
 
 QUERY = """
-SELECT v.vid, v.status, v.reason, NULL, v.title, v.duration,
+SELECT v.vid, v.status, v.reason, NULL, v.title, v.duration, v.transcript_source,
        (SELECT COUNT(*) FROM segments s WHERE s.vid = v.vid),
        (SELECT COUNT(*) FROM claims c WHERE c.vid = v.vid),
        (SELECT COUNT(*) FROM evaluations e WHERE e.vid = v.vid AND e.decision = 'accept'),
@@ -71,6 +73,8 @@ def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str |
     results = layout.Results.of(results)
     stage = next((stage for stage, name in layout.STAGE_FILE.items()
                   if not Path(results.video(vid, name)).exists()), "store")  # fmt: skip
+    if stage == "download" and not Path(results.video(vid, layout.FOUND)).exists():
+        stage = "captions"  # the captions pass comes first (a video downloaded before it has none)
     log = Path(results.log(stage, vid))
     try:
         text = log.read_text(errors="replace")
@@ -127,6 +131,7 @@ def rows(database: str | Path, vids: list[str], results: str | Path | layout.Res
             found = conn.execute(QUERY, (vid,)).fetchone()
             if found:
                 row = dict(zip(COLUMNS, found, strict=True))
+                row["transcript"] = roads.source_of({"source": row["transcript"]}) if row["transcript"] else None
             else:
                 status, reason = unstored(results, vid)
                 row = {"vid": vid, "status": status, "reason": reason}

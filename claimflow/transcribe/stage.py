@@ -53,8 +53,10 @@ def audio_seconds(manifest_path: str | Path, audio_path: str | Path) -> float | 
 
 
 def from_captions(vid: str, path: str | Path, manifest: dict[str, Any], writer: CaptionWriter) -> dict[str, Any]:
-    """A transcript from the video's human-made subtitles (WebVTT or SRT), skipping Whisper:
-    each spoken word once, however the track rolls (claimflow/transcribe/captions.py)."""
+    """A transcript from the video's captions (as WebVTT: claimflow/download/captions.py),
+    skipping Whisper: each spoken word once, however the track rolls, per-word times where the
+    track has them (claimflow/transcribe/captions.py). Its `source` says which kind: human
+    captions, or automatic ones (a site's speech recognition: no punctuation)."""
     track = read_track(path)
     segments = []
     for seg in track.segments:
@@ -73,7 +75,7 @@ def from_captions(vid: str, path: str | Path, manifest: dict[str, Any], writer: 
         "vid": vid,
         "status": "ok" if segments else "no_speech",
         "reason": None if segments else "captions are empty",
-        "source": "captions",
+        "source": f"{captions.get('kind') or 'human'} captions",
         "captions": {"lang": captions.get("lang"), "format": served, "cues": track.cues, "rolled": track.rolled},
         "language": captions.get("lang"),
         "duration": manifest.get("duration") or (segments[-1]["end"] if segments else 0.0),
@@ -110,9 +112,15 @@ def run(
             for kind in ("srt", "vtt", "txt")
         }
         writer = CaptionWriter(handles["srt"], handles["vtt"], handles["txt"])
+        has_captions = bool(captions and Path(captions).is_file() and Path(captions).stat().st_size)
         if manifest.get("status") != "ok":
             doc = empty_transcript(vid, manifest.get("status", "unavailable"), manifest.get("reason"), "none")
-        elif settings.prefer_captions and captions and Path(captions).is_file() and Path(captions).stat().st_size:
+        elif manifest.get("road") == "captions" and not (settings.prefer_captions and has_captions):
+            # No audio was downloaded for it (the captions road): say how to get some.
+            raise RuntimeError(f"{vid} took the captions road (no audio was downloaded) and transcribe.prefer_captions "
+                               f"is now off: to transcribe its audio, delete {Path(audio).parent}/download.json "
+                               "and run the same command again")  # fmt: skip
+        elif settings.prefer_captions and has_captions:
             doc = from_captions(vid, captions, manifest, writer)
         else:
             transcriber = transcriber or WhisperTranscriber(settings, runtime, threads)

@@ -125,7 +125,7 @@ def _transcribe(vid: str, audio: str | Path, settings: TranscribeResult, runtime
         "vid": vid,
         "status": verdict.status,
         "reason": verdict.reason,
-        "source": f"whisper:{model_name}",
+        "source": f"whisper {model_name}",
         # An English-only model always says "en"; when the speech was not English, say unknown.
         "language": None if verdict.status == "not_english" else info.language,
         "language_probability": round(info.language_probability, 4),

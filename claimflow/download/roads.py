@@ -1,0 +1,66 @@
+"""Two roads to a transcript: which one a video takes, from what the captions pass found.
+
+    captions  the video's human captions (or automatic ones, with captions.automatic: always)
+              make its transcript: no account's turn, no audio.
+    audio     an account downloads the audio (and any human captions with it) and Whisper
+              transcribes it, as before the captions pass.
+
+Decided by the download job from the pass's record and the settings when it runs, and written
+into download.json (`road`), which the transcript, summary.tsv, the database, `claimflow
+status` and the report read. The names a transcript's `source` carries for each road are here
+too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from claimflow.core.settings import CaptionsPass
+
+CAPTIONS, AUDIO = "captions", "audio"
+HUMAN, AUTOMATIC = "human", "automatic"
+
+
+@dataclass(frozen=True)
+class Road:
+    name: str  # CAPTIONS or AUDIO
+    reason: str  # why, in words (download.json and the job's log)
+    track: dict[str, Any] | None = None  # the captions pass's track for the captions road
+
+
+def choose(found: dict[str, Any] | None, settings: CaptionsPass, prefer_captions: bool) -> Road:
+    """The road of a video whose captions pass recorded `found` (None: a video downloaded
+    before the captions pass existed, or a record that cannot be read)."""
+    if found is None:
+        return Road(AUDIO, "no captions pass for this video")
+    status = found.get("status")
+    if status != "ok":
+        return Road(AUDIO, f"captions pass: {status}" + (f" ({found['reason']})" if found.get("reason") else ""))
+    if not prefer_captions:
+        return Road(AUDIO, "transcribe.prefer_captions is off")
+    tracks = {t["kind"]: t for t in found.get("tracks") or []}
+    if HUMAN in tracks:
+        return Road(CAPTIONS, f"human captions ({tracks[HUMAN]['lang']})", tracks[HUMAN])
+    if AUTOMATIC in tracks:
+        if settings.automatic == "always":
+            return Road(CAPTIONS, f"automatic captions ({tracks[AUTOMATIC]['lang']})", tracks[AUTOMATIC])
+        return Road(AUDIO, "automatic captions only, and captions.automatic is never")
+    return Road(AUDIO, "no captions in the accepted languages")
+
+
+def source_of(transcript: dict[str, Any]) -> str:
+    """What a transcript was made from, in words: 'human captions', 'automatic captions' or
+    'whisper <model>' (transcripts made before the captions pass say 'captions' or
+    'whisper:<model>')."""
+    source = str(transcript.get("source") or "none")
+    if source == "captions":
+        return "human captions"
+    if source.startswith("whisper:"):
+        return f"whisper {source.split(':', 1)[1]}"
+    return source
+
+
+def of_manifest(manifest: dict[str, Any]) -> str:
+    """The road a download.json says its video took (before the captions pass: audio)."""
+    return str(manifest.get("road") or AUDIO)
