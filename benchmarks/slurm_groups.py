@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from claimflow import atomic  # noqa: E402
+from claimflow.core import atomic  # noqa: E402
 from tests.harness import slurmcluster  # noqa: E402
 
 MODES = {

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from claimflow import store  # noqa: E402
+from claimflow.store import database as store  # noqa: E402
 from tests.test_store import _docs  # noqa: E402
 
 BASELINE = """

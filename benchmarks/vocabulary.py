@@ -47,7 +47,7 @@ def main(model_name: str = "tiny.en") -> None:
     from faster_whisper import WhisperModel
 
     from claimflow.batch.vocabulary import hotwords
-    from claimflow.transcribe.stage import resolve_model
+    from claimflow.transcribe.whisper import resolve_model
 
     model = WhisperModel(resolve_model(model_name), device="cpu", compute_type="int8", cpu_threads=2)
     variants = {

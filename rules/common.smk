@@ -281,8 +281,11 @@ if "captions_pass" not in workflow.global_resources:
 
 @per_job
 def get_captions_found(wildcards):
-    # unpack(): no input at all for a video downloaded before the pass existed.
-    if wildcards.vid in BEFORE_CAPTIONS:
+    # unpack(): no input at all for a video downloaded before the pass existed, nor for one
+    # the pass has nothing to ask about (a local file, a media file's own address).
+    if wildcards.vid in BEFORE_CAPTIONS or not cf_captionspass.asks(
+        source_of(wildcards.vid).url
+    ):
         return {}
     return {"found": RESULTS.video(wildcards.vid, cf_layout.FOUND)}
 

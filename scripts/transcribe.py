@@ -9,7 +9,8 @@ logs.setup(snakemake.log[0])
 # Result settings come from the param (a change reruns this rule); runtime settings (device,
 # compute type, batch size, memory) from config (a change reruns nothing).
 settings = from_param(TranscribeResult, snakemake.params.settings)
-runtime = Settings.from_config(snakemake.config).transcribe_runtime
+everything = Settings.from_config(snakemake.config)
+runtime = everything.transcribe_runtime
 transcribe.run(
     vid=snakemake.wildcards.vid,
     audio=snakemake.input.audio,
@@ -22,4 +23,7 @@ transcribe.run(
     # The batch's and the video's collections' terms (a change reruns this rule).
     vocabulary=tuple(snakemake.params.vocabulary),
     transcriber=parts.transcriber(snakemake.config, settings, runtime, snakemake.threads),
+    # A gate sample's measurement (runtime: the gate's settings rerun nothing).
+    gate_state=everything.state,
+    gate_settings=everything.captions.gate,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import re
 import shutil
@@ -52,6 +53,7 @@ def _no_real_part(item: pytest.Item) -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(subprocess.Popen, "__init__", refused("a process"))
+        patch.setattr(multiprocessing.process.BaseProcess, "start", refused("a process"))
         patch.setattr(socket.socket, "bind", refused("a server"))
         patch.setattr(socket.socket, "connect", refused("a connection"))
         patch.setattr("claimflow.transcribe.whisper.load_model", refused("Whisper"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DEMO, DEMO_CONFIG, bench_batch, run_workflow, workflow_command
+from tests.conftest import CLAIMFLOW, DEMO, DEMO_CONFIG, bench_batch, run_workflow, workflow_command
 from tests.harness import captionsite
 from tests.harness.captionsite import SiteVideo
 from tests.harness.faultserver import FaultServer
@@ -96,6 +96,8 @@ def test_captioned_videos_download_no_audio_and_take_no_accounts_turn(tmp_path: 
     column = summary[0].split("\t").index("transcript")
     by_vid = {line.split("\t")[0]: line.split("\t")[column] for line in summary[1:]}
     assert {v.vid: by_vid[folder[v.vid].name] for v in videos} == SOURCES
+    page = (results / "report.html").read_text()
+    assert "Transcripts from: automatic captions 1, human captions 2, whisper tiny.en 1." in page
     with sqlite3.connect(results / "claimflow.sqlite") as conn:
         stored = dict(conn.execute("SELECT vid, transcript_source FROM videos"))
     assert stored[folder["auto"].name] == "automatic captions" and stored[folder["none"].name] == "whisper tiny.en"
@@ -143,7 +145,11 @@ def test_kill_9_in_the_captions_pass_then_the_same_command_asks_each_video_once(
     account_turns = sum(
         json.loads(p.read_text())["downloads_started"] for p in (root / "state/accounts").glob("*.json")
     )
-    assert account_turns == sum(m["road"] == "audio" for m in manifests)
+    # The audio road's videos took the accounts' turns (one in flight per account at the kill may
+    # be taken again); the captioned ones took none.
+    audio = sum(m["road"] == "audio" for m in manifests)
+    assert audio <= account_turns <= audio + 2
+    assert all(m["account"] is None for m in manifests if m["road"] == "captions")
 
 
 @pytest.mark.integration
@@ -156,3 +162,61 @@ def test_the_captions_pass_settings_rerun_nothing_on_a_finished_batch(tmp_path: 
     (root / "bench.yaml").write_text(yaml.safe_dump(settings))
     again = run_workflow(root, "-n", **batch)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+
+
+def _garbage(text: str) -> str:
+    """Automatic captions that heard something else: as many words, none of them said."""
+    filler = ["banana", "orbit", "velvet", "quarry", "lantern", "pickle", "nimbus", "tractor"]
+    return " ".join(filler[i % len(filler)] for i, _ in enumerate(text.split()))
+
+
+@pytest.mark.slow
+def test_the_gate_accepts_a_channels_good_automatic_captions_and_rejects_garbage(tmp_path: Path):
+    from claimflow.batch.sources import resolve_video
+
+    videos = [
+        SiteVideo("good1", DEMO / "interest.ogg", channel="goodchan", automatic=TEXTS["interest"]),
+        SiteVideo("bad1", DEMO / "forests.ogg", channel="badchan", automatic=_garbage(TEXTS["forests"])),
+        SiteVideo("good2", DEMO / "sleep.ogg", channel="goodchan", automatic=TEXTS["sleep"]),
+        SiteVideo("bad2", DEMO / "sleep.ogg", channel="badchan", automatic=_garbage(TEXTS["sleep"])),
+    ]
+    captionsite.build(tmp_path / "www", videos)
+    with FaultServer(tmp_path / "www") as server:
+        urls = {v.vid: server.url(f"site/watch/{v.vid}") for v in videos}
+        ids = {name: resolve_video(url, "test").vid for name, url in urls.items()}
+
+        def run(names: list[str]) -> subprocess.CompletedProcess:
+            config = {
+                "sources": [urls[n] for n in names], "accounts": [{"name": "a1"}],
+                "pacing": {"delay": [0.5, 0.5], "floor": 0.2},
+                "captions": {"automatic": "gated", "gate": {"sample": 1, "max_wer": 0.4},
+                             "pacing": {"delay": [0.3, 0.3], "floor": 0.2}},
+                "download": {"ytdlp": {"plugin_dirs": [str(captionsite.PLUGINS)]}},
+            }  # fmt: skip
+            (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+            # Up to the transcripts: the gate is decided there (mining adds nothing to it).
+            targets = tuple(f"results/{ids[n]}/transcript.json" for n in names)
+            return run_workflow(tmp_path, targets=targets, runner="run", jobs=4, timeout=1200,
+                                configs=(DEMO_CONFIG, tmp_path / "config.yaml"), env=dict(os.environ))  # fmt: skip
+
+        # Each channel's first video is its sample: the audio road, Whisper, and the measure.
+        run(["good1", "bad1"])
+        sampled = {n: len(captionsite.media_requests(server, n)) for n in ("good1", "bad1")}
+        run(["good1", "bad1", "good2", "bad2"])
+        later = {n: len(captionsite.media_requests(server, n)) for n in ("good2", "bad2")}
+    assert sampled == {"good1": 1, "bad1": 1}
+    # After the sample: the accepted channel's video makes no media request, the rejected one's does.
+    assert later == {"good2": 0, "bad2": 1}
+    transcript = {n: json.loads((tmp_path / "results" / ids[n] / "transcript.json").read_text()) for n in ids}
+    assert transcript["good1"]["gate"]["wer"] < 0.4 < transcript["bad1"]["gate"]["wer"]
+    assert transcript["good2"]["source"] == "automatic captions"
+    assert transcript["bad2"]["source"] == "whisper tiny.en"
+    # The decisions, their figures and the sample: `claimflow gate` (and status), reset by the user.
+    configs = ["--configfile", str(DEMO_CONFIG), str(tmp_path / "config.yaml")]
+    listing = subprocess.run([*CLAIMFLOW, "gate", *configs], cwd=tmp_path, capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
+    assert "goodchan: automatic captions accepted (median WER" in listing
+    assert "badchan: automatic captions rejected (median WER" in listing and ids["bad1"] in listing
+    reset = subprocess.run([*CLAIMFLOW, "gate", "--reset", "badchan", "--json", *configs], cwd=tmp_path,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert [c["channel"] for c in json.loads(reset.stdout)["channels"]] == ["goodchan"]

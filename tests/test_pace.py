@@ -73,6 +73,7 @@ def _download_with_turn(args: tuple[str, float, float]) -> tuple[float, float]:
         return turn.started, time.time()
 
 
+@pytest.mark.integration  # processes
 def test_eight_processes_never_start_closer_than_the_floor(tmp_path: Path):
     low, high = 0.15, 0.25
     with multiprocessing.get_context("spawn").Pool(8) as pool:

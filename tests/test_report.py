@@ -32,10 +32,10 @@ def test_snakemake_report_runs_at_any_moment_without_waiting_for_unfinished_vide
     page = (work / "results/report.html").read_text()
     assert (work / "results/report.html").stat().st_mtime_ns != before
     # Pending videos are counted by stage (thousands mid-batch), not listed one by one.
-    assert "Pending (not reached yet, or outside this run's target): 1 at captions." in page
+    assert "Pending (not reached yet, or outside this run's target): 1 at download." in page
     assert "<td>file-extra</td>" not in page
     summary = (work / "results/summary.tsv").read_text().splitlines()
-    assert len(summary) == 5 and any(line.startswith("file-extra\tpending:captions") for line in summary)
+    assert len(summary) == 5 and any(line.startswith("file-extra\tpending:download") for line in summary)
     assert "claimflow: 4 videos: 3 ok" in output
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from claimflow.core import layout
-from claimflow.core.settings import CaptionsPacing, CaptionsPass
+from claimflow.core.settings import CaptionsGate, CaptionsPacing, CaptionsPass
 from claimflow.download import captionspass, roads
 
 HUMAN = {"kind": "human", "lang": "en", "ext": "vtt", "webvtt": "WEBVTT\n"}
@@ -14,7 +16,7 @@ AUTO = {"kind": "automatic", "lang": "en", "ext": "json3", "webvtt": "WEBVTT\n"}
 
 
 def _settings(automatic: str = "never") -> CaptionsPass:
-    return CaptionsPass(enabled=True, automatic=automatic, pacing=CaptionsPacing((3, 8), 2))
+    return CaptionsPass(enabled=True, automatic=automatic, gate=CaptionsGate(3, 0.25), pacing=CaptionsPacing((3, 8), 2))
 
 
 def _found(*tracks: dict, status: str = "ok") -> dict:
@@ -57,3 +59,67 @@ def test_downloads_before_the_captions_pass_are_recorded_once_and_then_only_read
     (results / "new1" / layout.DOWNLOAD).write_text("{}")
     assert captionspass.downloaded_before(str(results), record, write=True) == {"old1", "old2"}
     assert captionspass.downloaded_before(str(results), record, write=False) == {"old1", "old2"}
+
+
+def _gate(sample: int = 2, max_wer: float = 0.25):
+    from claimflow.core.settings import CaptionsGate
+
+    return CaptionsGate(sample=sample, max_wer=max_wer)
+
+
+def test_the_gate_samples_a_channels_first_videos_then_judges_by_the_median(tmp_path: Path):
+    from claimflow.download import gate
+
+    settings = _gate(sample=3, max_wer=0.25)
+    assert [gate.verdict(tmp_path, "chan", v, settings) for v in ("v1", "v2", "v3", "v4")] == [
+        "sample", "sample", "sample", "undecided"]  # fmt: skip
+    assert gate.verdict(tmp_path, "chan", "v2", settings) == "sample"  # a retried job is still the sample
+    gate.drop(tmp_path, "chan", "v3")  # unavailable: another video takes its place
+    assert gate.verdict(tmp_path, "chan", "v4", settings) == "sample"
+    for vid, wer in (("v1", 0.10), ("v2", 0.40), ("v4", 0.20)):
+        state = gate.record(tmp_path, "chan", vid, wer, 100, settings)
+    assert state["decision"] == "accepted" and state["median_wer"] == 0.2  # not the mean (0.233)
+    assert gate.verdict(tmp_path, "chan", "v9", settings) == "accepted"
+    assert gate.verdict(tmp_path, "other", "w1", _gate(sample=1)) == "sample"
+    gate.record(tmp_path, "other", "w1", 0.9, 80, _gate(sample=1))
+    assert gate.verdict(tmp_path, "other", "w2", _gate(sample=1)) == "rejected"
+    assert "other: automatic captions rejected (median WER 0.90 over 1 videos" in gate.line(gate.decisions(tmp_path)[1])
+    # The channel's name is never a path: a name from the network cannot place a file.
+    assert all(p.parent == tmp_path / "captions-gate" for p in (tmp_path / "captions-gate").glob("*.json"))
+    assert gate.verdict(tmp_path, "../../etc/x", "z", settings) == "sample"
+    assert len(list((tmp_path / "captions-gate").glob("*.json"))) == 3
+    assert gate.reset(tmp_path, "other") == ["other"]
+    assert gate.verdict(tmp_path, "other", "w2", _gate(sample=1)) == "sample"  # judged again
+
+
+def test_the_gates_word_error_rate_is_jiwers_on_the_words():
+    import jiwer
+
+    from claimflow.transcribe.gate import word_error_rate, words
+
+    whisper = "Compound interest is the most powerful force in personal finance. When you reinvest, you earn more!"
+    automatic = "compound interest is the most powerful forks in finance when you reinvest you earn more [Music]"
+    assert words(automatic)[-1] == "more"  # the annotation is no word
+    expected = jiwer.wer(" ".join(words(whisper)), " ".join(words(automatic)))
+    assert word_error_rate(whisper, automatic) == pytest.approx(expected) == pytest.approx(2 / 16)
+    assert word_error_rate(whisper, whisper.upper()) == 0.0
+
+
+def test_gated_automatic_captions_follow_the_channels_verdict():
+    found = _found(AUTO) | {"info": {"channel": "Loop", "channel_id": "UC123"}}
+    asked = []
+
+    def verdict(said):
+        def ask(channel):
+            asked.append(channel)
+            return said
+
+        return ask
+
+    assert roads.choose(found, _settings("gated"), True, verdict("accepted")).track == AUTO
+    sample = roads.choose(found, _settings("gated"), True, verdict("sample"))
+    assert sample.name == roads.AUDIO and sample.gate_sample == "UC123"
+    rejected = roads.choose(found, _settings("gated"), True, verdict("rejected"))
+    assert rejected.reason == "automatic captions rejected for UC123"
+    assert roads.choose(_found(HUMAN), _settings("gated"), True, verdict("rejected")).track == HUMAN
+    assert asked == ["UC123"] * 3  # human captions never ask the gate

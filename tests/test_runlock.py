@@ -38,6 +38,7 @@ def _hold(folder: str, ready, release) -> None:  # noqa: ANN001
     release.wait(30)
 
 
+@pytest.mark.integration  # processes
 def test_a_live_holder_refuses_the_launcher_and_a_dead_one_does_not(tmp_path: Path, capsys):
     ready, release = multiprocessing.Event(), multiprocessing.Event()
     holder = multiprocessing.Process(target=_hold, args=(str(tmp_path / ".snakemake"), ready, release))

@@ -138,6 +138,7 @@ def _store_many(database: str, vid: str, claims: int, start) -> None:  # noqa: A
         conn.close()
 
 
+@pytest.mark.integration  # processes
 def test_eight_concurrent_store_jobs_finish_while_a_reader_queries_in_a_loop(tmp_path):
     import multiprocessing
     import threading

@@ -42,9 +42,10 @@ def test_the_last_attempt_decides_interrupted_after_a_failure(tmp_path: Path):
     )
     assert summary.unstored(results, "v1") == ("interrupted:transcribe",
                                                 "stopped by SIGTERM; the same command again redoes it")  # fmt: skip
-    # The captions pass comes first; a video it has asked for waits for its download.
+    # Not downloaded yet: pending at download, its captions pass asked or not (many videos have
+    # none: a local file, a media address); a pass that failed says so.
     _video(results, "v2", [])
-    assert summary.unstored(results, "v2") == ("pending:captions", None)
+    assert summary.unstored(results, "v2") == ("pending:download", None)
     _video(results, "v3", ["captions.json"])
     assert summary.unstored(results, "v3") == ("pending:download", None)
     failed = results / "logs/captions/v2.log"

@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "the listing shows each video's class (default: retry none)")  # fmt: skip
     _with_json(listing, "the videos by reason (and what --retry set aside)")
 
+    gate = _with_config(sub.add_parser("gate", help="the automatic captions gate (captions.automatic: gated): "
+                                       "each channel's decision, figures, sample; --reset judges again"))  # fmt: skip
+    gate.add_argument("--reset", metavar="CHANNEL", help="forget CHANNEL's decision and sample, or `all`: its videos "
+                      "not downloaded yet are sampled again (default: reset none)")  # fmt: skip
+    _with_json(gate, "every channel's gate")
+
     status = _with_config(sub.add_parser("status", help="where the batch stands: stages, accounts, buffer, "
                                          "rates, ETA, LLM usage (from files alone; safe while it runs)"))  # fmt: skip
     _with_json(status, "the status")
@@ -177,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(config: dict, args: argparse.Namespace) -> int:
-    commands = {"doctor": _doctor, "unavailable": _unavailable, "status": _status, "search": _search,
+    commands = {"doctor": _doctor, "unavailable": _unavailable, "gate": _gate, "status": _status, "search": _search,
                 "export": _export, "report": _report, "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
     return commands[args.command](config, args)
 
@@ -201,6 +207,32 @@ def _doctor(config: dict, args: argparse.Namespace) -> int:
     else:
         print(f"{failed} check(s) failed" if failed else "ready: every check passed or only warns", flush=True)
     return EXIT_NOT_FINE if failed else EXIT_OK
+
+
+def _gate(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.download import gate  # what this subcommand alone needs
+
+    states = gate.decisions(config["state"])
+    if args.reset:
+        known = {state["channel"] for state in states}
+        if args.reset != "all" and args.reset not in known:
+            return _fail("gate", f"--reset {args.reset}: no such channel; the channels are "
+                         f"{', '.join(sorted(known)) or 'none yet'}, or all")  # fmt: skip
+        gone = gate.reset(config["state"], None if args.reset == "all" else args.reset)
+        if not args.json:
+            print(f"reset: {', '.join(gone)}; their videos not downloaded yet are sampled again")
+        states = gate.decisions(config["state"])
+    if args.json:
+        print(json.dumps({"channels": states}, indent=2))
+        return EXIT_OK
+    for state in states:
+        print(gate.line(state))
+        for vid, sample in state.get("samples", {}).items():
+            measured = f"WER {sample['wer']:.3f} over {sample['words']} words" if sample else "not measured yet"
+            print(f"  {vid}\t{measured}")
+    if not states:
+        print("no channel sampled yet (captions.automatic: gated samples a channel's first videos)")
+    return EXIT_OK
 
 
 def _unavailable(config: dict, args: argparse.Namespace) -> int:

@@ -32,6 +32,11 @@ IN_WORDS = {
     "collections[].name": "a new name is a new collection, listed anew",
     "results": "nothing here: another folder starts afresh",
     "state": "nothing here: another folder starts afresh (pacing, listings and the LLM cache are there)",
+    # Which road a video takes is decided when its download runs: a change reruns nothing finished.
+    "captions.enabled": "nothing finished; the videos not downloaded yet",
+    "captions.automatic": "nothing finished; the videos not downloaded yet take their road by it",
+    "transcribe.prefer_captions": "transcribe, mine, evaluate, store; and decides the road of the videos not "
+    "downloaded yet",
 }
 
 

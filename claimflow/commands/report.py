@@ -493,6 +493,16 @@ def _header(data: ReportData) -> str:
     return f"<p class=meta>{' · '.join(items)}</p>"
 
 
+def _roads(rows: list[dict[str, Any]]) -> str:
+    """Which road the stored videos' transcripts took (docs/downloads.md: 'Two roads')."""
+    made = Counter(str(r["transcript"]) for r in rows if r.get("transcript"))
+    if not made:
+        return ""
+    order = sorted(made, key=lambda source: (not source.endswith("captions"), source))
+    return ("<p id=roads>Transcripts from: " + ", ".join(f"{_e(source)} {_n(made[source])}" for source in order)
+            + ".</p>")  # fmt: skip
+
+
 def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow batch report") -> str:
     totals = summary.totals(data.rows)
     outcomes = Counter(_outcome(r.get("status")) for r in data.rows)
@@ -509,6 +519,7 @@ def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow 
         f"<p>{totals['audio_hours']:,.2f} audio hours; {_n(totals['prompt_tokens'] + totals['completion_tokens'])} "
         f"LLM tokens in {_n(totals['llm_requests'])} requests ({_n(totals['llm_cached'])} from cache); "
         f"{_cost(totals, data.context)}.</p>",
+        _roads(data.rows),
     ]  # fmt: skip
     for name, figure_title in FIGURES.items():
         svg = _inline(svgs[name], name)

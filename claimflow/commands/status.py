@@ -29,7 +29,7 @@ from claimflow.core.layout import FAILED_MARK, INTERRUPTED_MARK
 from claimflow.core.logs import last_mark
 from claimflow.core.settings import Settings
 from claimflow.download import accounts as cf_accounts
-from claimflow.download import health
+from claimflow.download import gate, health
 from claimflow.llm.usage import UsageTotal
 
 STAGES = layout.STAGES
@@ -97,6 +97,8 @@ class Status:
     failed_videos: list[dict[str, str]] = field(default_factory=list)
     # Per collection (channel, playlist, feed): listed, kept, removed by each filter.
     collections: list[str] = field(default_factory=list)
+    # Per channel sampled by the automatic captions gate: its decision and figures.
+    gates: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -368,6 +370,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         outcomes=outcomes,
         failed_videos=failed_videos,
         collections=count_lines(batch.collections, results),
+        gates=[gate.line(state) for state in gate.decisions(settings.state)],
     )
 
 

@@ -105,6 +105,8 @@ def render(status: Status, plain: bool = False) -> Group:
         )
     if status.collections:
         footer.append("\ncollections:\n" + "\n".join(f"  {line}" for line in status.collections))
+    if status.gates:
+        footer.append("\nautomatic captions gate:\n" + "\n".join(f"  {line}" for line in status.gates))
     parts = [header, stages, accounts, footer]
     if status.failed_videos:
         failed = Text("failed (a plain rerun retries them):\n" + "\n".join(

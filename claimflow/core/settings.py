@@ -221,12 +221,19 @@ class CaptionsPacing:
 
 
 @dataclass(frozen=True)
+class CaptionsGate:
+    sample: int  # videos of a channel compared with Whisper before it is judged
+    max_wer: float  # the sample's median word error rate at most this: accepted
+
+
+@dataclass(frozen=True)
 class CaptionsPass:
     """Runtime settings of the captions pass and of which road a video takes (claimflow/download/
     roads.py): changing them reruns nothing finished; they decide for the videos not downloaded yet."""
 
     enabled: bool  # off: no caption request; every video takes the audio road, as before
-    automatic: str  # never, always: whether automatic captions make a transcript
+    automatic: str  # never, gated, always: whether automatic captions make a transcript
+    gate: CaptionsGate
     pacing: CaptionsPacing
 
 

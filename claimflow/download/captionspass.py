@@ -58,6 +58,13 @@ class CaptionsFailed(RuntimeError):
     Snakemake retries it; the video is never passed on to the audio road for it."""
 
 
+def asks(url: str) -> bool:
+    """Whether the pass has anything to ask for this address: not for the user's own file, nor
+    for a media file's own address (a feed's enclosure). A pure function of the address, so the
+    workflow gives such videos no captions job at all (rules/common.smk)."""
+    return not url.startswith("file:") and not urlsplit(url).path.lower().endswith(MEDIA_SUFFIXES)
+
+
 def anonymous(settings: CaptionsPass) -> Account:
     return Account(IDENTITY, delay=tuple(settings.pacing.delay), floor=settings.pacing.floor)
 

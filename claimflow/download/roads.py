@@ -13,6 +13,7 @@ too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +28,20 @@ class Road:
     name: str  # CAPTIONS or AUDIO
     reason: str  # why, in words (download.json and the job's log)
     track: dict[str, Any] | None = None  # the captions pass's track for the captions road
+    gate_sample: str | None = None  # the channel whose automatic captions this video measures
 
 
-def choose(found: dict[str, Any] | None, settings: CaptionsPass, prefer_captions: bool) -> Road:
+def channel_of(found: dict[str, Any]) -> str:
+    """The gate's unit: the video's channel (by id where the site gives one), else its site."""
+    info = found.get("info") or {}
+    return str(info.get("channel_id") or info.get("channel") or info.get("extractor_key") or "unknown")
+
+
+def choose(found: dict[str, Any] | None, settings: CaptionsPass, prefer_captions: bool,
+           gate_verdict: Callable[[str], str] | None = None) -> Road:  # fmt: skip
     """The road of a video whose captions pass recorded `found` (None: a video downloaded
-    before the captions pass existed, or a record that cannot be read)."""
+    before the captions pass existed, or a record that cannot be read). `gate_verdict(channel)`
+    asks the gate (claimflow/download/gate.py) with `captions.automatic: gated`."""
     if found is None:
         return Road(AUDIO, "no captions pass for this video")
     status = found.get("status")
@@ -45,6 +55,16 @@ def choose(found: dict[str, Any] | None, settings: CaptionsPass, prefer_captions
     if AUTOMATIC in tracks:
         if settings.automatic == "always":
             return Road(CAPTIONS, f"automatic captions ({tracks[AUTOMATIC]['lang']})", tracks[AUTOMATIC])
+        if settings.automatic == "gated" and gate_verdict is not None:
+            channel = channel_of(found)
+            said = gate_verdict(channel)
+            if said == "accepted":
+                return Road(CAPTIONS, f"automatic captions ({tracks[AUTOMATIC]['lang']}), accepted for {channel}",
+                            tracks[AUTOMATIC])  # fmt: skip
+            if said == "sample":
+                return Road(AUDIO, f"a sample of {channel}'s automatic captions: Whisper transcribes it to measure "
+                            "them", gate_sample=channel)  # fmt: skip
+            return Road(AUDIO, f"automatic captions {said} for {channel}")
         return Road(AUDIO, "automatic captions only, and captions.automatic is never")
     return Road(AUDIO, "no captions in the accepted languages")
 

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from claimflow.core import atomic, layout
 from claimflow.core.logs import redact
 from claimflow.core.settings import CaptionsPass, DownloadOptions, Pacing
-from claimflow.download import buffer, captions, captionspass, envstop, health, outcomes, pace, roads, ytdlp
+from claimflow.download import buffer, captions, captionspass, envstop, gate, health, outcomes, pace, roads, ytdlp
 from claimflow.download.accounts import Account, check_cookie_file, pacing_of, read_states
 
 log = logging.getLogger(__name__)
@@ -281,8 +281,17 @@ def run(
     record = _read_found(found)
     manifest: dict[str, Any] = {"vid": vid, "source": redact(url), "booked": booked}
     manifest["job"] = {"started": round(time.time(), 3)}
+    if found is None and roads_settings is not None:
+        manifest.update(road=roads.AUDIO, road_reason="nothing to ask for captions (a local file or a media address)")
     if found is not None:
-        road = roads.choose(record, roads_settings, job.captions_langs is not None) if roads_settings else None
+        asks = None
+        if roads_settings is not None:
+            gate_settings = roads_settings.gate
+
+            def asks(channel: str) -> str:
+                return gate.verdict(job.state_root, channel, vid, gate_settings)
+
+        road = roads.choose(record, roads_settings, job.captions_langs is not None, asks) if roads_settings else None
         if record and record.get("status") == captionspass.UNAVAILABLE:
             # The video's own property, found without an account: no turn is spent on it.
             outcome = outcomes.Outcome(outcomes.UNAVAILABLE, str(record.get("reason")),
@@ -293,6 +302,8 @@ def run(
             return _finish(job, _captions_road(job, manifest, record or {}, road), [])
         manifest["road"] = roads.AUDIO
         manifest["road_reason"] = road.reason if road else "captions pass off"
+        if road is not None and road.gate_sample:
+            manifest["gate_sample"] = road.gate_sample
     # Before any request: a run whose environment is broken sends none.
     envstop.check(job.state_root, job.environment_failures)
     manifest["attempts"] = _count_attempt(job.audio_out.parent / layout.ATTEMPTS)

@@ -73,8 +73,9 @@ def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str |
     results = layout.Results.of(results)
     stage = next((stage for stage, name in layout.STAGE_FILE.items()
                   if not Path(results.video(vid, name)).exists()), "store")  # fmt: skip
-    if stage == "download" and not Path(results.video(vid, layout.FOUND)).exists():
-        stage = "captions"  # the captions pass comes first (a video downloaded before it has none)
+    asked = Path(results.log("captions", vid)).exists()  # (a video the pass asks nothing of has no log)
+    if stage == "download" and asked and not Path(results.video(vid, layout.FOUND)).exists():
+        stage = "captions"  # its captions pass ran and did not finish
     log = Path(results.log(stage, vid))
     try:
         text = log.read_text(errors="replace")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.core import atomic
-from claimflow.core.settings import TranscribeResult, TranscribeRuntime
+from claimflow.core.settings import CaptionsGate, TranscribeResult, TranscribeRuntime
+from claimflow.transcribe import gate
 from claimflow.transcribe.captions import CaptionWriter, read_track
 from claimflow.transcribe.whisper import WhisperTranscriber
 
@@ -101,6 +102,8 @@ def run(
     captions: str | Path | None = None,
     vocabulary: tuple[str, ...] = (),
     transcriber: Transcriber | None = None,
+    gate_state: str | Path | None = None,
+    gate_settings: CaptionsGate | None = None,
 ) -> dict[str, Any]:
     """Transcribe one video's audio into transcript.json, .srt, .vtt and .txt (atomically);
     with `prefer_captions` and human-made subtitles downloaded, use those instead. `vocabulary`:
@@ -125,6 +128,9 @@ def run(
         else:
             transcriber = transcriber or WhisperTranscriber(settings, runtime, threads)
             doc = transcriber(vid, audio, writer, vocabulary)
+            if gate_state is not None and gate_settings is not None and manifest.get("gate_sample"):
+                # A sample of its channel's automatic captions: measured against this transcript.
+                doc["gate"] = gate.measure(vid, Path(audio).parent, manifest, doc, gate_state, gate_settings)
         doc["vocabulary"] = list(vocabulary)
         atomic.write_json(outputs["json"], doc)
     return doc
