@@ -12,6 +12,11 @@
     are): every declaration claimflow makes, so that what is left is claimflow's own code;
 (e) a cluster job's parse: `--target-jobs transcribe:vid=<one>` on the 7,000-source batch,
     against the same on a one-source batch (what each submitted job pays to re-parse).
+Since the captions pass (issue 25) claimflow has a sixth rule per video (`captions`, whose
+`captions.json` the download reads, on its own `captions_pass` slot): the baselines (c), (d) and
+(d') are measured both ways, with five rules as before and with the captions rule in front
+("+ captions"), so the ratio to the same declarations says what claimflow's own code costs and
+the five-rule ratio what the pass's jobs cost.
 Each in a fresh process, alternating; reported: median wall seconds, peak RSS (the kernel's
 high-water mark of the process tree), and claimflow's ratios to (c)
 (d) and (d'). Goal (the issue's): (a) <= 1.1 x (c).
@@ -49,6 +54,15 @@ CLAIMFLOW_FILES = (
     ("evaluate", ("claims.json",), ("evaluation.json",)),
     ("store", ("download.json", "transcript.json", "claims.json", "evaluation.json"), ("stored.json",)),
 )  # fmt: skip
+# The captions pass in front of the download, as claimflow declares it.
+CAPTIONS_STEP = ("captions", (), ("captions.json",))
+
+
+def with_captions(chain: tuple) -> tuple:
+    (download, inputs, outputs), rest = chain[0], chain[1:]
+    return (CAPTIONS_STEP, (download, (*inputs, "captions.json"), outputs), *rest)
+
+
 HEAD = """
 IDS = [line.strip() for line in open("ids.txt")]
 def get_params(wildcards):
@@ -71,12 +85,14 @@ def mem_mb(wildcards, input):
 for account in range(3):
     workflow.register_resource(f"account_{account}", 1)
 workflow.register_resource("llm", 1)
+workflow.register_resource("captions_pass", 1)
 ACCOUNT_0, ACCOUNT_1, ACCOUNT_2 = (slot_of(a) for a in range(3))
 """
 
 
 # claimflow's threads and resources per rule, for (d').
 RESOURCES = {
+    "captions": ["    resources: captions_pass=1"],
     "download": ["    resources: " + ", ".join(f"account_{a}=ACCOUNT_{a}" for a in range(3))],
     "transcribe": ["    threads: 2", "    resources: mem_mb=mem_mb, gpu=0"],
     "mine": ["    threads: 2", "    resources: llm=1"],
@@ -122,9 +138,10 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
     ids = [f"{i:011d}".replace("0", "a", 3) for i in range(videos)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        batch, single, trivial, directives, files, declared = (
-            root / n for n in ("batch", "single", "trivial", "directives", "files", "declared"))  # fmt: skip
-        for folder in (batch, single, trivial, directives, files, declared):
+        names = ("batch", "single", "trivial", "directives", "files", "declared", "directives6", "files6",
+                 "declared6")  # fmt: skip
+        batch, single, trivial, directives, files, declared, directives6, files6, declared6 = (root / n for n in names)
+        for folder in (root / n for n in names):
             folder.mkdir()
         (batch / "videos.txt").write_text("".join(f"https://www.youtube.com/watch?v={v}\n" for v in ids))
         (single / "videos.txt").write_text(f"https://www.youtube.com/watch?v={ids[0]}\n")
@@ -133,11 +150,14 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
                                            "accounts: [{name: a}, {name: b}, {name: c}]\n")  # fmt: skip
             ready = folder / "results" / f"youtube-{ids[0]}"
             ready.mkdir(parents=True)
-            for name in ("audio", "download.json", "captions.vtt"):
+            for name in ("audio", "download.json", "captions.vtt", "captions.json"):
                 (ready / name).write_text("{}")
         for folder, text in ((trivial, snakefile(False)), (directives, snakefile(True)),
                              (files, snakefile(True, CLAIMFLOW_FILES)),
-                             (declared, snakefile(True, CLAIMFLOW_FILES, resources=True))):  # fmt: skip
+                             (declared, snakefile(True, CLAIMFLOW_FILES, resources=True)),
+                             (directives6, snakefile(True, with_captions(CHAIN))),
+                             (files6, snakefile(True, with_captions(CLAIMFLOW_FILES))),
+                             (declared6, snakefile(True, with_captions(CLAIMFLOW_FILES), resources=True))):  # fmt: skip
             (folder / "Snakefile").write_text(text)
             (folder / "ids.txt").write_text("\n".join(f"youtube-{v}" for v in ids) + "\n")
             (folder / "noop.py").write_text("")
@@ -152,6 +172,9 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             "same directives -n": (SNAKEMAKE + ["-n", "-c1"], directives),
             "same directives+files -n": (SNAKEMAKE + ["-n", "-c1"], files),
             "same declarations -n": (SNAKEMAKE + ["-n", "-c1"], declared),
+            "+ captions: directives -n": (SNAKEMAKE + ["-n", "-c1"], directives6),
+            "+ captions: +files -n": (SNAKEMAKE + ["-n", "-c1"], files6),
+            "+ captions: declarations -n": (SNAKEMAKE + ["-n", "-c1"], declared6),
         }
         for label, folder in ((f"job parse, {videos} sources", batch), ("job parse, 1 source", single)):
             commands[label] = (SNAKEMAKE + ["-n", "--snakefile", str(REPO / "Snakefile"), "--target-jobs",
@@ -162,13 +185,14 @@ def main(videos: int = 7000, rounds: int = 3) -> None:
             for name, (command, cwd) in commands.items():
                 found[name].append(measure(command, cwd))
     medians = {name: (statistics.median(t for t, _ in v), max(m for _, m in v)) for name, v in found.items()}
-    base, with_files, declared_s = (
-        medians[n][0] for n in ("same directives -n", "same directives+files -n", "same declarations -n"))  # fmt: skip
+    base, with_files, declared_s, base6, declared6_s = (
+        medians[n][0] for n in ("same directives -n", "same directives+files -n", "same declarations -n",
+                                "+ captions: directives -n", "+ captions: declarations -n"))  # fmt: skip
     for name, (seconds, peak) in medians.items():
         print(
-            f"{name:26s} {seconds:7.2f} s  peak {peak:6.0f} MB  ratio to same directives {seconds / base:.2f}"
-            f", to same directives and files {seconds / with_files:.2f}"
-            f", to same declarations {seconds / declared_s:.2f}"
+            f"{name:28s} {seconds:7.2f} s  peak {peak:6.0f} MB  ratio to same directives {seconds / base:.2f}"
+            f" (with captions {seconds / base6:.2f}), to same directives and files {seconds / with_files:.2f}"
+            f", to same declarations {seconds / declared_s:.2f} (with captions {seconds / declared6_s:.2f})"
         )
 
 

@@ -10,11 +10,16 @@
     bounds a machine of this size; the main process's own CPU per job shows the scheduler's
     share of it.
 
+Addresses: `media` (default), each video a media file's own address (no captions job: five jobs
+a video), or `pages`, each a page the captions pass asks first (six jobs a video, the pass's on
+its own `captions_pass` slot): what the captions pass's jobs cost the scheduler.
+
 With a budget (seconds), each (a) run is stopped after it and reports the jobs done by then
 (Snakemake's "N of M steps" line): how far each scheduler gets in the same time on a batch too
 large to finish (2,000 videos take over half an hour).
 
-Run: .venv/bin/python benchmarks/scheduler_rate.py [touch_sizes=250,500,1000] [videos_real=40] [budget_s]
+Run: .venv/bin/python benchmarks/scheduler_rate.py [touch_sizes=250,500,1000] [videos_real=40] [budget_s=0: none]
+[addresses=media: media, pages or both, comma-separated]
 """
 
 from __future__ import annotations
@@ -32,15 +37,17 @@ SCHEDULERS = ("greedy", "ilp")
 CLOCK = __import__("os").sysconf("SC_CLK_TCK")
 
 
-def batch(root: Path, videos: int) -> list[str]:
+def batch(root: Path, videos: int, addresses: str = "media") -> list[str]:
     root.mkdir(parents=True)
-    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:05d}.mp3\n" for n in range(videos)))
+    suffix = ".mp3" if addresses == "media" else ""
+    (root / "videos.txt").write_text("".join(f"https://example.com/bench/v{n:05d}{suffix}\n" for n in range(videos)))
     config = {
         "sources": str(root / "videos.txt"), "results": "results", "state": "state",
         "accounts": [{"name": f"acct{n}"} for n in range(3)],
         "pacing": {"delay": [0, 0], "floor": 0, "warmup": {"videos": 0},
                    "buffer": {"min": 0, "target": 100000, "max": 100000, "fast": 1.0, "slow": 1.0}},
-        "benchmark": {"sleep": {"download": 0, "transcribe": 0, "mine": 0, "evaluate": 0}},
+        "benchmark": {"sleep": {"captions": 0, "download": 0, "transcribe": 0, "mine": 0, "evaluate": 0}},
+        "captions": {"pacing": {"delay": [0, 0], "floor": 0}},
     }  # fmt: skip
     (root / "bench.yaml").write_text(yaml.safe_dump(config))
     return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
@@ -93,16 +100,18 @@ def jobs_in(text: str, finished: bool = True) -> int:
     raise SystemExit("no '... steps (...) done' line in the output:\n" + text[-2000:])
 
 
-def main(touch_sizes: str = "250,500,1000", videos_real: int = 40, budget: int | None = None) -> None:
+def main(touch_sizes: str = "250,500,1000", videos_real: int = 40, budget: int = 0, addresses: str = "media") -> None:
+    runs = [(int(n), s, a) for a in addresses.split(",") for n in touch_sizes.split(",") for s in SCHEDULERS]
     with tempfile.TemporaryDirectory() as tmp:
-        for videos_touch, scheduler in ((int(n), s) for n in touch_sizes.split(",") for s in SCHEDULERS):
-            command = batch(Path(tmp) / f"touch-{scheduler}-{videos_touch}", videos_touch) + ["--scheduler", scheduler]
+        for videos_touch, scheduler, kind in runs:
+            folder = Path(tmp) / f"touch-{scheduler}-{videos_touch}-{kind}"
+            command = batch(folder, videos_touch, kind) + ["--scheduler", scheduler]
             planning, _, _ = timed(command + ["-n", "--quiet", "all"])
-            wall, cpu, text = timed(command + ["--touch"], budget)
-            jobs = jobs_in(text, finished=budget is None)
+            wall, cpu, text = timed(command + ["--touch"], budget or None)
+            jobs = jobs_in(text, finished=not budget)
             # milp hands a round to greedy when it selects nothing (every slot busy) or fails
             fallbacks = text.count("falling back to greedy")
-            print(f"(a) --touch, {videos_touch} videos, {scheduler:6s}: {jobs} jobs in {wall:.1f} s = "
+            print(f"(a) --touch, {videos_touch} videos ({kind}), {scheduler:6s}: {jobs} jobs in {wall:.1f} s = "
                   f"{jobs / wall:.1f} jobs/s; "
                   f"minus planning ({planning:.1f} s): {jobs / (wall - planning):.1f} jobs/s; "
                   f"main process CPU {cpu:.1f} s; ilp time-outs/failures {fallbacks}")  # fmt: skip
@@ -116,5 +125,5 @@ def main(touch_sizes: str = "250,500,1000", videos_real: int = 40, budget: int |
 
 if __name__ == "__main__":
     began = time.perf_counter()
-    main(*(a if i == 0 else int(a) for i, a in enumerate(sys.argv[1:])))
+    main(*(a if i in (0, 3) else int(a) for i, a in enumerate(sys.argv[1:])))
     print(f"(benchmark took {time.perf_counter() - began:.0f} s)")

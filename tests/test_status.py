@@ -139,6 +139,32 @@ def test_without_a_live_run_there_is_no_eta_but_the_last_runs_times(tmp_path: Pa
     assert "ETA" not in text.splitlines()[1] and "(as of " in text.splitlines()[0]
 
 
+def test_each_downloaded_videos_road_and_the_captions_pass_are_counted(tmp_path: Path):
+    import sqlite3
+
+    from claimflow.commands import statusview
+
+    config = make_batch(tmp_path, {"one": 5, "two": 2, "three": 1, "four": 0})
+    results = tmp_path / "results"
+    for vid in ("two", "three"):  # captioned: no account's turn, no audio
+        manifest = json.loads((results / f"file-{vid}/download.json").read_text()) | {"road": "captions"}
+        (results / f"file-{vid}/download.json").write_text(json.dumps(manifest))
+    for vid in ("one", "two", "three"):
+        (results / f"file-{vid}/captions.json").write_text("{}")
+    # "one" is stored, in a database from before the roads (schema 5, no `road`): the audio road.
+    conn = sqlite3.connect(results / "claimflow.sqlite")
+    conn.execute("CREATE TABLE videos (vid TEXT PRIMARY KEY, status TEXT, reason TEXT, duration REAL, "
+                 "prompt_tokens INTEGER, completion_tokens INTEGER, llm_requests INTEGER, llm_cached INTEGER, "
+                 "cost_usd REAL)")  # fmt: skip
+    conn.execute("INSERT INTO videos VALUES ('file-one', 'ok', NULL, 1800, 1, 1, 1, 0, 0)")
+    conn.commit()
+    conn.close()
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    assert (found.roads, found.captions_asked) == ({"audio": 1, "captions": 2}, 3)
+    text = _plain(statusview.render(found, plain=True))
+    assert "roads: 1 audio, 2 captions; the captions pass asked about 3 of 4" in text
+
+
 def test_a_next_start_that_has_passed_is_now(tmp_path: Path):
     from claimflow.commands import statusview
 

@@ -96,26 +96,56 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert videos_before and before["claims"]
 
     conn = store.connect(db)
-    assert store.schema_version(conn) == store.SCHEMA_VERSION == 5
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 6
     for table, rows in before.items():
         assert _table_rows(conn, table, "*") == rows, table
     assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
     assert _table_rows(conn, "claims_fts", "claim_text, vid") == fts_before
     columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
-    assert "provenance" in columns
+    assert {"provenance", "road", "road_reason", "captions_wer"} <= columns  # 2 -> 3, 5 -> 6
     assert conn.execute("SELECT COUNT(*) FROM collection_videos").fetchone()[0] == 0  # 4 -> 5: collections
     # New rows go in next to the old ones, with the new column filled.
     store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
     conn.close()
-    assert store.schema_version(store.connect(db)) == 5  # a second connect changes nothing
+    assert store.schema_version(store.connect(db)) == 6  # a second connect changes nothing
+
+
+def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tmp_path):
+    from claimflow.commands import report
+
+    db = tmp_path / "c.sqlite"
+    download, transcript, claims, evaluation = _docs("v1", 1)
+    download |= {"road": "audio", "road_reason": "a sample of <UC1>'s automatic captions"}
+    transcript |= {"gate": {"channel": "<UC1>", "wer": 0.127, "decision": "accepted"}}
+    store.store_video(db, "v1", store.rows_for(download, transcript, claims, evaluation), timeout=5)
+    store.store_video(db, "v0", store.rows_for(*_docs("v0", 1)), timeout=5)  # downloaded before the roads
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT vid, road, road_reason, captions_wer FROM videos ORDER BY vid").fetchall() == [
+        ("v0", "audio", None, None), ("v1", "audio", "a sample of <UC1>'s automatic captions", 0.127)]  # fmt: skip
+    conn.close()
+    state = {"channel": "<UC1>", "samples": {"v1": {"wer": 0.127, "words": 80}, "v2": None}, "decision": None,
+             "started": 1.0}  # fmt: skip
+    store.store_gate(db, state, timeout=5)
+    assert [g["decision"] for g in report.gates_of(db)] == ["undecided"]
+    state |= {"samples": {"v1": {"wer": 0.127, "words": 80}, "v2": {"wer": 0.2, "words": 60}},
+              "decision": "accepted", "median_wer": 0.1635, "max_wer": 0.25, "decided": 2.0}  # fmt: skip
+    store.store_gate(db, state, timeout=5)  # the last sample's store: one row per channel, decided
+    gates = report.gates_of(db)
+    assert [(g["channel"], g["decision"], g["median_wer"], g["max_wer"]) for g in gates] == [
+        ("<UC1>", "accepted", 0.1635, 0.25)]  # fmt: skip
+    page = "".join(report._gates(gates))
+    assert "<td>&lt;UC1&gt;</td><td>accepted</td><td class=num>0.164</td><td class=num>0.250</td>" in page
+    assert "v1 0.127, v2 0.200" in page
+    store.forget_gates(db, ["<UC1>"], timeout=5)  # claimflow gate --reset
+    assert report.gates_of(db) == [] and report._gates([]) == []
 
 
 def test_every_migration_from_an_empty_database_gives_the_current_schema(tmp_path):
     conn = store.connect(tmp_path / "new.sqlite")
     assert store.schema_version(conn) == store.SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
-    assert set(store.VIDEO_TABLES) | {"evidence_owner", "collections", "collection_videos"} <= tables
+    assert set(store.VIDEO_TABLES) | {"evidence_owner", "collections", "collection_videos", "caption_gates"} <= tables
 
 
 def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
@@ -123,7 +153,7 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 5"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 6"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
 

@@ -218,7 +218,11 @@ def _gate(config: dict, args: argparse.Namespace) -> int:
         if args.reset != "all" and args.reset not in known:
             return _fail("gate", f"--reset {args.reset}: no such channel; the channels are "
                          f"{', '.join(sorted(known)) or 'none yet'}, or all")  # fmt: skip
+        from claimflow.core.settings import Settings  # (as above: only a reset writes the database)
+        from claimflow.store import database  # (as above)
+
         gone = gate.reset(config["state"], None if args.reset == "all" else args.reset)
+        database.forget_gates(_database(config), gone, Settings.from_config(config).store.busy_timeout)
         if not args.json:
             print(f"reset: {', '.join(gone)}; their videos not downloaded yet are sampled again")
         states = gate.decisions(config["state"])

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import html
 import io
+import json
 import os
 import time
 from collections import Counter
@@ -94,6 +95,7 @@ class ReportData:
     buffer_limits: tuple[int, int, int]
     collections: list[dict[str, Any]] = field(default_factory=list)
     warmup: tuple[int, tuple[float, float]] = (0, (0.0, 0.0))  # downloads per account, their gap range
+    gates: list[dict[str, Any]] = field(default_factory=list)  # the automatic captions gate per channel
     context: Context | None = None
 
 
@@ -138,7 +140,7 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
                       collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
-                      context)  # fmt: skip
+                      context, gates_of(database))  # fmt: skip
 
 
 _COLLECTIONS = """
@@ -153,18 +155,30 @@ FROM collections c ORDER BY c.cid
 """
 
 
-def collections_of(database: Path) -> list[dict[str, Any]]:
-    """Per collection (channel, playlist, feed) of the database: its listing and what of it is stored."""
+def _rows(database: Path, table: str, sql: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`sql`'s rows as dicts, none when the database or its `table` (a later schema's) is not there."""
     if not database.is_file():
         return []
     conn = query.connect(database)
     try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'collections'").fetchone():
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
             return []
-        keys = ("cid", "title", "kind", "url", "listed", "no_longer_listed", "kept", "stored", "accepted_claims")
-        return [dict(zip(keys, row, strict=True)) for row in conn.execute(_COLLECTIONS)]
+        return [dict(zip(keys, row, strict=True)) for row in conn.execute(sql)]
     finally:
         conn.close()
+
+
+def collections_of(database: Path) -> list[dict[str, Any]]:
+    """Per collection (channel, playlist, feed) of the database: its listing and what of it is stored."""
+    keys = ("cid", "title", "kind", "url", "listed", "no_longer_listed", "kept", "stored", "accepted_claims")
+    return _rows(database, "collections", _COLLECTIONS, keys)
+
+
+def gates_of(database: Path) -> list[dict[str, Any]]:
+    """The automatic captions gate's decision per channel, as the store jobs of its samples wrote it."""
+    keys = ("channel", "decision", "median_wer", "max_wer", "sample")
+    rows = _rows(database, "caption_gates", f"SELECT {', '.join(keys)} FROM caption_gates ORDER BY channel", keys)
+    return [row | {"sample": json.loads(row["sample"] or "{}")} for row in rows]
 
 
 # -- figures ----------------------------------------------------------------------------------------
@@ -503,6 +517,23 @@ def _roads(rows: list[dict[str, Any]]) -> str:
             + ".</p>")  # fmt: skip
 
 
+def _gates(gates: list[dict[str, Any]]) -> list[str]:
+    """The automatic captions gate (captions.automatic: gated): per channel, its decision and the
+    sample it was measured on (each video's automatic captions against Whisper, as WER)."""
+    if not gates:
+        return []
+    parts = ["<h2>Automatic captions gate</h2><table id=gates><tr><th>channel</th><th>decision</th>"
+             "<th>median WER</th><th>accepted up to</th><th>sample (WER per video)</th></tr>"]  # fmt: skip
+    for g in gates:
+        sample = ", ".join(f"{_e(vid)} {m['wer']:.3f}" if m else f"{_e(vid)} not measured yet"
+                           for vid, m in sorted(g["sample"].items()))  # fmt: skip
+        figures = [f"{g[k]:.3f}" if g[k] is not None else "" for k in ("median_wer", "max_wer")]
+        parts.append(f"<tr><td>{_e(g['channel'])}</td><td>{_e(g['decision'])}</td><td class=num>{figures[0]}</td>"
+                     f"<td class=num>{figures[1]}</td><td>{sample}</td></tr>")  # fmt: skip
+    parts.append("</table>")
+    return parts
+
+
 def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow batch report") -> str:
     totals = summary.totals(data.rows)
     outcomes = Counter(_outcome(r.get("status")) for r in data.rows)
@@ -534,6 +565,7 @@ def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow 
             counts = "".join(f"<td class=num>{_n(c[key])}</td>" for key in keys)
             parts.append(f"<tr><td>{_e(c['cid'])}</td><td>{_e(c['title'])}</td>{counts}</tr>")
         parts.append("</table>")
+    parts += _gates(data.gates)
     parts += _top_claims(data)
     parts += _problems(data)
     parts.append("</body></html>\n")

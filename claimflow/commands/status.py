@@ -29,7 +29,7 @@ from claimflow.core.layout import FAILED_MARK, INTERRUPTED_MARK
 from claimflow.core.logs import last_mark
 from claimflow.core.settings import Settings
 from claimflow.download import accounts as cf_accounts
-from claimflow.download import gate, health
+from claimflow.download import gate, health, roads
 from claimflow.llm.usage import UsageTotal
 
 STAGES = layout.STAGES
@@ -99,6 +99,10 @@ class Status:
     collections: list[str] = field(default_factory=list)
     # Per channel sampled by the automatic captions gate: its decision and figures.
     gates: list[str] = field(default_factory=list)
+    # Downloaded videos (unavailable aside) by the road they took (captions | audio), and the
+    # videos the captions pass has asked about (captions.json).
+    roads: dict[str, int] = field(default_factory=dict)
+    captions_asked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,13 +172,16 @@ def _stored_rows(database: Path) -> dict[str, dict[str, Any]]:
     try:
         conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
         try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
+            road = "road" if "road" in columns else "NULL"  # schema 6: a database from before reads as audio
             rows = conn.execute("SELECT vid, status, reason, duration, prompt_tokens, completion_tokens, "
-                                "llm_requests, llm_cached, cost_usd FROM videos").fetchall()  # fmt: skip
+                                f"llm_requests, llm_cached, cost_usd, {road} FROM videos").fetchall()  # fmt: skip
         finally:
             conn.close()
     except sqlite3.Error:
         return {}
-    keys = ("status", "reason", "duration", "prompt_tokens", "completion_tokens", "requests", "cached", "cost_usd")
+    keys = ("status", "reason", "duration", "prompt_tokens", "completion_tokens", "requests", "cached", "cost_usd",
+            "road")  # fmt: skip
     return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
 
 
@@ -190,7 +197,7 @@ def _log_mark(path: Path) -> str | None:
         return None
 
 
-_OUTPUT_NAMES = frozenset(OUTPUTS.values())
+_OUTPUT_NAMES = frozenset(OUTPUTS.values()) | {layout.FOUND}
 
 
 def _scan(folder: Path) -> dict[str, float]:
@@ -262,6 +269,8 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     failed_videos = []
 
     outcomes: dict[str, int] = {}
+    taken: dict[str, int] = {}  # downloaded videos by the road they took
+    asked = 0  # videos the captions pass has asked about
     for vid in vids:
         folder = results / vid
         present = _scan(folder)
@@ -277,8 +286,14 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
                     buffer_size += os.path.getsize(folder / layout.AUDIO) > 0
             if row is not None:
                 unavailable = row["status"] == "unavailable"
+                road = row["road"] or roads.AUDIO
             else:
-                unavailable = atomic.read_json_or_empty(folder / layout.DOWNLOAD).get("status") == "unavailable"
+                manifest = atomic.read_json_or_empty(folder / layout.DOWNLOAD)
+                unavailable = manifest.get("status") == "unavailable"
+                road = roads.of_manifest(manifest)
+            if not unavailable:
+                taken[road] = taken.get(road, 0) + 1
+        asked += layout.FOUND in present
         previous_done = True
         for stage in STAGES:
             name = OUTPUTS[stage]
@@ -371,6 +386,8 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         failed_videos=failed_videos,
         collections=count_lines(batch.collections, results),
         gates=[gate.line(state) for state in gate.decisions(settings.state)],
+        roads=dict(sorted(taken.items())),
+        captions_asked=asked,
     )
 
 

@@ -103,6 +103,9 @@ def render(status: Status, plain: bool = False) -> Group:
         footer.append(
             "\noutcomes: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(status.outcomes.items()))
         )
+    if status.captions_asked or status.roads.get("captions"):
+        taken = ", ".join(f"{n} {road}" for road, n in status.roads.items()) or "none downloaded yet"
+        footer.append(f"\nroads: {taken}; the captions pass asked about {status.captions_asked} of {status.videos}")
     if status.collections:
         footer.append("\ncollections:\n" + "\n".join(f"  {line}" for line in status.collections))
     if status.gates:

@@ -58,11 +58,20 @@ class CaptionsFailed(RuntimeError):
     Snakemake retries it; the video is never passed on to the audio road for it."""
 
 
+def nothing_to_ask(url: str) -> tuple[str, str] | None:
+    """Why the pass has nothing to ask for this address, as (status, reason): the user's own
+    file, or a media file's own address (a feed's enclosure); None when it has."""
+    if url.startswith("file:"):
+        return LOCAL, "a local file: nothing to ask for"
+    if urlsplit(url).path.lower().endswith(MEDIA_SUFFIXES):
+        return MEDIA, "a media file's own address: nothing to ask for"
+    return None
+
+
 def asks(url: str) -> bool:
-    """Whether the pass has anything to ask for this address: not for the user's own file, nor
-    for a media file's own address (a feed's enclosure). A pure function of the address, so the
-    workflow gives such videos no captions job at all (rules/common.smk)."""
-    return not url.startswith("file:") and not urlsplit(url).path.lower().endswith(MEDIA_SUFFIXES)
+    """Whether the pass has anything to ask for this address. A pure function of the address,
+    so the workflow gives the other videos no captions job at all (rules/common.smk)."""
+    return nothing_to_ask(url) is None
 
 
 def anonymous(settings: CaptionsPass) -> Account:
@@ -97,10 +106,8 @@ def run(
     out = Path(out)
     if not settings.enabled:
         return _finish(out, _record(vid, url, OFF, "captions.enabled is off"))
-    if url.startswith("file:"):
-        return _finish(out, _record(vid, url, LOCAL, "a local file: nothing to ask for"))
-    if urlsplit(url).path.lower().endswith(MEDIA_SUFFIXES):
-        return _finish(out, _record(vid, url, MEDIA, "a media file's own address: nothing to ask for"))
+    if nothing := nothing_to_ask(url):
+        return _finish(out, _record(vid, url, *nothing))
     state_root = Path(state_root)
     envstop.check(state_root, options.environment_failures)  # a broken environment sends nothing
     workdir = out.parent / WORK

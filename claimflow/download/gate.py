@@ -18,8 +18,11 @@ agree. `claimflow gate` lists the decisions with their figures and sample, and r
 from __future__ import annotations
 
 import hashlib
+import json
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +44,24 @@ def _load(file: Path, channel: str) -> dict[str, Any]:
     return state if state.get("channel") == channel else {"channel": channel, "samples": {}, "decision": None}
 
 
-def verdict(state_root: str | Path, channel: str, vid: str, gate: CaptionsGate) -> str:
-    """What the gate says for `vid` of `channel`: accepted, rejected, sample (this video is one of
-    the channel's sample: the audio road, measured after) or undecided (the sample is taken and
-    not yet measured: the audio road)."""
+@contextmanager
+def _channel(state_root: str | Path, channel: str) -> Iterator[dict[str, Any]]:
+    """The channel's state under its lock, written back only when changed."""
     file = path(state_root, channel)
     file.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(file) + ".lock"):
         state = _load(file, channel)
+        before = json.dumps(state, sort_keys=True)
+        yield state
+        if json.dumps(state, sort_keys=True) != before:
+            atomic.write_json(file, state)
+
+
+def verdict(state_root: str | Path, channel: str, vid: str, gate: CaptionsGate) -> str:
+    """What the gate says for `vid` of `channel`: accepted, rejected, sample (this video is one of
+    the channel's sample: the audio road, measured after) or undecided (the sample is taken and
+    not yet measured: the audio road)."""
+    with _channel(state_root, channel) as state:
         if state.get("decision"):
             return str(state["decision"])
         samples = state.setdefault("samples", {})
@@ -57,7 +70,6 @@ def verdict(state_root: str | Path, channel: str, vid: str, gate: CaptionsGate) 
         if len(samples) < gate.sample:
             samples[vid] = None
             state.setdefault("started", round(time.time(), 3))
-            atomic.write_json(file, state)
             return SAMPLE
         return UNDECIDED
 
@@ -65,10 +77,7 @@ def verdict(state_root: str | Path, channel: str, vid: str, gate: CaptionsGate) 
 def record(state_root: str | Path, channel: str, vid: str, wer: float, words: int, gate: CaptionsGate) -> dict:
     """A sample video's word error rate; judges the channel once the whole sample is measured.
     Returns the channel's state."""
-    file = path(state_root, channel)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(file) + ".lock"):
-        state = _load(file, channel)
+    with _channel(state_root, channel) as state:
         samples = state.setdefault("samples", {})
         samples[vid] = {"wer": round(wer, 4), "words": words}
         measured = [s["wer"] for s in samples.values() if s is not None]
@@ -76,19 +85,21 @@ def record(state_root: str | Path, channel: str, vid: str, wer: float, words: in
             median = statistics.median(measured)
             state.update(decision=ACCEPTED if median <= gate.max_wer else REJECTED, median_wer=round(median, 4),
                          max_wer=gate.max_wer, decided=round(time.time(), 3))  # fmt: skip
-        atomic.write_json(file, state)
         return state
 
 
 def drop(state_root: str | Path, channel: str, vid: str) -> None:
     """A sample video that cannot be measured (unavailable, no speech): another video of the
     channel takes its place."""
-    file = path(state_root, channel)
-    with FileLock(str(file) + ".lock"):
-        state = _load(file, channel)
+    with _channel(state_root, channel) as state:
         if state.get("samples", {}).get(vid, "absent") is None:
             del state["samples"][vid]
-            atomic.write_json(file, state)
+
+
+def of(state_root: str | Path, channel: str) -> dict[str, Any]:
+    """One channel's gate state (empty when it has none)."""
+    state = atomic.read_json_or_empty(path(state_root, channel))
+    return state if state.get("channel") == channel else {}
 
 
 def decisions(state_root: str | Path) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from claimflow.core import atomic, layout
 from claimflow.download import roads
 
 # The database's schema version is SQLite's own `PRAGMA user_version`. MIGRATIONS[n] takes a
@@ -73,6 +72,12 @@ CREATE TABLE IF NOT EXISTS collection_videos (
 CREATE INDEX IF NOT EXISTS collection_videos_vid ON collection_videos (vid);
 """
 
+GATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS caption_gates (
+    channel TEXT PRIMARY KEY, decision TEXT, median_wer REAL, max_wer REAL, sample TEXT, started REAL,
+    decided REAL)
+"""
+
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it commits the open transaction first, and a migration must be atomic.
@@ -108,6 +113,12 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     # 4 -> 5: collections (channels, playlists, feeds) and which videos each holds; a video in
     # two collections has two rows. `listed` 0: no longer in the collection's latest listing.
     lambda conn: _run_script(conn, COLLECTION_SCHEMA),
+    # 5 -> 6: the road each video's transcript took (docs/downloads.md, 'Two roads'), a gate
+    # sample's measured WER, and per channel the automatic captions gate's decision.
+    lambda conn: (
+        _add_columns(conn, "videos", [("road", "TEXT"), ("road_reason", "TEXT"), ("captions_wer", "REAL")]),
+        _run_script(conn, GATE_SCHEMA),
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -241,6 +252,9 @@ def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -
             "account": download.get("account"),
             "language": transcript.get("language"),
             "transcript_source": roads.source_of(transcript),
+            "road": roads.of_manifest(download),
+            "road_reason": download.get("road_reason"),
+            "captions_wer": (transcript.get("gate") or {}).get("wer"),
             "mine_prompt": claims.get("prompt"),
             "evaluate_prompt": evaluation.get("prompt"),
             "llm_model": claims.get("model"),
@@ -327,27 +341,6 @@ def upsert(conn: sqlite3.Connection, vid: str, rows: dict[str, list[dict[str, An
     return counts
 
 
-def rebuild(database: str | Path, results: str | Path, vids: list[str]) -> list[str]:
-    """Upsert every stored video (it has stored.json) that the database lacks, from its own
-    files: the database is a product of the per-video files, so losing it costs no download
-    and no token. Returns the videos rebuilt."""
-    results = layout.Results.of(results)
-    stored = [vid for vid in vids if Path(results.video(vid, layout.STORED)).is_file()]
-    if not stored:
-        return []
-    conn = connect(database)
-    try:
-        present = {vid for (vid,) in conn.execute("SELECT vid FROM videos")}
-        missing = [vid for vid in stored if vid not in present]
-        for vid in missing:
-            docs = [atomic.read_json(results.video(vid, name))
-                    for name in (layout.DOWNLOAD, layout.TRANSCRIPT, layout.CLAIMS, layout.EVALUATION)]  # fmt: skip
-            upsert(conn, vid, rows_for(*docs))
-    finally:
-        conn.close()
-    return missing
-
-
 def database_id(path: str | Path) -> str | None:
     """The database's identity, or None when there is none yet (read-only, for parse time)."""
     if not Path(path).is_file():
@@ -380,6 +373,25 @@ def ensure(path: str | Path, identity: str | None = None) -> str:
     found = database_id(path)
     assert found is not None
     return found
+
+
+def store_gate(path: str | Path, state: dict[str, Any], timeout: float) -> None:
+    """A channel's automatic captions gate (claimflow/download/gate.py) as its state file says,
+    written by the store job of each of its sample videos: the last one's carries the decision."""
+    with store_job(path, timeout) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO caption_gates VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (state["channel"], state.get("decision") or "undecided", state.get("median_wer"), state.get("max_wer"),
+             json.dumps(state.get("samples") or {}, sort_keys=True), state.get("started"), state.get("decided")),
+        )  # fmt: skip
+
+
+def forget_gates(path: str | Path, channels: list[str], timeout: float) -> None:
+    """`claimflow gate --reset`: the channels' gate rows go with their state files."""
+    if not Path(path).is_file():
+        return
+    with store_job(path, timeout) as conn:
+        conn.executemany("DELETE FROM caption_gates WHERE channel = ?", [(c,) for c in channels])
 
 
 def store_collection(path: str | Path, selection: dict[str, Any], timeout: float) -> dict[str, int]:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+from tests.harness.loopback import LoopbackServer
+
 
 @dataclass
 class Fault:
@@ -57,23 +59,13 @@ class _QuietServer(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     def __init__(self, root: Path):
         self.root = Path(root)
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler())
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serve(self._handler(), _QuietServer)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"

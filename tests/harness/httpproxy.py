@@ -9,6 +9,8 @@ import threading
 import urllib.request
 from dataclasses import dataclass
 
+from tests.harness.loopback import LoopbackServer
+
 
 @dataclass
 class Forwarded:
@@ -16,27 +18,16 @@ class Forwarded:
     status: int
 
 
-class AuthProxy:
+class AuthProxy(LoopbackServer):
     def __init__(self, user: str, password: str):
         self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.forwarded: list[Forwarded] = []
         self.refused = 0
         self._lock = threading.Lock()
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._serve(self._handler())
 
     def url(self, user: str, password: str) -> str:
         return f"http://{user}:{password}@127.0.0.1:{self.port}"
-
-    def __enter__(self) -> AuthProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         proxy = self

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from claimflow.core.models import bundled_gguf_path
+from tests.harness.loopback import LoopbackServer
 
 
 def free_port() -> int:
@@ -77,24 +78,14 @@ class Seen:
     authorization: str | None = None  # the request's Authorization header, as sent
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream: str | None = None):
         self.upstream = upstream.rstrip("/") if upstream else None
         self.faults: list[LLMFault] = []
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serve(self._handler())
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
     def add(self, fault: LLMFault) -> LLMFault:
         self.faults.append(fault)
