@@ -151,3 +151,75 @@ def test_a_tier_filter_finds_accepted_claims_only_and_a_local_moment_has_a_link(
     assert found[0].href == "file:///data/talks/talk.ogg#t=3725"  # the browser's player seeks to the moment
     youtube = query.search(database, "interest")[0]
     assert youtube.href == youtube.link == "https://youtu.be/dQw4w9WgXcQ?t=83"
+
+
+def _said(**extra) -> tuple[dict, dict, dict, dict]:
+    """A video whose transcript says more than its one claim."""
+    claim = ("Deep sleep consolidates memory.", "factual", "A", 10.0)
+    url = "https://www.youtube.com/watch?v=said"
+    download, transcript, claims_doc, evaluation = video("youtube-said", url, [claim])
+    transcript["segments"] += [
+        {"id": 2, "start": 42.5, "end": 47.0, "text": " The lighthouse keeper counted ships every night."},
+        {"id": 3, "start": 47.0, "end": 51.0, "text": " Nobody asked him why."},
+    ]
+    return download, transcript | extra, claims_doc, evaluation
+
+
+def test_what_was_said_outside_any_claim_is_found_with_its_moment(database: Path):
+    conn = store.connect(database)
+    store.upsert(conn, "youtube-said", store.rows_for(*_said()))
+    conn.close()
+    assert query.search(database, "lighthouse") == []  # in no claim and no quote
+    found = query.said(database, "lighthouse keeper")
+    assert [(r.vid, r.segment_id, r.start) for r in found] == [("youtube-said", 2, 42.5)]
+    assert found[0].link == "https://youtu.be/said?t=42" and found[0].title == "Title of youtube-said"
+    assert {r.vid for r in query.said(database, "sleep")} == {"youtube-said", "file-talk"}
+    assert [(r.vid, r.segment_id) for r in query.said(database, "sleep", vid=["file-talk"])] == [
+        ("file-talk", 1), ("file-talk", 2)]  # fmt: skip
+    assert query.said(database, "memory")[0].href in (
+        "file:///data/talks/talk.ogg#t=3725",
+        "https://youtu.be/said?t=10",
+    )
+    # A video stored again replaces what it said: no stale hit.
+    download, transcript, claims_doc, evaluation = _said()
+    transcript["segments"] = transcript["segments"][:1]
+    conn = store.connect(database)
+    store.upsert(conn, "youtube-said", store.rows_for(download, transcript, claims_doc, evaluation))
+    conn.close()
+    assert query.said(database, "lighthouse") == []
+    with pytest.raises(query.QueryError, match="not valid full-text syntax"):
+        query.said(database, '"unterminated')
+
+
+def test_a_database_from_before_the_index_of_what_was_said_is_filled_by_the_migration(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in range(6):  # schema 6, as the previous release left it
+        store.MIGRATIONS[version](conn)
+    conn.execute("PRAGMA user_version=6")
+    store.upsert(conn, "youtube-said", store.rows_for(*_said()))
+    conn.close()
+    with pytest.raises(query.QueryError, match="no index of what was said yet"):
+        query.said(path, "lighthouse")  # read-only: never migrates
+    store.connect(path).close()  # what the next store job does first
+    assert [r.segment_id for r in query.said(path, "lighthouse")] == [2]
+
+
+def test_the_search_command_searches_what_was_said(database: Path, tmp_path: Path, capsys):
+    from claimflow.commands import cli as cf_cli
+
+    conn = store.connect(database)
+    store.upsert(conn, "youtube-said", store.rows_for(*_said()))
+    conn.close()
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "sources": [str(tmp_path / "x.ogg")]}))
+    assert cf_cli.main(["search", "lighthouse", "--said", "--configfile", str(config)]) == 0
+    out = capsys.readouterr()
+    assert '"The lighthouse keeper counted ships every night."' in out.out
+    assert "https://youtu.be/said?t=42" in out.out and "1 segment(s) found" in out.err
+    assert cf_cli.main(["search", "lighthouse", "--said", "--json", "--configfile", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["segment_id"] == 2
+    assert cf_cli.main(["search", "sleep", "--said", "--tier", "A", "--configfile", str(config)]) == 2
+    assert "--said searches transcript segments" in capsys.readouterr().err

@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
                         help="redraw every SECONDS (10 when not given) until Ctrl-C (default: print once)")  # fmt: skip
 
-    search = _with_config(sub.add_parser("search", help="full-text search over stored claims and their quotes, "
-                                         "best first, each with a link to the moment"))  # fmt: skip
+    search = _with_config(sub.add_parser("search", help="full-text search over stored claims and their quotes "
+                                         "(or, with --said, over everything said), best first, each with a link to "
+                                         "the moment"))  # fmt: skip
     search.add_argument("text", help='words, "a phrase", or FTS5 syntax (AND, OR, NOT, prefix*)')
     search.add_argument("--tier", nargs="+", metavar="TIER", choices=TIERS,
                         help="only accepted claims of these tiers: A B C D (default: every claim)")  # fmt: skip
@@ -111,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: every type)")  # fmt: skip
     search.add_argument("--collection", nargs="+", metavar="NAME",
                         help="only videos of these collections, by name (default: every video)")  # fmt: skip
-    search.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N claims (default: 20)")
-    _with_json(search, "the claims found")
+    search.add_argument("--said", action="store_true",
+                        help="search what was said: every transcript segment, in a claim or not (--tier and --type "
+                        "do not apply)")  # fmt: skip
+    search.add_argument("--limit", type=_positive, default=20, metavar="N",
+                        help="at most N claims or segments (default: 20)")  # fmt: skip
+    _with_json(search, "the claims (or segments) found")
 
     export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
                                          "row each"))  # fmt: skip
@@ -300,12 +305,37 @@ def _database(config: dict) -> str:
     return layout.Results.of(config["results"]).database
 
 
+def _search_said(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.store import query  # (as _search)
+
+    try:
+        rows = query.said(_database(config), args.text, vid=args.video, collection=args.collection, limit=args.limit)
+    except query.QueryError as exc:
+        return _fail("search", str(exc))
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return EXIT_OK if rows else EXIT_NOT_FINE
+    for row in rows:
+        print(f'"{row.text.strip()}"')
+        homes = f", in {row.collections}" if row.collections else ""
+        print(f"  {row.title or row.vid} ({row.vid}{homes})")
+        print(f"  {row.link}")
+    print(f"{len(rows)} segment(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK if rows else EXIT_NOT_FINE
+
+
 def _search(config: dict, args: argparse.Namespace) -> int:
     from claimflow.knowledge.mine import CLAIM_TYPES  # what this subcommand alone needs
     from claimflow.store import query
 
     if unknown := sorted(set(args.claim_type or ()) - set(CLAIM_TYPES)):
         return _fail("search", f"--type {' '.join(unknown)}: no such claim type; the types are {' '.join(CLAIM_TYPES)}")
+    if args.said:
+        if args.tier or args.claim_type:
+            return _fail("search", "--said searches transcript segments, which have no tier or type: drop --tier "
+                         "and --type, or search the claims without --said")  # fmt: skip
+        return _search_said(config, args)
     try:
         rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
                             claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip

@@ -79,6 +79,20 @@ CREATE TABLE IF NOT EXISTS caption_gates (
 """
 
 
+# One statement each (a trigger's body has semicolons of its own).
+SEGMENTS_FTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS segments_fts USING fts5(text, content='segments', content_rowid='rowid')",
+    """CREATE TRIGGER IF NOT EXISTS segments_fts_insert AFTER INSERT ON segments BEGIN
+       INSERT INTO segments_fts (rowid, text) VALUES (new.rowid, new.text); END""",
+    """CREATE TRIGGER IF NOT EXISTS segments_fts_delete AFTER DELETE ON segments BEGIN
+       INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END""",
+    """CREATE TRIGGER IF NOT EXISTS segments_fts_update AFTER UPDATE ON segments BEGIN
+       INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+       INSERT INTO segments_fts (rowid, text) VALUES (new.rowid, new.text); END""",
+    "INSERT INTO segments_fts (segments_fts) VALUES ('rebuild')",
+)
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it commits the open transaction first, and a migration must be atomic.
     for statement in script.split(";"):
@@ -119,6 +133,10 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
         _add_columns(conn, "videos", [("road", "TEXT"), ("road_reason", "TEXT"), ("captions_wer", "REAL")]),
         _run_script(conn, GATE_SCHEMA),
     ),
+    # 6 -> 7: what was said, searchable: every transcript segment in full-text search, kept in
+    # step with `segments` by triggers (an external-content FTS5 table), filled from the
+    # segments already stored.
+    lambda conn: [conn.execute(statement) for statement in SEGMENTS_FTS],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

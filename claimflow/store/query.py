@@ -1,5 +1,6 @@
-"""Reading the batch's result: full-text search over claims and quotes, exports, and links to
-the moment a claim was said. Read-only on the database (never creates or migrates it)."""
+"""Reading the batch's result: full-text search over claims and quotes and over everything that
+was said (every transcript segment), exports, and links to the moment. Read-only on the
+database (never creates or migrates it)."""
 
 from __future__ import annotations
 
@@ -177,15 +178,80 @@ def search(
         message = str(exc)
         if "no such table" in message:
             raise QueryError(f"{database} has no full-text index: it was not written by claimflow's store") from None
-        if "locked" not in message:  # the rest is FTS5 refusing the query's syntax
-            raise QueryError(
-                f"the search {text!r} is not valid full-text syntax ({message}); put phrases in double "
-                'quotes ("rate limit"), use AND/OR/NOT between words, or search for plain words'
-            ) from None
+        _syntax_error(text, exc)
         raise
     finally:
         conn.close()
     return [_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class SaidRow:
+    """A transcript segment that matched a search of what was said, with its moment."""
+
+    vid: str
+    segment_id: int
+    start: float
+    end: float
+    text: str
+    title: str | None
+    source: str | None
+    collections: str | None
+    link: str
+
+    @property
+    def href(self) -> str | None:
+        if self.link.startswith(("https://", "http://")):
+            return self.link
+        if self.source and self.source.startswith("file://"):
+            return f"{self.source.split('#', 1)[0]}#t={int(self.start)}"
+        return None
+
+
+def said(database: str | Path, text: str, *, vid: list[str] | None = None, collection: list[str] | None = None,
+         limit: int = 20) -> list[SaidRow]:  # fmt: skip
+    """Transcript segments matching the FTS5 query `text`, best first: what was said anywhere in
+    the batch, in a claim or not."""
+    where, args = [], []
+    if vid:
+        where.append(f"s.vid IN ({', '.join('?' for _ in vid)})")
+        args += list(vid)
+    if collection:
+        where.append(
+            f"s.vid IN (SELECT vid FROM collection_videos WHERE cid IN ({', '.join('?' for _ in collection)}))"
+        )
+        args += list(collection)
+    conn = connect(database)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'segments_fts'").fetchone():
+            raise QueryError(f"{database} has no index of what was said yet (schema 7): the next run's first store "
+                             "job adds it, or run `claimflow search` on claims meanwhile")  # fmt: skip
+        if collection and not _has_collections(conn):
+            raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
+        homes = _HOMES.replace("c.vid", "s.vid") if _has_collections(conn) else "NULL"
+        sql = f"""
+        SELECT s.vid, s.segment_id, s.start, s.end, s.text, v.title, v.source, {homes}
+        FROM segments_fts f JOIN segments s ON s.rowid = f.rowid LEFT JOIN videos v ON v.vid = s.vid
+        WHERE segments_fts MATCH ? {"AND " + " AND ".join(where) if where else ""}
+        ORDER BY bm25(segments_fts), s.vid, s.segment_id LIMIT ?
+        """
+        rows = conn.execute(sql, [text, *args, limit]).fetchall()
+    except sqlite3.OperationalError as exc:
+        _syntax_error(text, exc)
+        raise
+    finally:
+        conn.close()
+    return [SaidRow(*r, link=moment(r[6], r[2])) for r in rows]
+
+
+def _syntax_error(text: str, exc: sqlite3.OperationalError) -> None:
+    """FTS5 refusing the query's syntax, as one line naming the fix (a lock is raised as it is)."""
+    message = str(exc)
+    if "locked" not in message and "no such table" not in message:
+        raise QueryError(
+            f"the search {text!r} is not valid full-text syntax ({message}); put phrases in double "
+            'quotes ("rate limit"), use AND/OR/NOT between words, or search for plain words'
+        ) from None
 
 
 def claims(database: str | Path) -> Iterator[ClaimRow]:
