@@ -70,7 +70,9 @@ def run_case(root: Path, videos: int, gap: float, sleep: dict[str, float], slots
                "--set-threads", "transcribe=1", "mine=1", "evaluate=1",
                "--set-resources", "transcribe:transcribe_slot=1", "--resources", f"transcribe_slot={slots}", "llm=8",
                "--configfile", str(root / "bench.yaml")]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True)
+    run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode:
+        raise SystemExit(f"{root.name}: snakemake failed ({run.returncode}):\n{run.stderr[-6000:]}")
     results = root / "results"
     manifests = [json.loads(p.read_text()) for p in results.glob("*/download.json")]
     found = [json.loads(p.read_text()) for p in results.glob("*/captions.json")]

@@ -121,7 +121,32 @@ def test_two_roads_the_statements_batch_at_80_percent_captioned_takes_days_not_w
 
 def test_the_plan_prints_both_roads_and_each_share():
     text = plan.render(replace(statement_case(), captioned=0.8, captions_seconds=5.5))
-    assert "two roads: 80% captioned (no download, no transcription), 1400 videos on the audio road" in text
+    assert "two roads: 80% captioned (no account's turn, no Whisper), 1400 videos on the audio road" in text
     assert "bound by transcribe, 58.3 h = 2.4 days of work" in text
     for share in ("0%", "50%", "80%", "95%"):
         assert any(line.split()[:1] == [share] for line in text.splitlines()), share
+
+
+def test_transcription_is_measured_per_road_and_captioned_transcripts_take_the_slots(tmp_path: Path):
+    import json
+
+    results = tmp_path / "results"
+    (results / "benchmarks/transcribe").mkdir(parents=True)
+    for n, (road, seconds) in enumerate((("audio", 20.0), ("audio", 22.0), ("captions", 1.5), ("captions", 2.5))):
+        (results / f"v{n}").mkdir()
+        (results / f"v{n}/download.json").write_text(json.dumps({"vid": f"v{n}", "road": road}))
+        (results / f"benchmarks/transcribe/v{n}.tsv").write_text(f"s\th:m:s\n{seconds}\t0:00:00\n")
+    (results / "v9").mkdir()  # downloaded before the roads: no `road`, Whisper's
+    (results / "v9/download.json").write_text(json.dumps({"vid": "v9"}))
+    (results / "benchmarks/transcribe/v9.tsv").write_text("s\th:m:s\n24.0\t0:00:00\n")
+    measured = plan.measured_seconds(str(results))
+    assert measured["transcribe"] == pytest.approx((22.0, 3)) and measured["transcribe_captions"] == (2.0, 2)
+    # 100 videos, 80 captioned, 2 transcription slots: (20 x 22 s + 80 x 2 s) / 2 = 300 s of work.
+    quick = {stage: plan.Stage(0.1, 8) for stage in plan.PROCESSING} | {"transcribe": plan.Stage(22.0, 2)}
+    batch = replace(statement_case(), videos=100, captioned=0.8, captioned_transcribe_seconds=2.0, stages=quick,
+                    gap=(0.1, 0.1), floor=0.1, download_seconds=0.1, warmup_videos=0)  # fmt: skip
+    assert plan.two_road_bound(batch) == ("transcribe", pytest.approx(300.0))
+    assert plan.simulate(batch).makespan == pytest.approx(300.0, rel=0.05)
+    # A captioned transcript is on the slots for its seconds, and never in the buffer.
+    outcome = plan.simulate(replace(batch, accounts=1, buffer=replace(batch.buffer, max=1, min=0, target=1)))
+    assert outcome.max_buffer == 1 and len(outcome.finished) == 100

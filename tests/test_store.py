@@ -117,7 +117,7 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
 def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tmp_path):
     from claimflow.commands import report
 
-    db = tmp_path / "c.sqlite"
+    db = tmp_path / "claimflow.sqlite"  # the results folder's database: the report reads it
     download, transcript, claims, evaluation = _docs("v1", 1)
     download |= {"road": "audio", "road_reason": "a sample of <UC1>'s automatic captions"}
     transcript |= {"gate": {"channel": "<UC1>", "wer": 0.127, "decision": "accepted"}}
@@ -137,7 +137,14 @@ def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tm
     gates = report.gates_of(db)
     assert [(g["channel"], g["decision"], g["median_wer"], g["max_wer"]) for g in gates] == [
         ("<UC1>", "accepted", 0.1635, 0.25)]  # fmt: skip
-    page = "".join(report._gates(gates))
+    # The page as the report rule writes it, from the results folder and its database.
+    from claimflow.core import config as cf_config
+    from claimflow.core.settings import Settings
+
+    pacing = Settings.from_config(cf_config.load(overrides={"sources": ["https://example.com/v1.mp3"]})).pacing
+    data = report.gather(pacing, ["v0", "v1"], tmp_path, report.Context(generated_at=1.8e9, results=str(tmp_path)))
+    page = report.render_html(data, {name: "<svg></svg>" for name in report.FIGURES})
+    assert data.context.results == str(tmp_path) and data.gates == gates
     assert "<td>&lt;UC1&gt;</td><td>accepted</td><td class=num>0.164</td><td class=num>0.250</td>" in page
     assert "v1 0.127, v2 0.200" in page
     store.forget_gates(db, ["<UC1>"], timeout=5)  # claimflow gate --reset

@@ -2,7 +2,8 @@
 
 A discrete-event model of the workflow as it runs: the captions pass asks for each video's
 captions in turn, one request per mean gap of its own pacing; a video with usable captions (the
-`captioned` share, spread evenly through the batch) goes straight to mining (the captions road);
+`captioned` share, spread evenly through the batch) takes no account's turn and gets its
+transcript from its captions, in seconds on the transcription slots (the captions road);
 the others take the audio road: each account starts a download when the video's captions pass is
 done and its pacing gap has passed (the warm-up range for its first videos, the gap scaled by the buffer
 rule: faster below `buffer.min`, slower above `buffer.target`, no start at `buffer.max`) and
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from claimflow.core import atomic
 from claimflow.core.settings import Buffer, Settings
+from claimflow.download import roads
 from claimflow.download.accounts import from_config as from_accounts
 from claimflow.download.accounts import pacing_of
 from claimflow.llm import client as cf_llm
@@ -56,6 +58,12 @@ class Batch:
     paces: tuple[tuple[tuple[float, float], float], ...] = ()
     captioned: float = 0.0  # the share of videos with usable captions (the captions road)
     captions_seconds: float = 0.0  # the captions pass's mean time per video (its gap); 0: no pass
+    # A captioned video's transcription job: its transcript made from the captions (seconds, not
+    # Whisper's minutes, but on the same slots).
+    captioned_transcribe_seconds: float = 0.0
+
+    def transcribe_seconds(self, video: int) -> float:
+        return self.captioned_transcribe_seconds if self.is_captioned(video) else self.stages["transcribe"].seconds
 
     def is_captioned(self, video: int) -> bool:
         """Video `video` has usable captions: the share spread evenly through the batch."""
@@ -142,7 +150,8 @@ def simulate(batch: Batch) -> Outcome:
         while queues[stage] and busy[stage] < batch.stages[stage].workers:
             video = queues[stage].pop(0)
             busy[stage] += 1
-            push(now + batch.stages[stage].seconds, stage, video)
+            seconds = batch.transcribe_seconds(video) if stage == "transcribe" else batch.stages[stage].seconds
+            push(now + seconds, stage, video)
 
     for account in range(batch.accounts):
         plan_download(account, 0.0)
@@ -152,10 +161,10 @@ def simulate(batch: Batch) -> Outcome:
     max_buffer = 0
     while events:
         now, _, kind, item = heapq.heappop(events)
-        if kind == "captioned":  # no audio: not in the buffer (claimflow/download/buffer.py); on to mining
-            downloaded[item] = now
-            queues["mine"].append(item)
-            start_work("mine", now)
+        if kind == "captioned":  # no audio, not in the buffer (claimflow/download/buffer.py): its transcript
+            downloaded[item] = now  # from the captions, on the transcription slots
+            queues["transcribe"].append(item)
+            start_work("transcribe", now)
             continue
         if kind == "start":
             account = item
@@ -179,7 +188,7 @@ def simulate(batch: Batch) -> Outcome:
         busy[kind] -= 1
         start_work(kind, now)
         following = PROCESSING.index(kind) + 1
-        if kind == "transcribe":  # transcript.json written: its audio leaves the buffer
+        if kind == "transcribe" and not batch.is_captioned(item):  # transcript.json: its audio leaves the buffer
             buffer -= 1
             resumed, waiting_accounts[:] = list(waiting_accounts), []
             for account in resumed:
@@ -212,8 +221,10 @@ def two_road_bound(batch: Batch) -> tuple[str, float]:
     work = {"captions pass": batch.videos * batch.captions_seconds,
             "download": audio * 3600.0 / batch.download_per_hour() if audio else 0.0}  # fmt: skip
     for stage in PROCESSING:
-        videos = audio if stage == "transcribe" else batch.videos
-        work[stage] = videos * batch.stages[stage].seconds / batch.stages[stage].workers
+        work[stage] = batch.videos * batch.stages[stage].seconds / batch.stages[stage].workers
+    work["transcribe"] = ((audio * batch.stages["transcribe"].seconds
+                           + (batch.videos - audio) * batch.captioned_transcribe_seconds)
+                          / batch.stages["transcribe"].workers)  # fmt: skip
     stage = max(work, key=work.__getitem__)
     return stage, work[stage]
 
@@ -342,7 +353,7 @@ def render(batch: Batch, sources: dict[str, str] | None = None, cores: int | Non
         lines.append(f"{name:12s} {per_video(s.seconds):>14s} {s.workers:>10d} {s.per_hour:>10.1f}")
     road, road_seconds = two_road_bound(batch)
     lines += ["", f"bound by {stage}: {rate:.1f} videos/h",
-              f"two roads: {batch.captioned:.0%} captioned (no download, no transcription), {batch.audio_videos} "
+              f"two roads: {batch.captioned:.0%} captioned (no account's turn, no Whisper), {batch.audio_videos} "
               f"videos on the audio road, the captions pass {per_video(batch.captions_seconds)} a video: "
               f"bound by {road}, {days(road_seconds)} of work", ""]  # fmt: skip
     lines.append(f"{'phase':14s} {'hours':>8s} {'videos stored':>14s}  notes")
@@ -361,26 +372,34 @@ def render(batch: Batch, sources: dict[str, str] | None = None, cores: int | Non
 
 # -- from the config and earlier runs ---------------------------------------------------------------
 # A typical hour-long video, from the problem statement's own table, when nothing was measured.
-TYPICAL_SECONDS = {"download": 45.0, "transcribe": 1200.0, "mine": 210.0, "evaluate": 45.0, "store": 2.0}
+TYPICAL_SECONDS = {"download": 45.0, "transcribe": 1200.0, "mine": 210.0, "evaluate": 45.0, "store": 2.0,
+                   "transcribe_captions": 2.0}  # fmt: skip
 
 
 def measured_seconds(results: str) -> dict[str, tuple[float, int]]:
     """Mean seconds per video of each stage, from the `benchmark:` files of earlier runs
-    (downloads: the transfer itself, from download.json, without the pacing wait)."""
+    (downloads: the transfer itself, from download.json, without the pacing wait). Transcription
+    by road: `transcribe` over the audio road's videos (Whisper), `transcribe_captions` over the
+    captions road's (a transcript made from captions)."""
     found: dict[str, tuple[float, int]] = {}
     root = Path(results)
-    for stage in PROCESSING:
-        seconds = [atomic.benchmark_seconds(bench) for bench in (root / "benchmarks" / stage).glob("*.tsv")]
-        values = [s for s in seconds if s is not None]
-        if values:
-            found[stage] = (statistics.mean(values), len(values))
-    transfers = []
+    transfers, captioned = [], set()
     for manifest in root.glob("*/download.json"):
-        seconds = (atomic.read_json_or_empty(manifest).get("timings") or {}).get("download_seconds")
+        doc = atomic.read_json_or_empty(manifest)
+        if roads.of_manifest(doc) == roads.CAPTIONS:
+            captioned.add(manifest.parent.name)
+        seconds = (doc.get("timings") or {}).get("download_seconds")
         if seconds is not None:
             transfers.append(float(seconds))
     if transfers:
         found["download"] = (statistics.mean(transfers), len(transfers))
+    for stage in PROCESSING:
+        by_road: dict[str, list[float]] = {stage: [], "transcribe_captions": []}
+        for bench in (root / "benchmarks" / stage).glob("*.tsv"):
+            if (seconds := atomic.benchmark_seconds(bench)) is not None:
+                road = "transcribe_captions" if stage == "transcribe" and bench.stem in captioned else stage
+                by_road[road].append(seconds)
+        found.update({name: (statistics.mean(values), len(values)) for name, values in by_road.items() if values})
     return found
 
 
@@ -420,6 +439,7 @@ def from_config(
     paces = tuple((tuple(gap) if gap else p.delay, p.floor) for p in own)
     asking = settings.captions.pacing
     captions_seconds = max(asking.floor, sum(asking.delay) / 2) if settings.captions.enabled else 0.0
+    captioned_transcribe = measured.get("transcribe_captions", (TYPICAL_SECONDS["transcribe_captions"], 0))[0]
     batch = Batch(
         videos=videos,
         accounts=accounts or len(config["accounts"]),
@@ -432,6 +452,7 @@ def from_config(
         stages={stage: Stage(seconds[stage], default_workers[stage]) for stage in PROCESSING},
         paces=paces,
         captions_seconds=captions_seconds,
+        captioned_transcribe_seconds=captioned_transcribe,
     )
     origins = {f"{stage} time": origins[stage] for stage in ("download", *PROCESSING)}
     share, origin = (captioned, "given") if captioned is not None else measured_share(settings.results)

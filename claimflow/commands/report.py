@@ -140,7 +140,7 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
                       collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
-                      context, gates_of(database))  # fmt: skip
+                      context=context, gates=gates_of(database))  # fmt: skip
 
 
 _COLLECTIONS = """
