@@ -49,6 +49,16 @@ def moment(source: str | None, seconds: float | None) -> str:
     return f"{place} at {at // 3600}:{at % 3600 // 60:02d}:{at % 60:02d}"
 
 
+def href(link: str, source: str | None, seconds: float | None) -> str | None:
+    """The moment as an address a browser opens: the YouTube link, or the local file with a
+    media fragment (`#t=12`, which the browser's player seeks to); None for anything else."""
+    if link.startswith(("https://", "http://")):
+        return link
+    if source and source.startswith("file://"):
+        return f"{source.split('#', 1)[0]}#t={int(seconds or 0)}"
+    return None
+
+
 @dataclass(frozen=True)
 class ClaimRow:
     vid: str
@@ -78,13 +88,7 @@ class ClaimRow:
 
     @property
     def href(self) -> str | None:
-        """The moment as an address a browser opens: the YouTube link, or the local file with a
-        media fragment (`#t=12`, which the browser's player seeks to); None for anything else."""
-        if self.link.startswith(("https://", "http://")):
-            return self.link
-        if self.source and self.source.startswith("file://"):
-            return f"{self.source.split('#', 1)[0]}#t={int(self.t0 or 0)}"
-        return None
+        return href(self.link, self.source, self.t0)
 
 
 _SELECT = """
@@ -201,11 +205,7 @@ class SaidRow:
 
     @property
     def href(self) -> str | None:
-        if self.link.startswith(("https://", "http://")):
-            return self.link
-        if self.source and self.source.startswith("file://"):
-            return f"{self.source.split('#', 1)[0]}#t={int(self.start)}"
-        return None
+        return href(self.link, self.source, self.start)
 
 
 def said(database: str | Path, text: str, *, vid: list[str] | None = None, collection: list[str] | None = None,
