@@ -84,8 +84,10 @@ def test_sigterm_to_the_main_process_alone_stops_its_jobs_within_seconds(tmp_pat
                        accounts=[{"name": "a1"}], pacing=pacing)  # fmt: skip
     stderr = tmp_path / "stderr.txt"
     proc = _start(root, batch, stderr)
-    _wait_for(lambda: len(list(root.glob("results/*/download.json"))) == 1, "the first download")
-    time.sleep(3.0)  # the second download waits out its 30 s gap
+    # The first video through to its rows (a fixed sleep raced a loaded CI machine: its store job
+    # had not ended), while the second download waits out its 30 s gap.
+    _wait_for(lambda: len(list(root.glob("results/*/stored.json"))) == 1, "the first video stored")
+    assert len(list(root.glob("results/*/download.json"))) == 1, "the second download did not wait its gap"
     jobs = descendants(proc.pid)
     assert jobs, "no job process is running"
     sent = time.monotonic()
