@@ -61,7 +61,8 @@ def test_a_database_locked_by_another_program_names_the_lock_and_the_same_comman
         assert conn.execute("SELECT COUNT(*) FROM videos").fetchone() == (4,)
 
 
-HOSTILE = ["$(touch PWNED) `touch PWNED2`; echo 'q' \"d\".ogg", "new\nline | rm -rf ~ &.ogg"]
+# Every shell trap in one name (a second video would cost the bundled model minutes, not cover more).
+HOSTILE = ["$(touch PWNED) `touch PWNED2`; echo 'q' \"d\" new\nline | rm -rf ~ &.ogg"]
 
 
 def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results(tmp_path):
@@ -71,7 +72,7 @@ def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results
     clips = sorted((REPO / "demo").glob("*.ogg"))
     for name, clip in zip(HOSTILE, clips, strict=False):
         (www / name).write_bytes(clip.read_bytes())
-    (outside / "..;$(id).ogg").write_bytes(clips[2].read_bytes())
+    (outside / "..;$(id).ogg").write_bytes(clips[-1].read_bytes())
     before = {p for p in tmp_path.rglob("*")}
     with FaultServer(www) as server:
         lines = [server.url(quote(name)) + "?x=$(touch%20PWNED3)&y=`id`" for name in HOSTILE]
@@ -93,7 +94,7 @@ def test_hostile_titles_urls_and_paths_never_reach_a_shell_nor_leave_the_results
     assert not stray, stray
     # Each video has a folder of safe characters, and its title is stored as it was, verbatim.
     folders = sorted(p.name for p in (batch / "results").iterdir() if (p / "stored.json").exists())
-    assert len(folders) == 3 and all(re.fullmatch(r"[A-Za-z0-9_-]+", f) for f in folders)
+    assert len(folders) == 2 and all(re.fullmatch(r"[A-Za-z0-9_-]+", f) for f in folders)
     with sqlite3.connect(batch / "results/claimflow.sqlite") as conn:
         titles = {row[0] for row in conn.execute("SELECT title FROM videos")}
         statuses = {row[0] for row in conn.execute("SELECT status FROM videos")}

@@ -15,6 +15,10 @@ from tests.harness.llmserver import FaultProxy, LLMFault
 
 pytestmark = pytest.mark.slow
 
+# Two of the demo's clips (what is under test is the client's handling of the faults, which two
+# videos' mine jobs starting together exercise as three do, at two thirds of the model's time).
+TWO_CLIPS = [str(REPO / "demo/sleep.ogg"), str(REPO / "demo/forests.ogg")]
+
 
 def _snakemake(workdir, *args):
     return run_workflow(workdir, *args, jobs=4, configs=(DEMO_CONFIG, workdir / "config.yaml"), env=dict(os.environ))
@@ -26,7 +30,7 @@ def test_batch_completes_through_faults_and_a_rerun_spends_nothing(llama_base_ur
         proxy.add(LLMFault("status", status=500))
         proxy.add(LLMFault("malformed"))
         config = {
-            "sources": str(REPO / "demo/sources.txt"),
+            "sources": TWO_CLIPS,
             "llm": {"provider": "openai", "base_url": proxy.base_url, "model": "smollm2", "timeout": 300,
                     "max_retries": 4, "requests_per_minute": 600,
                     "prices": {"smollm2": {"prompt": 0.15, "completion": 0.6}}},
@@ -40,16 +44,16 @@ def test_batch_completes_through_faults_and_a_rerun_spends_nothing(llama_base_ur
         assert len(proxy.requests) == first_pass  # every answer came from the cache
     results = tmp_path / "results"
     usage = json.loads((results / "usage.json").read_text())
-    assert usage["by_status"] == {"ok": 3}
+    assert usage["by_status"] == {"ok": 2}
     assert usage["llm_requests"] == 0  # the latest run spent nothing
     rated = 0
-    for vid in ("file-sleep", "file-interest", "file-forests"):
+    for vid in ("file-sleep", "file-forests"):
         claims = json.loads((results / vid / "claims.json").read_text())
         rated += bool(claims["claims"])
         assert claims["provider"] == "openai" and not claims["failed_windows"]
         assert claims["usage"]["cost_usd"] == 0.0  # cached: no new tokens, no new cost
     # One mine window per clip, and one evaluation request per clip with claims to rate.
-    assert usage["llm_cached"] >= 3 + rated
+    assert usage["llm_cached"] >= 2 + rated
 
 
 def test_a_rate_limited_api_at_the_batchs_first_requests_costs_no_job(llama_base_url, tmp_path):
@@ -60,7 +64,7 @@ def test_a_rate_limited_api_at_the_batchs_first_requests_costs_no_job(llama_base
         proxy.add(LLMFault("status", status=429))
         proxy.add(LLMFault("status", status=500))
         config = {
-            "sources": str(REPO / "demo/sources.txt"),
+            "sources": TWO_CLIPS,
             "llm": {"provider": "openai", "base_url": proxy.base_url, "model": "smollm2", "timeout": 300,
                     "max_retries": 4, "requests_per_minute": 600},
         }  # fmt: skip
@@ -69,8 +73,8 @@ def test_a_rate_limited_api_at_the_batchs_first_requests_costs_no_job(llama_base
         answers = [r.answer for r in proxy.requests]
     assert answers[:3] == ["429", "429", "500"]
     usage = json.loads((tmp_path / "results/usage.json").read_text())
-    assert usage["by_status"] == {"ok": 3}  # every video mined and evaluated, no job failed
-    for vid in ("file-sleep", "file-interest", "file-forests"):
+    assert usage["by_status"] == {"ok": 2}  # every video mined and evaluated, no job failed
+    for vid in ("file-sleep", "file-forests"):
         assert not json.loads((tmp_path / "results" / vid / "claims.json").read_text())["failed_windows"]
     formats = [r.response_format for r in proxy.requests]
     assert formats.count("json_schema") == 4  # one probe sequence for the batch, then json_object

@@ -26,6 +26,11 @@ PROXY_USER, PROXY_PASSWORD = "batchuser", "pr0xy-M4RK3R-pw"
 MARKERS = [COOKIE, API_KEY, PROXY_PASSWORD, base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()]
 
 
+# Two clips, round-robin one to each account (the cookie one and the proxy one): every secret is
+# used, at two thirds of the bundled model's time for three.
+CLIPS = [clip for clip in DEMO_CLIPS if clip.name != "interest.ogg"]
+
+
 def _leaks(data: bytes) -> list[str]:
     return [m for m in MARKERS if m.encode() in data]
 
@@ -33,7 +38,7 @@ def _leaks(data: bytes) -> list[str]:
 def test_no_secret_reaches_results_state_snakemake_or_the_console(tmp_path: Path, llama_base_url: str):
     www = tmp_path / "www"
     www.mkdir()
-    for clip in DEMO_CLIPS:
+    for clip in CLIPS:
         (www / clip.name).write_bytes(clip.read_bytes())
     workdir = tmp_path / "batch"
     workdir.mkdir()
@@ -42,7 +47,7 @@ def test_no_secret_reaches_results_state_snakemake_or_the_console(tmp_path: Path
     os.chmod(jar, 0o600)
     env = os.environ | {"CLAIMFLOW_TEST_KEY": API_KEY, "CI": "true"}
     with FaultServer(www) as media, AuthProxy(PROXY_USER, PROXY_PASSWORD) as proxy, FaultProxy(llama_base_url) as llm:
-        (workdir / "videos.txt").write_text("".join(media.url(clip.name) + "\n" for clip in DEMO_CLIPS))
+        (workdir / "videos.txt").write_text("".join(media.url(clip.name) + "\n" for clip in CLIPS))
         config = {
             "sources": str(workdir / "videos.txt"), "results": "results", "state": "state",
             "accounts": [{"name": "acct1", "cookies": str(jar)},
