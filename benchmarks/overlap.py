@@ -3,7 +3,8 @@ each stage's work by a sleep while the scheduler, the account slots, the pacing 
 the buffer rules and the store stay real. Two batches of N videos with 3 accounts:
 
 (a) downloads bound: paced gaps of G s, quick processing;
-(b) transcription bound: a short gap, transcription T s on K slots (`--resources transcribe_slot=K`).
+(b) transcription bound: a short gap, transcription T s on K GPUs (`transcribe.device: cuda`,
+    `--resources gpu=K`: each audio road transcribe job asks for one; one from captions, none).
 
 Reported per case: the makespan (first download start to the last store) against the bound
 (the larger of the paced download time, (videos per account - 1) x gap + one transfer, and the
@@ -62,13 +63,15 @@ def run_case(root: Path, videos: int, gap: float, sleep: dict[str, float], slots
         "pacing": {"delay": [gap, gap], "floor": 0.1, "warmup": {"videos": 0},
                    "buffer": {"min": 0, "target": 1000, "max": 1000, "fast": 1.0, "slow": 1.0}},
         "benchmark": {"sleep": sleep, "captioned": captioned or 0.0},
+        # Each Whisper job asks for a GPU (the stand-in uses none): the slots are the scheduler's.
+        "transcribe": {"device": "cuda"},
         "captions": {"enabled": enabled, "pacing": {"delay": [sleep.get("captions", 0.0)] * 2, "floor": 0.0}},
     }  # fmt: skip
     (root / "bench.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root),
                "--profile", str(REPO / "profiles/local"), "-j", "64",
                "--set-threads", "transcribe=1", "mine=1", "evaluate=1",
-               "--set-resources", "transcribe:transcribe_slot=1", "--resources", f"transcribe_slot={slots}", "llm=8",
+               "--resources", f"gpu={slots}", "llm=8",
                "--configfile", str(root / "bench.yaml")]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode:

@@ -16,12 +16,14 @@ from claimflow.batch.sources import ID_PATTERN, SourceError
 from claimflow.commands import doctor as cf_doctor
 from claimflow.commands import report as cf_report
 from claimflow.commands import runlock as cf_runlock
+from claimflow.core import atomic as cf_atomic
 from claimflow.core import config as cf_config
 from claimflow.core import layout as cf_layout
 from claimflow.core import settings as cf_settings
 from claimflow.download import accounts as cf_accounts
 from claimflow.download import captionspass as cf_captionspass
 from claimflow.download import envstop as cf_envstop
+from claimflow.download import roads as cf_roads
 from claimflow.llm import client as cf_llm
 from claimflow.store import database as cf_store
 from claimflow.store import summary as cf_summary
@@ -304,17 +306,32 @@ def assigned_account(vid):
 
 def get_account_slot(name):
     """Resource function: 1 if this download job books account `name`, else 0. The booking
-    is a pure function of the video's assigned account and the attempt (no state read).
+    is a pure function of the video's assigned account and the attempt (no state read), and of
+    the captions pass's record once the job is ready: a video whose road is certainly captions,
+    or that the pass found unavailable, books no account (it spends no turn).
     """
 
     @per_job
-    def slot(wildcards, attempt):
+    def slot(wildcards, input, attempt):
         booked = cf_accounts.book(
             assigned_account(wildcards.vid), ACCOUNT_NAMES, attempt
         )
-        return int(booked == name)
+        if booked != name:
+            return 0
+        return int(takes_a_turn(input))
 
     return slot
+
+
+def takes_a_turn(input):
+    # Snakemake asks again when the job is ready (its inputs made); before, the record is
+    # missing and the answer is the safe one (a slot).
+    if "found" not in input.keys():
+        return True
+    found = cf_atomic.read_json_or_empty(input.found)
+    return cf_roads.takes_a_turn(
+        found, SETTINGS.captions, SETTINGS.transcribe.prefer_captions
+    )
 
 
 def get_account_resources():
@@ -333,18 +350,48 @@ def get_transcribe_settings():
     return PARAMS["transcribe"]
 
 
+# A transcribe job's threads, memory and GPU follow its download's road (read from download.json
+# when the job is ready): a transcript made from captions runs no model.
+TRANSCRIBE_THREADS = 2
+
+
+TRANSCRIBE_NEEDS = (
+    {}
+)  # (download.json, its mtime or None) -> JobNeeds: one read per job's state
+
+
+def transcribe_needs(input):
+    # Snakemake asks for threads, memory and GPU one by one, at the DAG's build (no record yet)
+    # and again when the job is ready.
+    try:
+        stamp = os.stat(input.manifest).st_mtime_ns
+    except FileNotFoundError:
+        stamp = None
+    key = (input.manifest, stamp)
+    if key not in TRANSCRIBE_NEEDS:
+        TRANSCRIBE_NEEDS[key] = cf_transcribe.job_needs(
+            input.manifest,
+            input.audio,
+            SETTINGS.transcribe.model,
+            SETTINGS.transcribe_runtime,
+            TRANSCRIBE_THREADS,
+        )
+    return TRANSCRIBE_NEEDS[key]
+
+
+@per_job
+def get_transcribe_threads(wildcards, input):
+    return transcribe_needs(input).threads
+
+
 @per_job
 def get_transcribe_mem_mb(wildcards, input):
-    # Evaluated when the job is ready, so the downloaded audio's length is known.
-    seconds = cf_transcribe.audio_seconds(input.manifest, input.audio)
-    return cf_transcribe.mem_mb_for(
-        SETTINGS.transcribe.model, SETTINGS.transcribe_runtime, seconds
-    )
+    return transcribe_needs(input).mem_mb
 
 
-def get_transcribe_gpus():
-    # `device: auto` cannot know what a cluster node has: ask for a GPU with `device: cuda`.
-    return int(SETTINGS.transcribe_runtime.device == "cuda")
+@per_job
+def get_transcribe_gpus(wildcards, input):
+    return transcribe_needs(input).gpus
 
 
 def get_mine_settings():

@@ -17,10 +17,10 @@ rule transcribe:
         RESULTS.benchmark("transcribe", "{vid}")
     conda:
         "../envs/transcribe.yaml"
-    threads: 2
+    threads: get_transcribe_threads
     resources:
         mem_mb=get_transcribe_mem_mb,
-        gpu=get_transcribe_gpus(),
+        gpu=get_transcribe_gpus,
     params:
         settings=get_transcribe_settings(),
         vocabulary=get_vocabulary(),

@@ -38,6 +38,20 @@ def test_everything_else_takes_the_audio_road_and_says_why():
     assert roads.choose(None, _settings(), True).reason == "no captions pass for this video"
 
 
+def test_a_download_books_an_account_slot_unless_its_road_is_certainly_captions_or_it_is_unavailable():
+    # What the scheduler is told when the job is ready (rules/common.smk get_account_slot).
+    assert not roads.takes_a_turn(_found(HUMAN), _settings(), True)
+    assert not roads.takes_a_turn(_found(AUTO), _settings("always"), True)
+    assert not roads.takes_a_turn(_found(status=captionspass.UNAVAILABLE), _settings(), True)
+    # Only the gate's state can tell a gated channel's road: the slot, which a captions road wastes a second of.
+    assert roads.takes_a_turn(_found(AUTO), _settings("gated"), True)
+    assert roads.takes_a_turn(_found(AUTO), _settings("never"), True)
+    assert roads.takes_a_turn(_found(HUMAN), _settings(), False)  # prefer_captions off
+    assert roads.takes_a_turn(_found(HUMAN, status=captionspass.NEEDS_ACCOUNT), _settings(), True)
+    assert roads.takes_a_turn({}, _settings(), True)  # the record not made yet (the DAG being built)
+    assert roads.takes_a_turn(None, _settings(), True)
+
+
 def test_sources_in_words_old_and_new():
     assert roads.source_of({"source": "captions"}) == "human captions"
     assert roads.source_of({"source": "whisper:tiny.en"}) == "whisper tiny.en"

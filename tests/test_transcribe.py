@@ -133,11 +133,26 @@ def test_memory_reservation_follows_the_model_size_and_the_audio_length(tmp_path
     assert transcribe.mem_mb_for("tiny.en", runtime, 1800) == 500 + 1750
     assert transcribe.mem_mb_for("large-v3", runtime, 3600) == 6500 + 3500
     assert transcribe.mem_mb_for("/models/my-ct2", runtime, None) == 3000 + 3500  # unknown: an hour
+    assert 27 < transcribe.audio_seconds({"duration": None}, DEMO / "sleep.ogg") < 30  # probed from the container
+    assert transcribe.audio_seconds({"duration": 125.5}, DEMO / "sleep.ogg") == 125.5
+
+
+def test_a_transcribe_jobs_threads_memory_and_gpu_follow_its_road(tmp_path):
+    cfg = {"mem_mb": {"tiny": 500, "default": 3000}, "mem_mb_per_audio_hour": 3500, "device": "cuda"}
+    runtime = settings.load({"transcribe": cfg}).transcribe_runtime
     manifest = tmp_path / "download.json"
-    manifest.write_text('{"duration": null}')
-    assert 27 < transcribe.audio_seconds(manifest, DEMO / "sleep.ogg") < 30  # probed from the container
-    manifest.write_text('{"duration": 125.5}')
-    assert transcribe.audio_seconds(manifest, DEMO / "sleep.ogg") == 125.5
+    manifest.write_text('{"road": "captions", "duration": 3600}')
+    captions = transcribe.job_needs(manifest, tmp_path / "audio", "tiny.en", runtime, 2)
+    assert captions == transcribe.JobNeeds(threads=1, mem_mb=transcribe.CAPTIONS_MEM_MB, gpus=0)
+    manifest.write_text('{"road": "audio", "duration": 3600}')
+    assert transcribe.job_needs(manifest, tmp_path / "audio", "tiny.en", runtime, 2) == transcribe.JobNeeds(2, 4000, 1)
+    manifest.write_text('{"duration": 1800}')  # downloaded before the captions pass: audio
+    assert transcribe.job_needs(manifest, tmp_path / "audio", "tiny.en", runtime, 2).gpus == 1
+    # Before the job is ready (the DAG being built) the record is missing: the larger ask.
+    missing = transcribe.job_needs(tmp_path / "none.json", tmp_path / "audio", "tiny.en", runtime, 2)
+    assert missing == transcribe.JobNeeds(2, 500 + 3500, 1)
+    cpu = settings.load({"transcribe": cfg | {"device": "cpu"}}).transcribe_runtime
+    assert transcribe.job_needs(tmp_path / "none.json", tmp_path / "audio", "tiny.en", cpu, 2).gpus == 0
 
 
 @pytest.mark.integration

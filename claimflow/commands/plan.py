@@ -58,12 +58,9 @@ class Batch:
     paces: tuple[tuple[tuple[float, float], float], ...] = ()
     captioned: float = 0.0  # the share of videos with usable captions (the captions road)
     captions_seconds: float = 0.0  # the captions pass's mean time per video (its gap); 0: no pass
-    # A captioned video's transcription job: its transcript made from the captions (seconds, not
-    # Whisper's minutes, but on the same slots).
+    # A captioned video's transcription job: its transcript made from the captions, seconds on one
+    # CPU thread, off the transcription slots (its job asks for no GPU: rules/common.smk).
     captioned_transcribe_seconds: float = 0.0
-
-    def transcribe_seconds(self, video: int) -> float:
-        return self.captioned_transcribe_seconds if self.is_captioned(video) else self.stages["transcribe"].seconds
 
     def is_captioned(self, video: int) -> bool:
         """Video `video` has usable captions: the share spread evenly through the batch."""
@@ -150,8 +147,7 @@ def simulate(batch: Batch) -> Outcome:
         while queues[stage] and busy[stage] < batch.stages[stage].workers:
             video = queues[stage].pop(0)
             busy[stage] += 1
-            seconds = batch.transcribe_seconds(video) if stage == "transcribe" else batch.stages[stage].seconds
-            push(now + seconds, stage, video)
+            push(now + batch.stages[stage].seconds, stage, video)
 
     for account in range(batch.accounts):
         plan_download(account, 0.0)
@@ -162,9 +158,12 @@ def simulate(batch: Batch) -> Outcome:
     while events:
         now, _, kind, item = heapq.heappop(events)
         if kind == "captioned":  # no audio, not in the buffer (claimflow/download/buffer.py): its transcript
-            downloaded[item] = now  # from the captions, on the transcription slots
-            queues["transcribe"].append(item)
-            start_work("transcribe", now)
+            downloaded[item] = now  # from the captions, off the transcription slots
+            push(now + batch.captioned_transcribe_seconds, "from captions", item)
+            continue
+        if kind == "from captions":
+            queues[PROCESSING[1]].append(item)
+            start_work(PROCESSING[1], now)
             continue
         if kind == "start":
             account = item
@@ -215,16 +214,15 @@ def bound(batch: Batch) -> tuple[str, float]:
 
 def two_road_bound(batch: Batch) -> tuple[str, float]:
     """The stage whose total work bounds the batch, and that bound in seconds: the captions pass
-    asks every video, the accounts and transcription see only the audio road's videos, and
-    mining, evaluation and storing see them all."""
+    asks every video, the accounts and transcription see only the audio road's videos (a
+    transcript from captions holds no transcription slot), and mining, evaluation and storing
+    see them all."""
     audio = batch.audio_videos
     work = {"captions pass": batch.videos * batch.captions_seconds,
             "download": audio * 3600.0 / batch.download_per_hour() if audio else 0.0}  # fmt: skip
     for stage in PROCESSING:
         work[stage] = batch.videos * batch.stages[stage].seconds / batch.stages[stage].workers
-    work["transcribe"] = ((audio * batch.stages["transcribe"].seconds
-                           + (batch.videos - audio) * batch.captioned_transcribe_seconds)
-                          / batch.stages["transcribe"].workers)  # fmt: skip
+    work["transcribe"] = audio * batch.stages["transcribe"].seconds / batch.stages["transcribe"].workers
     stage = max(work, key=work.__getitem__)
     return stage, work[stage]
 

@@ -109,9 +109,10 @@ def book(assigned: str, names: list[str], attempt: int = 1) -> str:
     return names[(start + attempt - 1) % len(names)]
 
 
-def booked_from_resources(resources: Any, accounts: list[Account]) -> str:
-    """The account whose slot the job holds (the `account_<name>` resource set to 1)."""
-    return next(a.name for a in accounts if resources.get(a.resource, 0))
+def booked_from_resources(resources: Any, accounts: list[Account]) -> str | None:
+    """The account whose slot the job holds (the `account_<name>` resource set to 1); None for a
+    job that books none (its video takes the captions road, or is unavailable: no turn)."""
+    return next((a.name for a in accounts if resources.get(a.resource, 0)), None)
 
 
 def all_disabled(accounts: list[Account], state_dir: str | os.PathLike[str]) -> bool:

@@ -69,6 +69,22 @@ def choose(found: dict[str, Any] | None, settings: CaptionsPass, prefer_captions
     return Road(AUDIO, "no captions in the accepted languages")
 
 
+def takes_a_turn(found: dict[str, Any] | None, settings: CaptionsPass, prefer_captions: bool) -> bool:
+    """Whether the download job of a video whose captions pass recorded `found` may spend an
+    account's turn, so books the account's slot: not when the video is unavailable (found
+    without an account) nor when its road is certainly captions. A pure function of the record
+    and the settings (the scheduler asks it when the job is ready, before any state is read), so
+    it answers yes where only the gate's state can tell (`captions.automatic: gated`): a job
+    holding a slot it does not use costs a second, one without a slot it needs would break the
+    account's one-at-a-time."""
+    if not found:
+        return True
+    if found.get("status") == "unavailable":
+        return False
+    road = choose(found, settings, prefer_captions)  # no gate: gated automatic captions say audio
+    return road.name != CAPTIONS
+
+
 def source_of(transcript: dict[str, Any]) -> str:
     """What a transcript was made from, in words: 'human captions', 'automatic captions' or
     'whisper <model>' (transcripts made before the captions pass say 'captions' or

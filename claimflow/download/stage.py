@@ -241,7 +241,7 @@ def _keep_captions(job: Job, info: dict[str, Any], manifest: dict[str, Any]) -> 
     atomic.write_text(job.captions_out, "")
 
 
-def _candidates(booked: str, accounts: list[Account], state_dir: Path) -> list[Account]:
+def _candidates(booked: str | None, accounts: list[Account], state_dir: Path) -> list[Account]:
     """The booked account first, then the others, least recently used first."""
     states = read_states(state_dir, [a.name for a in accounts])
     others = sorted((a for a in accounts if a.name != booked), key=lambda a: states[a.name].get("last_start") or 0)
@@ -252,7 +252,7 @@ def run(
     *,
     vid: str,
     url: str,
-    booked: str,
+    booked: str | None,
     accounts: list[Account],
     audio_out: str | Path,
     manifest_out: str | Path,
@@ -267,6 +267,10 @@ def run(
     roads_settings: CaptionsPass | None = None,
 ) -> dict[str, Any]:
     """Download one video; write `audio` and `download.json` atomically.
+
+    `booked`: the account whose slot the job holds; None when the scheduler saw that the video
+    needs no turn (claimflow/download/roads.py takes_a_turn). Should such a video need one after
+    all, it takes the least recently used account: the account's lock still keeps its gap.
 
     `found`: the video's captions pass record (captions.json; None for a video downloaded before
     the pass existed). When its captions are usable (claimflow/download/roads.py), the video
@@ -292,6 +296,7 @@ def run(
                 return gate.verdict(job.state_root, channel, vid, gate_settings)
 
         road = roads.choose(record, roads_settings, job.captions_langs is not None, asks) if roads_settings else None
+        # What the scheduler was told (roads.takes_a_turn) must agree: no turn, no slot booked.
         if record and record.get("status") == captionspass.UNAVAILABLE:
             # The video's own property, found without an account: no turn is spent on it.
             outcome = outcomes.Outcome(outcomes.UNAVAILABLE, str(record.get("reason")),

@@ -11,11 +11,13 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claimflow.core import atomic
 from claimflow.core.settings import CaptionsGate, TranscribeResult, TranscribeRuntime
+from claimflow.download import roads
 from claimflow.transcribe import gate
 from claimflow.transcribe.captions import CaptionWriter, read_track
 from claimflow.transcribe.whisper import WhisperTranscriber
@@ -39,10 +41,37 @@ def mem_mb_for(model_name: str, runtime: TranscribeRuntime, audio_seconds: float
     return base + int(math.ceil(hours * runtime.mem_mb_per_audio_hour))
 
 
-def audio_seconds(manifest_path: str | Path, audio_path: str | Path) -> float | None:
-    """The audio's duration: from download.json, else from the container; None if unknown."""
+# A captions road transcript: a track parsed in Python (measured under 100 MB), no model.
+CAPTIONS_MEM_MB = 300
+
+
+@dataclass(frozen=True)
+class JobNeeds:
+    """What a transcribe job asks the scheduler for: by its download's road, since a
+    transcript made from captions runs no model (no GPU, one thread, little memory)."""
+
+    threads: int
+    mem_mb: int
+    gpus: int
+
+
+def job_needs(manifest_path: str | Path, audio_path: str | Path, model_name: str, runtime: TranscribeRuntime,
+              threads: int) -> JobNeeds:  # fmt: skip
+    """A transcribe job's needs from its download.json (Snakemake asks once the job is ready;
+    before, the file is missing and the answer is the audio road's, the larger)."""
+    manifest = atomic.read_json_or_empty(manifest_path)
+    if roads.of_manifest(manifest) == roads.CAPTIONS:
+        return JobNeeds(threads=1, mem_mb=CAPTIONS_MEM_MB, gpus=0)
+    # No record yet: no audio either (nothing to probe); the length is unknown, an hour assumed.
+    mem_mb = mem_mb_for(model_name, runtime, audio_seconds(manifest, audio_path) if manifest else None)
+    # `device: auto` cannot know what a cluster node has: a GPU is asked for with `device: cuda`.
+    return JobNeeds(threads=threads, mem_mb=mem_mb, gpus=int(runtime.device == "cuda"))
+
+
+def audio_seconds(manifest: dict[str, Any], audio_path: str | Path) -> float | None:
+    """The audio's duration: from download.json's record, else from the container; None if unknown."""
     try:
-        duration = atomic.read_json(manifest_path).get("duration")
+        duration = manifest.get("duration")
         if duration:
             return float(duration)
         import av  # PyAV loads FFmpeg's libraries: only when the manifest has no duration
