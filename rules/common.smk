@@ -353,11 +353,8 @@ def get_transcribe_settings():
 # A transcribe job's threads, memory and GPU follow its download's road (read from download.json
 # when the job is ready): a transcript made from captions runs no model.
 TRANSCRIBE_THREADS = 2
-
-
-TRANSCRIBE_NEEDS = (
-    {}
-)  # (download.json, its mtime or None) -> JobNeeds: one read per job's state
+# (download.json, its mtime or None) -> JobNeeds: one read per job's state.
+TRANSCRIBE_NEEDS = {}
 
 
 def transcribe_needs(input):
