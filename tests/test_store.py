@@ -1,6 +1,7 @@
 import contextlib
 import shutil
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,22 @@ def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tm
     assert "v1 0.127, v2 0.200" in page
     store.forget_gates(db, ["<UC1>"], timeout=5)  # claimflow gate --reset
     assert report.gates_of(db) == [] and report._gates([]) == []
+
+
+def test_the_reports_header_says_where_the_batch_stands_also_when_its_own_last_rule_makes_it():
+    from types import SimpleNamespace
+
+    from claimflow.commands import report
+
+    def header(running: bool, eta: float | None) -> str:
+        status = SimpleNamespace(snakemake_running=running, eta_seconds=eta, bound_by=None, last_run=None)
+        context = report.Context(generated_at=1.8e9, results="/r", status=status)
+        return report._header(report.ReportData([], [], {}, {}, {}, {}, Counter(), {}, (1, 2), (0, 0, 0),
+                                                context=context))  # fmt: skip
+
+    assert "every video is done; the run is finishing" in header(True, 0)  # the run's last rule: not "ETA done"
+    assert "the batch is running; ETA 1h 00m" in header(True, 3600)
+    assert "the batch is not running" in header(False, None)
 
 
 def test_every_migration_from_an_empty_database_gives_the_current_schema(tmp_path):

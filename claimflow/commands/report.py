@@ -499,6 +499,9 @@ def _header(data: ReportData) -> str:
             state = "the batch is not running"
             if (run := status.last_run) is not None:
                 state += f"; its last run ended {_e(clock(run.ended, now))}, after {duration(run.seconds)}"
+        elif status.eta_seconds == 0:
+            # Made by the run's own last rule: everything is done but the run has not ended.
+            state = "every video is done; the run is finishing"
         else:
             state = f"the batch is running; ETA {_e(eta(status.eta_seconds))}"
             if status.bound_by:
