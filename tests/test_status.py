@@ -120,6 +120,15 @@ def test_rates_and_the_eta_name_the_stage_that_bounds_the_batch(tmp_path: Path, 
     assert found.elapsed_seconds == pytest.approx(3 * hour + 30)
 
 
+def test_a_first_download_stamped_ahead_of_this_clock_gives_no_rate_rather_than_a_negative_one(tmp_path: Path):
+    # Results written on another host whose clock runs ahead (or this clock set back).
+    ahead = {"one": [NOW + 600 + 60 * i for i in range(5)]}
+    config = make_batch(tmp_path, {"one": 5}, ahead)
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    assert found.audio_hours == pytest.approx(0.5)
+    assert found.audio_hours_per_hour is None and found.stages["download"].per_hour is None
+
+
 def test_without_a_live_run_there_is_no_eta_but_the_last_runs_times(tmp_path: Path):
     import datetime as dt
 

@@ -377,7 +377,8 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         accounts=account_statuses(config, settings, now),
         buffer=BufferStatus(buffer_size, buffer.min, buffer.target, buffer.max),
         audio_hours=round(audio_hours, 4),
-        audio_hours_per_hour=round(audio_hours / (elapsed / HOUR), 4) if elapsed else None,
+        # A first download stamped ahead of this clock (another host's, or a clock set back) gives no rate.
+        audio_hours_per_hour=round(audio_hours / (elapsed / HOUR), 4) if elapsed and elapsed > 0 else None,
         audio_hours_last_hour=round(sum(h for t, h in audio if t >= now - HOUR), 4),
         llm=usage,
         eta_seconds=eta,
