@@ -277,6 +277,13 @@ BEFORE_CAPTIONS = cf_captionspass.downloaded_before(
     RESULTS.downloaded_before_captions,
     write=workflow.is_main_process and not workflow.remote_exec,
 )
+# The videos downloaded with the pass's record as an input (one file, made by this release's first
+# run): they keep it, even where the pass would not ask now (claimflow/download/captionspass.py).
+ASKED_BEFORE = cf_captionspass.asked_before(
+    RESULTS.root,
+    RESULTS.asked_before,
+    write=workflow.is_main_process and not workflow.remote_exec,
+)
 if "captions_pass" not in workflow.global_resources:
     workflow.register_resource("captions_pass", 1)
 
@@ -285,11 +292,14 @@ if "captions_pass" not in workflow.global_resources:
 def get_captions_found(wildcards):
     # unpack(): no input at all for a video downloaded before the pass existed, nor for one
     # the pass has nothing to ask about (a local file, a media file's own address).
-    if wildcards.vid in BEFORE_CAPTIONS or not cf_captionspass.asks(
-        source_of(wildcards.vid).url
-    ):
+    found = {"found": RESULTS.video(wildcards.vid, cf_layout.FOUND)}
+    if wildcards.vid in BEFORE_CAPTIONS:
         return {}
-    return {"found": RESULTS.video(wildcards.vid, cf_layout.FOUND)}
+    if wildcards.vid in ASKED_BEFORE:
+        return found
+    if not cf_captionspass.asks(source_of(wildcards.vid).url):
+        return {}
+    return found
 
 
 @per_job

@@ -137,3 +137,21 @@ def test_gated_automatic_captions_follow_the_channels_verdict():
     assert rejected.reason == "automatic captions rejected for UC123"
     assert roads.choose(_found(HUMAN), _settings("gated"), True, verdict("rejected")).track == HUMAN
     assert asked == ["UC123"] * 3  # human captions never ask the gate
+
+
+def test_downloads_made_with_the_passs_record_as_input_keep_it_once_recorded(tmp_path: Path):
+    # a945f25 asked the captions pass about local files and media addresses; later releases do
+    # not: a download made with captions.json as its input must keep it, or the batch is redone.
+    results = tmp_path / "results"
+    for vid, files in {"asked": (layout.FOUND, layout.DOWNLOAD), "before": (layout.DOWNLOAD,),
+                       "pending": (layout.FOUND,)}.items():  # fmt: skip
+        (results / vid).mkdir(parents=True)
+        for name in files:
+            (results / vid / name).write_text("{}")
+    record = str(results / "asked-before-captions.txt")
+    assert captionspass.asked_before(str(results), record, write=False) == frozenset()  # a cluster job writes nothing
+    assert captionspass.asked_before(str(results), record, write=True) == {"asked"}
+    (results / "later").mkdir()
+    for name in (layout.FOUND, layout.DOWNLOAD):
+        (results / "later" / name).write_text("{}")
+    assert captionspass.asked_before(str(results), record, write=True) == {"asked"}  # read, not remade

@@ -86,6 +86,7 @@ class Results:
     # The videos downloaded before the captions pass existed (written once, by the first run of
     # a release that has it): their downloads keep the inputs they were made with.
     downloaded_before_captions = Under("downloaded-before-captions.txt")
+    asked_before = Under("asked-before-captions.txt")
 
     @classmethod
     def of(cls, configured: str | Path | Results) -> Results:

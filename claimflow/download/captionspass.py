@@ -211,6 +211,30 @@ def downloaded_before(results: str, record: str, write: bool) -> frozenset[str]:
     return frozenset(before)
 
 
+def asked_before(results: str, record: str, write: bool) -> frozenset[str]:
+    """The videos downloaded with the captions pass's record as an input: those with both a
+    captions.json and a download.json when this release first ran on the batch (its main process,
+    `write`, makes `record` then; later parses read it). Their downloads keep that input even
+    where the pass would not ask now: a945f25 asked about local files and media addresses, later
+    releases do not, and without this every such download (and all after it) would run again."""
+    try:
+        lines = (line.strip() for line in Path(record).read_text().splitlines())
+        return frozenset(line for line in lines if line and not line.startswith("#"))
+    except FileNotFoundError:
+        pass
+    if not write:
+        return frozenset()
+    asked = sorted(
+        vid for vid in downloads_on_disk(results) if os.path.exists(os.path.join(results, vid, layout.FOUND))
+    )
+    try:
+        atomic.write_text(record, "# downloaded with captions.json as an input: kept as one\n"
+                          + "".join(f"{vid}\n" for vid in asked))  # fmt: skip
+    except OSError as error:  # a full or read-only disk: this run still knows them
+        log.warning("cannot write %s (%s)", record, error)
+    return frozenset(asked)
+
+
 def downloads_on_disk(results: str) -> list[str]:
     """The video folders of `results` that hold a download.json (one directory scan)."""
     try:
