@@ -18,11 +18,15 @@ from tests.conftest import REPO, planned_jobs, run_workflow
 pytestmark = pytest.mark.slow
 
 FIXTURES = REPO / "tests/fixtures"
-MADE_BY = json.loads((FIXTURES / "upgrade-fixtures.json").read_text())["commit"]
+# Each earlier release's batches: d1630c9 from before the captions pass; a945f25 its first step,
+# which asked the pass about media addresses too (later releases do not).
+MADE_BY = json.loads((FIXTURES / "upgrade-fixtures.json").read_text())["commits"]
+# What a rerun may add: the records of what the downloads were made with (claimflow/download/captionspass.py).
+RECORDS = ("downloaded-before-captions.txt", "asked-before-captions.txt")
 
 
-def _unpack(kind: str, into: Path) -> dict:
-    with tarfile.open(FIXTURES / f"upgrade-{MADE_BY[:7]}-{kind}.tar.gz") as archive:
+def _unpack(commit: str, kind: str, into: Path) -> dict:
+    with tarfile.open(FIXTURES / f"upgrade-{commit[:7]}-{kind}.tar.gz") as archive:
         archive.extractall(into, filter="tar")  # the files' times as they were: Snakemake compares them
     return {"configs": (REPO / "config/config.yaml", into / "upgrade.yaml"), "jobs": 4}
 
@@ -35,25 +39,29 @@ def _times(results: Path) -> dict[Path, int]:
     }
 
 
-def test_a_batch_finished_by_the_earlier_release_has_nothing_to_do(tmp_path: Path):
-    batch = _unpack("finished", tmp_path)
+@pytest.mark.parametrize("commit", MADE_BY, ids=lambda c: c[:7])
+def test_a_batch_finished_by_the_earlier_release_has_nothing_to_do(tmp_path: Path, commit: str):
+    batch = _unpack(commit, "finished", tmp_path)
     before = _times(tmp_path / "results")
     plan = run_workflow(tmp_path, "-n", **batch)
     assert "Nothing to be done" in plan.stdout + plan.stderr, (plan.stdout + plan.stderr)[-3000:]
     run = run_workflow(tmp_path, runner="run", **batch)
     assert "Nothing to be done" in run.stdout + run.stderr
     after = _times(tmp_path / "results")
-    # Not a file rewritten (no token, no request); one file added: the videos downloaded before
-    # the captions pass existed, whose downloads keep the inputs they were made with.
-    record = tmp_path / "results/downloaded-before-captions.txt"
-    assert {p: t for p, t in after.items() if p != record} == before
-    listed = [line for line in record.read_text().splitlines() if not line.startswith("#")]
-    assert sorted(listed) == sorted(p.parent.name for p in (tmp_path / "results").glob("*/download.json"))
-    assert len(listed) == 4
+    # Not a file rewritten (no token, no request); files added: the records of what the downloads
+    # were made with (before the captions pass existed, or with its record as their input).
+    records = [tmp_path / "results" / name for name in RECORDS]
+    assert {p: t for p, t in after.items() if p not in records} == {p: t for p, t in before.items() if p not in records}
+    downloads = sorted(p.parent.name for p in (tmp_path / "results").glob("*/download.json"))
+    asked = sorted(p.parent.name for p in (tmp_path / "results").glob("*/captions.json"))
+    listed = [[line for line in r.read_text().splitlines() if not line.startswith("#")] for r in records]
+    assert len(downloads) == 4 and sorted(listed[0]) == (downloads if not asked else [])
+    assert sorted(listed[1]) == asked  # a945f25 asked about all four, the media address too
 
 
-def test_a_batch_half_done_by_the_earlier_release_finishes_only_what_was_missing(tmp_path: Path):
-    batch = _unpack("half", tmp_path)
+@pytest.mark.parametrize("commit", MADE_BY, ids=lambda c: c[:7])
+def test_a_batch_half_done_by_the_earlier_release_finishes_only_what_was_missing(tmp_path: Path, commit: str):
+    batch = _unpack(commit, "half", tmp_path)
     results = tmp_path / "results"
     stored = sorted(p.parent.name for p in results.glob("*/stored.json"))
     (transcribed,) = [p.parent.name for p in results.glob("*/transcript.json") if p.parent.name not in stored]
