@@ -1,0 +1,100 @@
+"""Claim embeddings: what links a claim to the claims that say the same thing in other videos.
+
+The bundled model is wordllama's `l2_supercat` (a static 256-dimension embedding whose weights
+ship inside its wheel: no network, no GPU, 10,000 sentences in about half a second on one core).
+Vectors are unit length and stored quantized to int8 (`quantize`): a quarter of float32's size,
+and similarities computed from them are exact integers whatever the order of the arithmetic
+(see `similarity`), so linking a video at a time and rebuilding the whole batch agree to the
+last edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DIM = 256
+# int8 units: a unit vector's components scaled to +-127. A dot product of two quantized vectors
+# is an integer of at most 256 x 127^2 = 4,129,024 < 2^24 in magnitude, so it is exact in float32
+# (BLAS may add in any order; every partial sum is an integer float32 holds exactly).
+SCALE = 127
+
+
+@dataclass(frozen=True)
+class Model:
+    """An embedding model's identity: a result setting (changing it relinks, nothing else)."""
+
+    provider: str  # wordllama | openai
+    name: str  # l2_supercat, or the endpoint's model
+    dim: int = DIM
+
+    @property
+    def identity(self) -> str:
+        return f"{self.provider}:{self.name}:{self.dim}"
+
+
+WORDLLAMA = Model("wordllama", "l2_supercat", DIM)
+
+
+class Embedder(Protocol):
+    model: Model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+class WordLlamaEmbedder:
+    """The bundled model, loaded from the wheel's own files (never downloaded)."""
+
+    def __init__(self, model: Model = WORDLLAMA):
+        # wordllama loads its weights and tokenizer (0.7 s): only in the jobs that embed.
+        import wordllama
+
+        # The wheel carries the tokenizer under the package folder; wordllama's own default cache
+        # (~/.cache) would look for a download.
+        self.model = model
+        folder = Path(wordllama.__file__).parent
+        self._model = wordllama.WordLlama.load(
+            config=model.name, dim=model.dim, cache_dir=folder, disable_download=True
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.model.dim), dtype=np.float32)
+        vectors = np.asarray(self._model.embed(list(texts), norm=True), dtype=np.float32)
+        return vectors.reshape(len(texts), self.model.dim)
+
+
+def quantize(vectors: np.ndarray) -> np.ndarray:
+    """Unit float vectors to int8 (x127, rounded). Quantization moves a cosine by about 0.002
+    (measured on STS-B: benchmarks/similarity.py), well inside the threshold's own margin."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors, dtype=np.float32), where=norms > 0)
+    return np.clip(np.rint(unit * SCALE), -SCALE, SCALE).astype(np.int8)
+
+
+def threshold_units(cosine: float) -> int:
+    """A cosine threshold in the integer units `similarity` returns (x127^2, rounded up)."""
+    return int(np.ceil(cosine * SCALE * SCALE - 1e-9))
+
+
+def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """The integer dot products of int8 `rows` (n x d) with int8 `queries` (m x d): an n x m
+    int32 array, exact (float32 matrix products of small integers), in chunks of rows so a
+    memory-mapped index is read a slice at a time."""
+    out = np.empty((rows.shape[0], queries.shape[0]), dtype=np.int32)
+    q = queries.astype(np.float32).T
+    for start in range(0, rows.shape[0], chunk):
+        block = np.asarray(rows[start : start + chunk], dtype=np.float32)
+        out[start : start + chunk] = (block @ q).astype(np.int32)
+    return out
+
+
+def cosine(units: np.ndarray | int) -> np.ndarray | float:
+    """Integer similarity back to a cosine (for people: reports, the database)."""
+    return np.asarray(units) / float(SCALE * SCALE)

@@ -1,0 +1,93 @@
+"""Claims linked across videos (claimflow/store/clusters.py): linking a video at a time gives the
+clusters the whole batch's components give, in any order of arrival and after a relink."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+
+from claimflow.knowledge import embed
+from claimflow.store import clusters
+
+
+def _batch(
+    videos: int = 12, claims: int = 6, topics: int = 10, seed: int = 7
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Claims near one of `topics` directions (the same claim said in several videos) or alone."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(topics, embed.DIM))
+    batch = {}
+    for v in range(videos):
+        vid = f"v{v:02d}"
+        rows = []
+        for _ in range(claims):
+            if rng.random() < 0.6:
+                rows.append(centres[rng.integers(topics)] + rng.normal(scale=0.35, size=embed.DIM))
+            else:
+                rows.append(rng.normal(size=embed.DIM))
+        batch[vid] = ([f"{vid}/{c}" for c in range(claims)], embed.quantize(np.array(rows, dtype=np.float32)))
+    return batch
+
+
+def _linked(batch: dict, order: list[str], linking: clusters.Linking) -> dict[str, list[str]]:
+    conn = sqlite3.connect(":memory:")
+    clusters.create(conn)
+    for vid in order:
+        keys, vectors = batch[vid]
+        clusters.link(conn, vid, keys, vectors, linking)
+    return clusters.clusters(conn)
+
+
+def _components(batch: dict, linking: clusters.Linking) -> dict[str, list[str]]:
+    keys = [k for vid in sorted(batch) for k in batch[vid][0]]
+    vectors = np.concatenate([batch[vid][1] for vid in sorted(batch)])
+    sims = embed.similarity(vectors, vectors)
+    parent = list(range(len(keys)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(sims >= linking.same_units), strict=True):
+        parent[find(i)] = find(j)
+    groups: dict[int, list[str]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(find(i), []).append(key)
+    return {min(g): sorted(g) for g in groups.values()}
+
+
+def test_linking_a_video_at_a_time_gives_the_batchs_components_in_any_order():
+    batch = _batch()
+    linking = clusters.Linking(same=0.6, near=0.3)
+    whole = _components(batch, linking)
+    assert max(len(m) for m in whole.values()) >= 4 and len(whole) < sum(len(k) for k, _ in batch.values())
+    forwards = _linked(batch, sorted(batch), linking)
+    backwards = _linked(batch, sorted(batch, reverse=True), linking)
+    shuffled = _linked(batch, list(np.random.default_rng(1).permutation(sorted(batch))), linking)
+    assert forwards == backwards == shuffled == whole
+
+
+def test_a_relinked_video_leaves_the_clusters_a_batch_without_its_old_claims_has():
+    batch = _batch(seed=11)
+    linking = clusters.Linking(same=0.6, near=0.3)
+    conn = sqlite3.connect(":memory:")
+    clusters.create(conn)
+    for vid in sorted(batch):
+        clusters.link(conn, vid, *batch[vid], linking)
+    # The video that holds clusters together re-mined: its claims now say nothing the others say.
+    bridge = max(batch, key=lambda vid: len({c for c in clusters.clusters(conn) if c.startswith(vid)}))
+    lone = embed.quantize(np.random.default_rng(3).normal(size=(2, embed.DIM)).astype(np.float32))
+    changed = dict(batch) | {bridge: ([f"{bridge}/a", f"{bridge}/b"], lone)}
+    clusters.link(conn, bridge, *changed[bridge], linking)
+    assert clusters.clusters(conn) == _components(changed, linking)
+
+
+def test_similarities_are_exact_integers_and_the_threshold_is_in_their_units():
+    rng = np.random.default_rng(0)
+    vectors = embed.quantize(rng.normal(size=(300, embed.DIM)).astype(np.float32))
+    exact = vectors.astype(np.int64) @ vectors.astype(np.int64).T
+    assert (embed.similarity(vectors, vectors, chunk=7) == exact).all()
+    assert embed.threshold_units(0.8) == int(np.ceil(0.8 * 127 * 127))
+    assert abs(embed.cosine(int(exact[0, 0])) - 1.0) < 0.01  # a unit vector with itself
