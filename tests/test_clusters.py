@@ -91,3 +91,24 @@ def test_similarities_are_exact_integers_and_the_threshold_is_in_their_units():
     assert (embed.similarity(vectors, vectors, chunk=7) == exact).all()
     assert embed.threshold_units(0.8) == int(np.ceil(0.8 * 127 * 127))
     assert abs(embed.cosine(int(exact[0, 0])) - 1.0) < 0.01  # a unit vector with itself
+
+
+def test_near_claims_of_other_videos_become_candidate_pairs_bounded_per_claim():
+    rng = np.random.default_rng(5)
+    claim = rng.normal(size=embed.DIM)
+    # One video's claim, and in four others the claim with growing changes: near, not the same.
+    rows = {"v0": claim, **{f"v{n}": claim + rng.normal(scale=0.5 + 0.1 * n, size=embed.DIM) for n in range(1, 5)}}
+    linking = clusters.Linking(same=0.95, near=0.5, pairs_per_claim=2)
+    conn = sqlite3.connect(":memory:")
+    clusters.create(conn)
+    for vid, row in rows.items():
+        clusters.link(conn, vid, [f"{vid}/c1"], embed.quantize(np.array([row], dtype=np.float32)), linking)
+    pairs = conn.execute("SELECT a, b, similarity FROM claim_pairs ORDER BY a, b").fetchall()
+    assert pairs and all(a < b and a.split("/")[0] != b.split("/")[0] for a, b, _ in pairs)
+    assert all(0.5 <= sim < 0.95 for _, _, sim in pairs)
+    for vid in rows:  # at most two asked for each arriving claim
+        arrived_later = [p for p in pairs if max(p[:2]) == f"{vid}/c1"]
+        assert len(arrived_later) <= 2
+    assert len(clusters.clusters(conn)) == 5  # none the same
+    clusters.link(conn, "v0", [], np.zeros((0, embed.DIM), np.int8), linking)  # v0 re-mined: no claims
+    assert not conn.execute("SELECT COUNT(*) FROM claim_pairs WHERE a = 'v0/c1' OR b = 'v0/c1'").fetchone()[0]

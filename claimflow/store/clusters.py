@@ -9,13 +9,14 @@ rebuild from the files gives, in any order. A cluster is named by its smallest m
 its name is a function of its members too; its canonical text (the best-scored member) is read
 from the members, never stored to go stale.
 
-The index lives in the database (`claim_vectors`, 256 bytes a claim: 90 MB at 7,000 videos of
+The index lives in the database (`video_vectors`, 256 bytes a claim: 90 MB at 7,000 videos of
 50 claims), in the same transactions as the clusters, so a video's relink (its claims changed)
 deletes and adds in one step and nothing can disagree after a crash.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,17 +26,19 @@ import numpy as np
 from claimflow.knowledge import embed
 
 DDL = """
-CREATE TABLE IF NOT EXISTS claim_vectors (
+CREATE TABLE IF NOT EXISTS video_vectors (  -- the index: one row per video, read whole by each link
+    vid TEXT PRIMARY KEY,
+    claim_ids TEXT NOT NULL,             -- JSON list, sorted: the rows of `vectors` in order
+    claims INTEGER NOT NULL,
+    vectors BLOB NOT NULL                -- int8, claims x dim (claimflow/knowledge/embed.py quantize)
+);
+CREATE TABLE IF NOT EXISTS claim_clusters (
     claim_key TEXT PRIMARY KEY,          -- <vid>/<claim id>
     vid TEXT NOT NULL,
-    vector BLOB NOT NULL                 -- int8 x dim (claimflow/knowledge/embed.py quantize)
-);
-CREATE INDEX IF NOT EXISTS claim_vectors_vid ON claim_vectors(vid);
-CREATE TABLE IF NOT EXISTS claim_clusters (
-    claim_key TEXT PRIMARY KEY REFERENCES claim_vectors(claim_key) ON DELETE CASCADE,
     cluster TEXT NOT NULL                -- the smallest member key
 );
 CREATE INDEX IF NOT EXISTS claim_clusters_cluster ON claim_clusters(cluster);
+CREATE INDEX IF NOT EXISTS claim_clusters_vid ON claim_clusters(vid);
 CREATE TABLE IF NOT EXISTS claim_pairs (  -- near but not the same: for the LLM to judge
     a TEXT NOT NULL, b TEXT NOT NULL,     -- a < b
     similarity REAL NOT NULL,
@@ -81,9 +84,31 @@ def create(conn: sqlite3.Connection) -> None:
     conn.executescript(DDL)
 
 
-def _vectors(blobs: Iterable[bytes], dim: int) -> np.ndarray:
-    data = b"".join(blobs)
-    return np.frombuffer(data, dtype=np.int8).reshape(-1, dim) if data else np.zeros((0, dim), dtype=np.int8)
+class _Index:
+    """Every linked video's vectors as one int8 matrix, read in one query (a row per video: 7,000
+    rows, not 350,000); a row's claim key is decoded only for the rows a search finds."""
+
+    def __init__(self, conn: sqlite3.Connection, dim: int):
+        rows = conn.execute("SELECT vid, claims, vectors, claim_ids FROM video_vectors ORDER BY vid").fetchall()
+        self.vids = [r[0] for r in rows]
+        self.starts = np.cumsum([0] + [r[1] for r in rows])
+        self._ids = [r[3] for r in rows]
+        self._decoded: dict[int, list[str]] = {}
+        data = b"".join(r[2] for r in rows)
+        self.vectors = np.frombuffer(data, dtype=np.int8).reshape(-1, dim) if data else np.zeros((0, dim), np.int8)
+
+    def key(self, row: int) -> str:
+        video = int(np.searchsorted(self.starts, row, side="right")) - 1
+        if video not in self._decoded:
+            self._decoded[video] = json.loads(self._ids[video])
+        return f"{self.vids[video]}/{self._decoded[video][row - self.starts[video]]}"
+
+
+def _video_vectors(conn: sqlite3.Connection, vid: str, dim: int) -> tuple[list[str], np.ndarray]:
+    row = conn.execute("SELECT claim_ids, vectors FROM video_vectors WHERE vid = ?", (vid,)).fetchone()
+    if row is None:
+        return [], np.zeros((0, dim), np.int8)
+    return [f"{vid}/{c}" for c in json.loads(row[0])], np.frombuffer(row[1], dtype=np.int8).reshape(-1, dim)
 
 
 def _components(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -106,21 +131,23 @@ def _components(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[
 def _unlink(conn: sqlite3.Connection, vid: str, dim: int, threshold: int) -> None:
     """Remove a video's claims; a cluster they held together may fall apart: its remaining
     members' components are recomputed among themselves (the only edges that can have changed)."""
-    touched = [row[0] for row in conn.execute(
-        "SELECT DISTINCT c.cluster FROM claim_clusters c JOIN claim_vectors v USING (claim_key) WHERE v.vid = ?",
-        (vid,))]  # fmt: skip
-    conn.execute("DELETE FROM claim_clusters WHERE claim_key IN (SELECT claim_key FROM claim_vectors WHERE vid = ?)",
-                 (vid,))  # fmt: skip
-    conn.execute("DELETE FROM claim_pairs WHERE a IN (SELECT claim_key FROM claim_vectors WHERE vid = ?) "
-                 "OR b IN (SELECT claim_key FROM claim_vectors WHERE vid = ?)", (vid, vid))  # fmt: skip
-    conn.execute("DELETE FROM claim_vectors WHERE vid = ?", (vid,))
+    touched = [r[0] for r in conn.execute("SELECT DISTINCT cluster FROM claim_clusters WHERE vid = ?", (vid,))]
+    prefix = f"{vid}/"
+    conn.execute("DELETE FROM claim_clusters WHERE vid = ?", (vid,))
+    conn.execute("DELETE FROM claim_pairs WHERE substr(a, 1, ?) = ? OR substr(b, 1, ?) = ?",
+                 (len(prefix), prefix, len(prefix), prefix))  # fmt: skip
+    conn.execute("DELETE FROM video_vectors WHERE vid = ?", (vid,))
     for cluster in touched:
-        rows = conn.execute("SELECT c.claim_key, v.vector FROM claim_clusters c JOIN claim_vectors v USING (claim_key) "
-                            "WHERE c.cluster = ? ORDER BY c.claim_key", (cluster,)).fetchall()  # fmt: skip
-        if not rows:
+        members = conn.execute("SELECT claim_key, vid FROM claim_clusters WHERE cluster = ? ORDER BY claim_key",
+                               (cluster,)).fetchall()  # fmt: skip
+        if not members:
             continue
-        keys = [r[0] for r in rows]
-        vectors = _vectors((r[1] for r in rows), dim)
+        vectors_of: dict[str, np.ndarray] = {}
+        for member_vid in sorted({m[1] for m in members}):
+            keys, vectors = _video_vectors(conn, member_vid, dim)
+            vectors_of.update(zip(keys, vectors, strict=True))
+        keys = [m[0] for m in members]
+        vectors = np.array([vectors_of[k] for k in keys], dtype=np.int8)
         sims = embed.similarity(vectors, vectors)
         edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(sims >= threshold), strict=True) if i < j]
         for key, root in _components(keys, edges).items():
@@ -135,51 +162,55 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
     dim = vectors.shape[1] if len(vectors) else embed.DIM
     same, near = linking.same_units, linking.near_units
     _unlink(conn, vid, dim, same)
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
-    keys = [keys[i] for i in order]
-    vectors = np.ascontiguousarray(vectors[order]) if len(keys) else vectors
-    existing = conn.execute("SELECT claim_key, vector FROM claim_vectors ORDER BY claim_key").fetchall()
-    old_keys = [r[0] for r in existing]
-    old = _vectors((r[1] for r in existing), dim)
-    conn.executemany("INSERT INTO claim_vectors (claim_key, vid, vector) VALUES (?, ?, ?)",
-                     [(k, vid, v.tobytes()) for k, v in zip(keys, vectors, strict=True)])  # fmt: skip
     if not keys:
         return Linked(vid, 0, 0, 0, 0)
-    cluster_of = dict(conn.execute("SELECT claim_key, cluster FROM claim_clusters"))
-    to_old = embed.similarity(old, vectors) if len(old) else np.zeros((0, len(keys)), dtype=np.int32)
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    keys = [keys[i] for i in order]
+    vectors = np.ascontiguousarray(vectors[order])
+    index = _Index(conn, dim)
+    claim_ids = [k.split("/", 1)[1] for k in keys]
+    conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors) VALUES (?, ?, ?, ?)",
+                 (vid, json.dumps(claim_ids), len(keys), vectors.tobytes()))  # fmt: skip
+    to_old = embed.similarity(index.vectors, vectors) if len(index.vectors) else np.zeros((0, len(keys)), np.int32)
     within = embed.similarity(vectors, vectors)
     edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(within >= same), strict=True) if i < j]
-    touched: set[str] = set()
+    # Whole-matrix masks (a column slice per claim would stride the index 50 times).
+    linked_to: dict[str, list[str]] = {key: [] for key in keys}  # new claim -> the old claims it is the same as
+    for i, j in zip(*np.nonzero(to_old >= same), strict=True):
+        linked_to[keys[j]].append(index.key(int(i)))
+    # The nearest claims below the same-claim threshold: candidate pairs for the LLM.
+    band: dict[int, list[tuple[int, str]]] = {}
+    for i, j in zip(*np.nonzero((to_old >= near) & (to_old < same)), strict=True):
+        band.setdefault(int(j), []).append((-int(to_old[i, j]), index.key(int(i))))
     pairs: list[tuple[str, str, float]] = []
-    for j, key in enumerate(keys):
-        column = to_old[:, j]
-        for i in np.nonzero(column >= same)[0]:
-            cluster = cluster_of[old_keys[i]]
-            touched.add(cluster)
-            edges.append((key, cluster))
-        # The nearest claims of other clusters below the same-claim threshold: candidate pairs.
-        band = np.nonzero((column >= near) & (column < same))[0]
-        nearest = sorted(band, key=lambda i: (-int(column[i]), old_keys[i]))[: linking.pairs_per_claim]
-        pairs += [(min(key, old_keys[i]), max(key, old_keys[i]), float(embed.cosine(int(column[i])))) for i in nearest]
-    # Nodes: the new claims and the clusters they touch (each already connected inside).
-    roots = _components([*keys, *sorted(touched)], edges)
-    members = {c: [r[0] for r in conn.execute("SELECT claim_key FROM claim_clusters WHERE cluster = ?", (c,))]
-               for c in touched}  # fmt: skip
-    # A component's name: its smallest member key (cluster names are their own smallest keys).
+    for j, found in band.items():
+        for units, other in sorted(found)[: linking.pairs_per_claim]:
+            pairs.append((min(keys[j], other), max(keys[j], other), float(embed.cosine(-units))))
+    old = sorted({k for found in linked_to.values() for k in found})
+    cluster_of = {}
+    for start in range(0, len(old), 500):
+        chunk = old[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        cluster_of.update(conn.execute(f"SELECT claim_key, cluster FROM claim_clusters WHERE claim_key IN ({marks})",
+                                       chunk))  # fmt: skip
+    touched = sorted({cluster_of[k] for k in old})
+    edges += [(key, cluster_of[k]) for key, found in linked_to.items() for k in found]
+    # Nodes: the new claims and the clusters they touch (each already connected inside). A
+    # component is named by its smallest member key, and a cluster's name is its smallest key.
+    roots = _components([*keys, *touched], edges)
     name: dict[str, str] = {}
     for node, root in roots.items():
-        smallest = node if node in keys else min(members[node])
-        name[root] = min(name.get(root, smallest), smallest)
-    for key in keys:
-        conn.execute("INSERT INTO claim_clusters (claim_key, cluster) VALUES (?, ?)", (key, name[roots[key]]))
+        name[root] = min(name.get(root, node), node)
+    conn.executemany("INSERT INTO claim_clusters (claim_key, vid, cluster) VALUES (?, ?, ?)",
+                     [(key, vid, name[roots[key]]) for key in keys])  # fmt: skip
     for cluster in touched:
         target = name[roots[cluster]]
         if target != cluster:
             conn.execute("UPDATE claim_clusters SET cluster = ? WHERE cluster = ?", (target, cluster))
-    merged = max(0, len(touched) - len({roots[c] for c in touched}))
     conn.executemany("INSERT OR REPLACE INTO claim_pairs (a, b, similarity) VALUES (?, ?, ?)", pairs)
-    joined = sum(1 for key in keys if roots[key] in {roots[c] for c in touched})
-    return Linked(vid, len(keys), joined, merged, len(pairs))
+    joined_roots = {roots[c] for c in touched}
+    joined = sum(1 for key in keys if roots[key] in joined_roots)
+    return Linked(vid, len(keys), joined, max(0, len(touched) - len(joined_roots)), len(pairs))
 
 
 def clusters(conn: sqlite3.Connection) -> dict[str, list[str]]:
