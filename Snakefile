@@ -37,6 +37,7 @@ include: "rules/transcribe.smk"
 include: "rules/mine.smk"
 include: "rules/evaluate.smk"
 include: "rules/store.smk"
+include: "rules/link.smk"
 include: "rules/report.smk"
 include: "rules/collections.smk"
 

@@ -43,7 +43,7 @@ except cf_settings.SettingsError as error:
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
-    for stage in ("transcribe", "mine", "evaluate")
+    for stage in ("transcribe", "mine", "evaluate", "embed", "link")
 }
 
 # This run is alive in this folder, for `claimflow run` (claimflow/commands/runlock.py): a kernel lock,
@@ -200,7 +200,10 @@ def get_final_outputs(wildcards):
     pending = []
     vids = batch_vids(pending)
     per_video = cf_targets.final_outputs(
-        RESULTS, vids, look=workflow.is_main_process and not workflow.remote_exec
+        RESULTS,
+        vids,
+        look=workflow.is_main_process and not workflow.remote_exec,
+        linked=SETTINGS.link_enabled,
     )
     stored_collections = [
         RESULTS.collection(cid, cf_layout.COLLECTION_STORED) for cid in COLLECTIONS
@@ -408,6 +411,14 @@ def get_mine_settings():
 
 def get_evaluate_settings():
     return PARAMS["evaluate"]
+
+
+def get_embed_settings():
+    return PARAMS["embed"]
+
+
+def get_link_settings():
+    return PARAMS["link"]
 
 
 # Partial work (failed windows or batches) raises a video's retry round; a changed round

@@ -25,8 +25,10 @@ def _names(folder: str) -> set[str] | None:
         return None
 
 
-def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], look: bool = True) -> list[str]:
-    """Per video its marker, then (with `look`) each product missing from a folder that exists.
+def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], look: bool = True,
+                  linked: bool = False) -> list[str]:  # fmt: skip
+    """Per video its marker (and with `linked` its link marker), then (with `look`) each product
+    missing from a folder that exists.
 
     A video never started has no folder: its marker alone plans its whole chain. Without
     `look` (a cluster job's re-parse, which never builds the default target) no folder is read.
@@ -36,6 +38,8 @@ def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], loo
     targets: list[str] = []
     for vid in vids:
         targets.append(results.video(vid, layout.STORED))
+        if linked:
+            targets.append(results.video(vid, layout.LINKED))
         if folders is None or vid not in folders:
             continue
         present = _names(results.video(vid)) or set()

@@ -165,6 +165,24 @@ class EvaluateResult:
     weights: dict[str, float]
 
 
+# -- linking across videos -----------------------------------------------------------------
+@dataclass(frozen=True)
+class EmbedResult:
+    """What decides a video's claim vectors (result setting of embed)."""
+
+    embedding: str  # the model (claimflow/knowledge/embed.py MODELS)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What decides how a video's claims are linked (result settings of link)."""
+
+    embedding: str
+    same: float
+    near: float
+    pairs_per_claim: int
+
+
 # -- downloads -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Warmup:
@@ -259,6 +277,9 @@ class Settings:
     llm_runtime: LLMRuntime
     mine: MineResult
     evaluate: EvaluateResult
+    link_enabled: bool
+    embed: EmbedResult
+    link: LinkResult
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -285,6 +306,9 @@ class Settings:
             llm_runtime=build(LLMRuntime, pick("llm", LLMRuntime)),
             mine=build(MineResult, mine),
             evaluate=build(EvaluateResult, evaluate),
+            link_enabled=bool(config["link"]["enabled"]),
+            embed=build(EmbedResult, pick("link", EmbedResult)),
+            link=build(LinkResult, pick("link", LinkResult)),
         )
 
 
@@ -300,20 +324,25 @@ def load(overrides: dict[str, Any] | None = None) -> Settings:
 # functions pass exactly these (rules/common.smk); claimflow/commands/configdoc.py derives the
 # configuration table's "a change reruns" from them, and a test holds both against dry runs.
 def rule_params() -> dict[str, tuple[str, ...]]:
-    section = lambda name, kind: tuple(f"{name}.{field}" for field in sorted(result_keys()[name]))  # noqa: E731
+    def section(name: str, kind: type) -> tuple[str, ...]:
+        return tuple(f"{name}.{f}" for f in sorted(result_keys()[name] & {f.name for f in dataclasses.fields(kind)}))
+
     return {
         "transcribe": (*section("transcribe", TranscribeResult), "vocabulary", "collections[].vocabulary"),
         "mine": (*section("llm", LLMIdentity), *section("mine", MineResult)),
         "evaluate": (*section("llm", LLMIdentity), *section("evaluate", EvaluateResult)),
         "list_collection": ("collections[].url",),
         "select_collection": ("filters.", "collections[].filters."),
+        "embed": section("link", EmbedResult),
+        "link": section("link", LinkResult),
     }
 
 
 # What runs after a rule's output changes: the per-video chain, and a collection's chain (its
 # selection also feeds the batch's list of videos: an entry newly kept is a new video, and the
 # videos already processed are not redone).
-FOLLOWS = {"transcribe": ("mine", "evaluate", "store"), "mine": ("evaluate", "store"), "evaluate": ("store",),
+FOLLOWS = {"transcribe": ("mine", "evaluate", "store", "embed", "link"), "mine": ("evaluate", "store", "embed", "link"),
+           "evaluate": ("store", "embed", "link"), "embed": ("link",), "link": (),
            "list_collection": ("select_collection", "store_collection"),
            "select_collection": ("store_collection",)}  # fmt: skip
 
@@ -326,6 +355,7 @@ def result_keys() -> dict[str, set[str]]:
         "llm": names(LLMIdentity),
         "mine": names(MineResult) - {"llm", "prompt_version"},
         "evaluate": names(EvaluateResult) - {"llm", "prompt_version"},
+        "link": names(LinkResult),
     }
 
 

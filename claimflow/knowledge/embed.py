@@ -10,6 +10,7 @@ last edge.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,56 @@ def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.
 def cosine(units: np.ndarray | int) -> np.ndarray | float:
     """Integer similarity back to a cosine (for people: reports, the database)."""
     return np.asarray(units) / float(SCALE * SCALE)
+
+
+MODELS = {"wordllama": WORDLLAMA}
+ACCEPTED = frozenset({"accept"})  # evaluation decisions whose claims are linked
+
+
+@dataclass(frozen=True)
+class Record:
+    """A video's embeddings.json: its accepted claims and their int8 vectors, in claim order."""
+
+    vid: str
+    model: str  # Model.identity
+    claim_ids: tuple[str, ...]
+    vectors: np.ndarray  # int8, len(claim_ids) x dim
+
+    def as_json(self) -> dict:
+        return {"vid": self.vid, "model": self.model, "claim_ids": list(self.claim_ids),
+                "dim": int(self.vectors.shape[1]) if self.vectors.ndim == 2 else DIM,
+                "vectors": base64.b64encode(self.vectors.tobytes()).decode()}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Record:
+        dim = int(doc.get("dim") or DIM)
+        vectors = np.frombuffer(base64.b64decode(doc.get("vectors") or ""), dtype=np.int8).reshape(-1, dim)
+        ids = tuple(doc.get("claim_ids") or ())
+        if len(ids) != len(vectors):
+            raise ValueError(f"{doc.get('vid')}: embeddings.json has {len(ids)} claims but {len(vectors)} vectors")
+        return cls(str(doc["vid"]), str(doc["model"]), ids, vectors)
+
+
+def accepted_claims(claims_doc: dict, evaluation_doc: dict) -> list[tuple[str, str]]:
+    """(claim id, text) of the claims the evaluation accepted, in claim id order."""
+    decided = {e["claim_id"]: e.get("decision") for e in evaluation_doc.get("evaluations") or []}
+    return sorted((c["claim_id"], c["claim_text"]) for c in claims_doc.get("claims") or []
+                  if decided.get(c["claim_id"]) in ACCEPTED)  # fmt: skip
+
+
+def embed_video(vid: str, claims_doc: dict, evaluation_doc: dict, embedder: Embedder) -> Record:
+    claims = accepted_claims(claims_doc, evaluation_doc)
+    vectors = quantize(embedder.embed([text for _, text in claims])) if claims else np.zeros((0, DIM), np.int8)
+    return Record(vid, embedder.model.identity, tuple(cid for cid, _ in claims), vectors)
+
+
+def embedder(name: str) -> Embedder:
+    """The embedder a setting names (link.embedding)."""
+    if name not in MODELS:
+        raise ValueError(f"link.embedding: unknown model {name!r}; one of {sorted(MODELS)}")
+    return WordLlamaEmbedder(MODELS[name])
+
+
+def empty(vid: str, name: str) -> Record:
+    """The record of a video with no accepted claim (no model loaded for it)."""
+    return Record(vid, MODELS[name].identity, (), np.zeros((0, MODELS[name].dim), np.int8))

@@ -20,31 +20,12 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from claimflow.knowledge import embed
-
-DDL = """
-CREATE TABLE IF NOT EXISTS video_vectors (  -- the index: one row per video, read whole by each link
-    vid TEXT PRIMARY KEY,
-    claim_ids TEXT NOT NULL,             -- JSON list, sorted: the rows of `vectors` in order
-    claims INTEGER NOT NULL,
-    vectors BLOB NOT NULL                -- int8, claims x dim (claimflow/knowledge/embed.py quantize)
-);
-CREATE TABLE IF NOT EXISTS claim_clusters (
-    claim_key TEXT PRIMARY KEY,          -- <vid>/<claim id>
-    vid TEXT NOT NULL,
-    cluster TEXT NOT NULL                -- the smallest member key
-);
-CREATE INDEX IF NOT EXISTS claim_clusters_cluster ON claim_clusters(cluster);
-CREATE INDEX IF NOT EXISTS claim_clusters_vid ON claim_clusters(vid);
-CREATE TABLE IF NOT EXISTS claim_pairs (  -- near but not the same: for the LLM to judge
-    a TEXT NOT NULL, b TEXT NOT NULL,     -- a < b
-    similarity REAL NOT NULL,
-    PRIMARY KEY (a, b)
-);
-"""
+from claimflow.store import database
 
 
 @dataclass(frozen=True)
@@ -81,7 +62,23 @@ class Linked:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    conn.executescript(DDL)
+    """The tables alone (what migration 8 makes), for a connection of the tests' own."""
+    conn.executescript(database.LINK_SCHEMA)
+
+
+def link_record(path: str | Path, record: embed.Record, linking: Linking, timeout: float) -> Linked:
+    """The link job: one video's record linked in one immediate transaction, waiting up to
+    `timeout` s for the write lock (claimflow/store/database.py store_job)."""
+    with database.store_job(path, timeout) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            keys = [f"{record.vid}/{cid}" for cid in record.claim_ids]
+            linked = link(conn, record.vid, keys, record.vectors, linking)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return linked
 
 
 class _Index:

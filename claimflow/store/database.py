@@ -79,6 +79,29 @@ CREATE TABLE IF NOT EXISTS caption_gates (
 """
 
 
+# Claims linked across videos (claimflow/store/clusters.py): the index, the clusters, the pairs.
+LINK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS video_vectors (  -- the index: one row per video, read whole by each link
+    vid TEXT PRIMARY KEY,
+    claim_ids TEXT NOT NULL,             -- JSON list, sorted: the rows of `vectors` in order
+    claims INTEGER NOT NULL,
+    vectors BLOB NOT NULL                -- int8, claims x dim (claimflow/knowledge/embed.py quantize)
+);
+CREATE TABLE IF NOT EXISTS claim_clusters (
+    claim_key TEXT PRIMARY KEY,          -- <vid>/<claim id>
+    vid TEXT NOT NULL,
+    cluster TEXT NOT NULL                -- the smallest member key
+);
+CREATE INDEX IF NOT EXISTS claim_clusters_cluster ON claim_clusters(cluster);
+CREATE INDEX IF NOT EXISTS claim_clusters_vid ON claim_clusters(vid);
+CREATE TABLE IF NOT EXISTS claim_pairs (  -- near but not the same: for the LLM to judge
+    a TEXT NOT NULL, b TEXT NOT NULL,     -- a < b
+    similarity REAL NOT NULL,
+    PRIMARY KEY (a, b)
+);
+"""
+
+
 # One statement each (a trigger's body has semicolons of its own).
 SEGMENTS_FTS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS segments_fts USING fts5(text, content='segments', content_rowid='rowid')",
@@ -137,6 +160,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     # step with `segments` by triggers (an external-content FTS5 table), filled from the
     # segments already stored.
     lambda conn: [conn.execute(statement) for statement in SEGMENTS_FTS],
+    # 7 -> 8: claims linked across videos: each video's vectors, each claim's cluster, and the
+    # near pairs for the LLM to judge (filled by the link jobs, not from the rows already stored).
+    lambda conn: _run_script(conn, LINK_SCHEMA),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
