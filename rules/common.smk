@@ -535,7 +535,10 @@ def finish_run(exit_with_status=True, with_report=False):
         RESULTS.usage,
         RESULTS,
     )
-    line, code = cf_summary.last_line(rows)
+    line, code = cf_summary.last_line(
+        rows,
+        len(cf_summary.link_failures(RESULTS, rows)) if SETTINGS.link_enabled else 0,
+    )
     if cf_runlock.Stop.interrupted:
         code = cf_summary.EXIT_INTERRUPTED
     stopped = cf_llm.llm_stop(STATE.root)

@@ -63,3 +63,22 @@ def test_the_last_line_counts_interrupted_videos_and_exits_130_unless_some_faile
     assert code == summary.EXIT_INTERRUPTED == 130
     assert summary.last_line([*rows, {"status": "failed:download"}])[1] == 1
     assert summary.last_line([{"status": "ok"}, {"status": "partial"}])[1] == 3
+
+
+def test_a_stored_video_whose_linking_failed_is_counted_and_fails_the_run(tmp_path):
+    results = tmp_path / "results"
+    for vid in ("linked", "broken", "waiting", "no-speech"):
+        (results / vid).mkdir(parents=True)
+    (results / "linked/linked.json").write_text("{}")
+    (results / "logs/link").mkdir(parents=True)
+    (results / "logs/link/broken.log").write_text(
+        "2026 INFO start\n2026 ERROR job failed: OperationalError: disk I/O error\n"
+    )
+    (results / "logs/embed").mkdir(parents=True)
+    (results / "logs/embed/no-speech.log").write_text("2026 ERROR job failed: ValueError: boom\n")
+    rows = [{"vid": "linked", "status": "ok"}, {"vid": "broken", "status": "ok"}, {"vid": "waiting", "status": "ok"},
+            {"vid": "no-speech", "status": "no_speech"}, {"vid": "gone", "status": "failed:mine"}]  # fmt: skip
+    assert summary.link_failures(results, rows) == ["broken", "no-speech"]
+    line, code = summary.last_line(rows[:4], unlinked=2)  # none failed a stage: the linking fails the run
+    assert code == 1 and line.endswith("2 not linked (embed or link failed: results/logs/link/)")
+    assert summary.last_line(rows[:1])[1] == 0

@@ -89,15 +89,36 @@ def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str |
     return f"{'failed' if mark == FAILED_MARK else 'interrupted'}:{stage}", reason
 
 
+def link_failures(results: str | Path | layout.Results, rows: list[dict[str, object]]) -> list[str]:
+    """Stored videos whose claims are not linked because the embed or link job failed (its log
+    says so last); a video whose linking has not run yet is not one. One stat per stored video."""
+    results = layout.Results.of(results)
+    failed = []
+    for row in rows:
+        vid = str(row["vid"])
+        if ":" in str(row.get("status")) or Path(results.video(vid, layout.LINKED)).exists():
+            continue  # not stored (failed:<stage>, pending:...), or linked
+        for stage in ("embed", "link"):
+            try:
+                text = Path(results.log(stage, vid)).read_text(errors="replace")
+            except OSError:
+                continue
+            if last_mark(text) == FAILED_MARK:
+                failed.append(vid)
+                break
+    return failed
+
+
 def _reason_class(manifest: Path) -> str:
     """Why a video is unavailable, as a class (private, removed, geo_blocked, ...)."""
     return atomic.read_json_or_empty(manifest).get("reason_class") or "unknown"
 
 
-def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
+def last_line(rows: list[dict[str, object]], unlinked: int = 0) -> tuple[str, int]:
     """The run's last line, counting videos by outcome, and the exit status it implies:
-    1 when any video failed, EXIT_INTERRUPTED when none failed but a job was stopped (Ctrl-C,
-    SIGTERM), 3 when none of those but some are partial, else 0."""
+    1 when any video failed (or, of the stored ones, `unlinked` failed to be linked across the
+    batch), EXIT_INTERRUPTED when none failed but a job was stopped (Ctrl-C, SIGTERM), 3 when
+    none of those but some are partial, else 0."""
     statuses = Counter(str(r.get("status")) for r in rows)
 
     def by_stage(kind: str) -> tuple[str, int]:
@@ -118,7 +139,9 @@ def last_line(rows: list[dict[str, object]]) -> tuple[str, int]:
         parts.append(interrupted_text)
     if pending:
         parts.append(pending_text)
-    code = 1 if failed else EXIT_INTERRUPTED if interrupted else 3 if statuses["partial"] else 0
+    if unlinked:  # stored, so counted above as what they are; their linking failed
+        parts.append(f"{unlinked} not linked (embed or link failed: results/logs/link/)")
+    code = 1 if failed or unlinked else EXIT_INTERRUPTED if interrupted else 3 if statuses["partial"] else 0
     return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
 
 
