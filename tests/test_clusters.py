@@ -112,3 +112,47 @@ def test_near_claims_of_other_videos_become_candidate_pairs_bounded_per_claim():
     assert len(clusters.clusters(conn)) == 5  # none the same
     clusters.link(conn, "v0", [], np.zeros((0, embed.DIM), np.int8), linking)  # v0 re-mined: no claims
     assert not conn.execute("SELECT COUNT(*) FROM claim_pairs WHERE a = 'v0/c1' OR b = 'v0/c1'").fetchone()[0]
+
+
+class _Fixed:
+    """An embedder for the tests' own texts: each text's vector given (the bundled model's are
+    exercised by the workflow's tests; here what is under test is the bookkeeping)."""
+
+    model = embed.WORDLLAMA
+
+    def __init__(self, vectors: dict[str, np.ndarray]):
+        self.vectors = vectors
+
+    def embed(self, texts):
+        return np.array([self.vectors[t] for t in texts], dtype=np.float32)
+
+
+def test_the_largest_clusters_read_back_with_their_best_wording_videos_and_dates(tmp_path):
+    from claimflow.store import database as store
+    from claimflow.store import query
+    from tests.test_store import _docs
+
+    rng = np.random.default_rng(2)
+    said = rng.normal(size=embed.DIM)
+    texts = {"Sleep consolidates memory.": said,
+             "Deep sleep stores memories.": said + rng.normal(scale=0.05, size=embed.DIM),
+             "Forests hold carbon.": rng.normal(size=embed.DIM), "Coffee is a drug.": rng.normal(size=embed.DIM)}  # fmt: skip
+    db = tmp_path / "claimflow.sqlite"
+    plan = {"v1": ["Sleep consolidates memory.", "Forests hold carbon."], "v2": ["Deep sleep stores memories."],
+            "v3": ["Coffee is a drug."]}  # fmt: skip
+    for n, (vid, claims) in enumerate(plan.items()):
+        download, transcript, claims_doc, evaluation = _docs(vid, len(claims))
+        download |= {"upload_date": f"2026010{n + 1}", "channel": f"ch{n % 2}"}
+        for claim, text in zip(claims_doc["claims"], claims, strict=True):
+            claim["claim_text"] = text
+        evaluation["evaluations"][0]["score"] = 5.0 + n
+        store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+        record = embed.embed_video(vid, claims_doc, evaluation, _Fixed(texts))
+        clusters.link_record(db, record, clusters.Linking(), timeout=5)
+    found = query.clusters(db)
+    assert len(found) == 1
+    made = found[0]
+    assert made.videos == 2 and made.channels == 2 and (made.first, made.last) == ("20260101", "20260102")
+    assert made.canonical == "Deep sleep stores memories."  # v2's is scored 6.0, v1's 5.0
+    assert [m.vid for m in made.members] == ["v1", "v2"] and made.members[0].link.endswith("at 0:00:00")
+    assert query.clusters(db, min_videos=1, limit=10)[0] == made and len(query.clusters(db, min_videos=1)) == 3

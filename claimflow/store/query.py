@@ -302,3 +302,74 @@ def export(database: str | Path, fmt: str) -> Iterator[str]:
         buffer.truncate()
         writer.writerow({**row.as_dict(), "evidence_count": len(spans.get((row.vid, row.claim_id), []))})
         yield buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    vid: str
+    claim_id: str
+    claim_text: str
+    score: float | None
+    tier: str | None
+    title: str | None
+    channel: str | None
+    upload_date: str | None
+    link: str
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """A claim made in several videos: its best-scored wording, where and when it was made."""
+
+    cluster: str
+    canonical: str  # the best-scored member's text (ties: the smallest key)
+    videos: int
+    channels: int
+    first: str | None  # the earliest upload date among its videos (YYYYMMDD, as yt-dlp gives it)
+    last: str | None
+    members: tuple[ClusterMember, ...]
+
+
+_CLUSTER_MEMBERS = """
+SELECT k.cluster, c.vid, c.claim_id, c.claim_text, e.score, e.tier, v.title, v.channel, v.upload_date, v.source,
+       (SELECT MIN(t0) FROM evidence x WHERE x.vid = c.vid AND x.owner_kind = 'claim' AND x.owner_id = c.claim_id)
+FROM claim_clusters k
+JOIN claims c ON k.claim_key = c.vid || '/' || c.claim_id
+LEFT JOIN evaluations e ON e.vid = c.vid AND e.claim_id = c.claim_id
+LEFT JOIN videos v ON v.vid = c.vid
+WHERE k.cluster IN ({marks})
+ORDER BY k.cluster, c.vid, c.claim_id
+"""
+
+
+def clusters(database: str | Path, *, min_videos: int = 2, limit: int = 20) -> list[ClusterRow]:
+    """The claims made in at least `min_videos` videos, the most videos first (then the best
+    score, then the name): each with its members. Empty for a database linked by no link job."""
+    conn = connect(database)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'claim_clusters'").fetchone() is None:
+            return []
+        largest = conn.execute(
+            "SELECT cluster, COUNT(DISTINCT vid) AS n FROM claim_clusters GROUP BY cluster HAVING n >= ? "
+            "ORDER BY n DESC, cluster LIMIT ?", (min_videos, limit)).fetchall()  # fmt: skip
+        names = [name for name, _ in largest]
+        members: dict[str, list[ClusterMember]] = {name: [] for name in names}
+        if names:
+            query = _CLUSTER_MEMBERS.format(marks=",".join("?" * len(names)))
+            for cluster, vid, cid, text, score, tier, title, channel, date, source, t0 in conn.execute(query, names):
+                members[cluster].append(ClusterMember(vid, cid, text, score, tier, title, channel, date,
+                                                      moment(source, t0)))  # fmt: skip
+    finally:
+        conn.close()
+    found = []
+    for name in names:
+        rows = members[name]
+        if not rows:
+            continue
+        best = min(rows, key=lambda m: (-(m.score or 0.0), m.vid, m.claim_id))
+        dates = sorted(m.upload_date for m in rows if m.upload_date)
+        found.append(ClusterRow(name, best.claim_text, len({m.vid for m in rows}),
+                                len({m.channel for m in rows if m.channel}), dates[0] if dates else None,
+                                dates[-1] if dates else None, tuple(rows)))  # fmt: skip
+    found.sort(key=lambda c: (-c.videos, -max((m.score or 0.0) for m in c.members), c.cluster))
+    return found
