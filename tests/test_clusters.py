@@ -136,7 +136,8 @@ def test_the_largest_clusters_read_back_with_their_best_wording_videos_and_dates
     said = rng.normal(size=embed.DIM)
     texts = {"Sleep consolidates memory.": said,
              "Deep sleep stores memories.": said + rng.normal(scale=0.05, size=embed.DIM),
-             "Forests hold carbon.": rng.normal(size=embed.DIM), "Coffee is a drug.": rng.normal(size=embed.DIM)}  # fmt: skip
+             "Forests hold carbon.": rng.normal(size=embed.DIM),
+             "Coffee is a drug.": rng.normal(size=embed.DIM)}  # fmt: skip
     db = tmp_path / "claimflow.sqlite"
     plan = {"v1": ["Sleep consolidates memory.", "Forests hold carbon."], "v2": ["Deep sleep stores memories."],
             "v3": ["Coffee is a drug."]}  # fmt: skip
