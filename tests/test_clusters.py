@@ -127,7 +127,7 @@ class _Fixed:
         return np.array([self.vectors[t] for t in texts], dtype=np.float32)
 
 
-def test_the_largest_clusters_read_back_with_their_best_wording_videos_and_dates(tmp_path):
+def test_the_largest_clusters_read_back_with_their_best_wording_videos_and_dates(tmp_path, capsys):
     from claimflow.store import database as store
     from claimflow.store import query
     from tests.test_store import _docs
@@ -157,3 +157,16 @@ def test_the_largest_clusters_read_back_with_their_best_wording_videos_and_dates
     assert made.canonical == "Deep sleep stores memories."  # v2's is scored 6.0, v1's 5.0
     assert [m.vid for m in made.members] == ["v1", "v2"] and made.members[0].link.endswith("at 0:00:00")
     assert query.clusters(db, min_videos=1, limit=10)[0] == made and len(query.clusters(db, min_videos=1)) == 3
+    # `claimflow clusters`, as a user reads it.
+    from claimflow.commands import cli
+    from tests.test_cli import DEMO_CONFIG
+
+    (tmp_path / "c.yaml").write_text(f"results: {tmp_path}\n")
+    assert cli.main(["clusters", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0] == "[2 videos, 2 channels, 20260101 to 20260102] Deep sleep stores memories."
+    assert "1 claim(s) made in 2 videos or more" in out.err
+    assert (
+        cli.main(["clusters", "--min-videos", "3", "--json", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")])
+        == 1
+    )

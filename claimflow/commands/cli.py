@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="at most N claims or segments (default: 20)")  # fmt: skip
     _with_json(search, "the claims (or segments) found")
 
+    linked = _with_config(sub.add_parser("clusters", help="the claims made in several videos (linked across the "
+                                         "batch by the link jobs), the most videos first, each with its best "
+                                         "wording and every video's moment"))  # fmt: skip
+    linked.add_argument("--min-videos", type=_positive, default=2, metavar="N",
+                        help="only claims made in N videos or more (default: 2)")  # fmt: skip
+    linked.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N claims (default: 20)")
+    _with_json(linked, "the clusters found, with their members")
+
     export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
                                          "row each"))  # fmt: skip
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
@@ -188,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(config: dict, args: argparse.Namespace) -> int:
-    commands = {"doctor": _doctor, "unavailable": _unavailable, "gate": _gate, "status": _status, "search": _search,
-                "export": _export, "report": _report, "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
+    commands = {"doctor": _doctor, "unavailable": _unavailable, "gate": _gate, "status": _status,
+                "search": _search, "clusters": _clusters, "export": _export, "report": _report,
+                "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
     return commands[args.command](config, args)
 
 
@@ -356,6 +365,27 @@ def _search(config: dict, args: argparse.Namespace) -> int:
     print(f"{len(rows)} claim(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
           file=sys.stderr)  # fmt: skip
     return EXIT_OK if rows else EXIT_NOT_FINE
+
+
+def _clusters(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.store import query  # what this subcommand alone needs
+
+    try:
+        found = query.clusters(_database(config), min_videos=args.min_videos, limit=args.limit)
+    except query.QueryError as exc:
+        return _fail("clusters", str(exc))
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in found], indent=2))
+        return EXIT_OK if found else EXIT_NOT_FINE
+    for row in found:
+        span = f", {row.first} to {row.last}" if row.first and row.first != row.last else ""
+        print(f"[{row.videos} videos, {row.channels} channels{span}] {row.canonical}")
+        for member in row.members:
+            print(f"  {member.title or member.vid} ({member.vid}): {member.claim_text}")
+            print(f"    {member.link}")
+    print(f"{len(found)} claim(s) made in {args.min_videos} videos or more"
+          + (f" (--limit {args.limit})" if len(found) == args.limit else ""), file=sys.stderr)  # fmt: skip
+    return EXIT_OK if found else EXIT_NOT_FINE
 
 
 def _export(config: dict, args: argparse.Namespace) -> int:
