@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 # Honorifics and post-nominals that say nothing about who: dropped before matching.
 TITLES = frozenset({
@@ -94,22 +94,39 @@ def _initials_match(short: str, full: str) -> bool:
     return all(a == b or (len(a) == 1 and b.startswith(a)) for a, b in zip(s[:-1], f[:-1], strict=True))
 
 
-def _match(form: str, heads: list[str], people: bool) -> str | None:
-    """The one entry `form` is another way of writing, or None (no entry, or more than one: 'J.
-    Smith' with a Jane and a John Smith in the batch stands alone)."""
-    f = form.split()
-    if people:
-        shorter = [h for h in heads if _initials_match(form, h) or (len(f) == 1 and len(h.split()) > 1
-                                                                      and h.split()[-1] == f[0])]  # fmt: skip
-        if shorter:
-            return shorter[0] if len(shorter) == 1 else None
-    alike = [(fuzz.ratio(form, h), h) for h in heads if h.split()[-1][0] == f[-1][0]]
-    alike = [(score, h) for score, h in alike if score >= SPELLING]
-    if not alike:
-        return None
-    best = max(score for score, _ in alike)
-    closest = [h for score, h in alike if score == best]
-    return closest[0] if len(closest) == 1 else None
+class _Heads:
+    """The entries so far, indexed the ways a form is matched: by last word (initials, a lone
+    surname) and by the last word's first letter (spelling variants, compared in rapidfuzz's C++
+    with its score cutoff): a batch's 50,000 names in seconds, not each against each."""
+
+    def __init__(self) -> None:
+        self.by_last: dict[str, list[str]] = defaultdict(list)
+        self.by_letter: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, head: str) -> None:
+        last = head.split()[-1]
+        self.by_last[last].append(head)
+        self.by_letter[last[0]].append(head)
+
+    def match(self, form: str, people: bool) -> str | None:
+        """The one entry `form` is another way of writing, or None (no entry, or more than one:
+        'J. Smith' with a Jane and a John Smith in the batch stands alone)."""
+        f = form.split()
+        if people:
+            same_last = self.by_last.get(f[-1], [])
+            if len(f) == 1:
+                shorter = [h for h in same_last if len(h.split()) > 1]
+            else:
+                shorter = [h for h in same_last if _initials_match(form, h)]
+            if shorter:
+                return shorter[0] if len(shorter) == 1 else None
+        found = process.extract(form, self.by_letter.get(f[-1][0], []), scorer=fuzz.ratio, score_cutoff=SPELLING,
+                                limit=None)  # fmt: skip
+        if not found:
+            return None
+        best = max(score for _, score, _ in found)
+        closest = [h for h, score, _ in found if score == best]
+        return closest[0] if len(closest) == 1 else None
 
 
 def build(mentions: Iterable[Mention], corrections: Corrections = Corrections(), people: bool = True) -> list[Entry]:
@@ -123,12 +140,13 @@ def build(mentions: Iterable[Mention], corrections: Corrections = Corrections(),
     split = {normalize(n) if people else n.lower() for n in corrections.split}
     # The fullest, most mentioned forms first: each later form joins the first entry it matches.
     forms = sorted(by_form, key=lambda f: (-len(f.split()), -len(by_form[f]), f))
-    heads: list[str] = []
+    heads = _Heads()  # a name that must stand alone is never one another form joins
     owner: dict[str, str] = {}
     for form in forms:
-        match = None if form in split else _match(form, [h for h in heads if h not in split], people)
+        match = None if form in split else heads.match(form, people)
         if match is None:
-            heads.append(form)
+            if form not in split:
+                heads.add(form)
             owner[form] = form
         else:
             owner[form] = owner[match]
