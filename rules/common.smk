@@ -515,19 +515,8 @@ def finish_run(exit_with_status=True, with_report=False):
     the counted last line) and end with the exit status (1: videos failed, 130: interrupted,
     3: videos partial, 0: all done). After a failed run Snakemake exits 1 by itself."""
     vids = vids_on_disk()
-    if with_report:
-        try:
-            cf_report.build(
-                config,
-                vids,
-                RESULTS,
-                RESULTS.report,
-                config_files=get_config_files(),
-            )
-        except Exception as error:  # the summary and the last line matter more
-            print(
-                f"claimflow: the report could not be written: {error}", file=sys.stderr
-            )
+    summary = Path(RESULTS.summary)
+    written = summary.read_text() if summary.is_file() else None
     rows = cf_summary.write(
         get_database(),
         vids,
@@ -535,6 +524,28 @@ def finish_run(exit_with_status=True, with_report=False):
         RESULTS.usage,
         RESULTS,
     )
+    # A summary that reads differently from the one the report was built from (a release that
+    # adds a column, jobs that ran after the summary rule) would leave the report stale and
+    # planned again by the next run: it is built again here, as after a failed run.
+    stale = written is not None and summary.read_text() != written
+    if with_report or stale:
+        try:
+            cf_report.build(
+                config,
+                vids,
+                RESULTS,
+                RESULTS.report,
+                # The report rule's figures too, so none of its outputs is older than the summary.
+                Path(RESULTS.figure("downloads")).parent if stale else None,
+                config_files=get_config_files(),
+            )
+            if stale and Path(RESULTS.benchmark("report")).is_file():
+                # Snakemake counts the rule's benchmark among its outputs' times.
+                os.utime(RESULTS.benchmark("report"))
+        except Exception as error:  # the summary and the last line matter more
+            print(
+                f"claimflow: the report could not be written: {error}", file=sys.stderr
+            )
     line, code = cf_summary.last_line(
         rows,
         len(cf_summary.link_failures(RESULTS, rows)) if SETTINGS.link_enabled else 0,

@@ -1,8 +1,9 @@
 """A batch in flight survives the upgrade: batches run by an earlier release (tests/fixtures/
 upgrade-*.tar.gz, made by tests/fixtures/make_upgrade_fixture.py with that release's code), then
 the current code on the same folders, as a user's `git pull` mid-batch does. A finished batch has
-nothing to do; a half-finished one does only what was missing. A change that reruns finished
-work on upgrade (a param that serializes differently, a file renamed) fails here."""
+nothing to do but the stages added since (linking claims across videos); a half-finished one
+does only what was missing. A change that reruns finished work on upgrade (a param that
+serializes differently, a file renamed) fails here."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ FIXTURES = REPO / "tests/fixtures"
 MADE_BY = json.loads((FIXTURES / "upgrade-fixtures.json").read_text())["commits"]
 # What a rerun may add: the records of what the downloads were made with (claimflow/download/captionspass.py).
 RECORDS = ("downloaded-before-captions.txt", "asked-before-captions.txt")
+# Stages later than every fixture's release: their jobs run once for each stored video, and
+# write their own files and the database's tables of links (rules/link.smk).
+ADDED_STAGES = ("embed", "link")
+ADDED_FILES = ("embeddings.json", "linked.json", "claimflow.sqlite")
+# The batch's views, which every run that ran a job writes again (the summary, the report).
+VIEWS = ("summary.tsv", "usage.json", "report.html", "report.tsv")
+STORED_TABLES = ("videos", "claims", "scores", "segments")
 
 
 def _unpack(commit: str, kind: str, into: Path) -> dict:
@@ -39,19 +47,43 @@ def _times(results: Path) -> dict[Path, int]:
     }
 
 
+def _rows(database: Path, columns: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """Each stored table's rows, as text, in the columns `columns` names (default: all; a later
+    schema adds columns, migrated in place)."""
+    with sqlite3.connect(database) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = columns or {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in STORED_TABLES if t in names}
+        return {t: sorted(repr(r) for r in conn.execute(f"SELECT {', '.join(cs)} FROM {t}")) for t, cs in tables.items()} | {
+            "columns": tables
+        }
+
+
 @pytest.mark.parametrize("commit", MADE_BY, ids=lambda c: c[:7])
 def test_a_batch_finished_by_the_earlier_release_has_nothing_to_do(tmp_path: Path, commit: str):
     batch = _unpack(commit, "finished", tmp_path)
-    before = _times(tmp_path / "results")
+    results = tmp_path / "results"
+    before, rows = _times(results), _rows(results / "claimflow.sqlite")
     plan = run_workflow(tmp_path, "-n", **batch)
-    assert "Nothing to be done" in plan.stdout + plan.stderr, (plan.stdout + plan.stderr)[-3000:]
-    run = run_workflow(tmp_path, runner="run", **batch)
-    assert "Nothing to be done" in run.stdout + run.stderr
-    after = _times(tmp_path / "results")
-    # Not a file rewritten (no token, no request); files added: the records of what the downloads
-    # were made with (before the captions pass existed, or with its record as their input).
-    records = [tmp_path / "results" / name for name in RECORDS]
-    assert {p: t for p, t in after.items() if p not in records} == {p: t for p, t in before.items() if p not in records}
+    vids = sorted(p.parent.name for p in results.glob("*/stored.json"))
+    assert len(vids) == 4
+    planned = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
+    assert planned == {(rule, vid) for rule in ADDED_STAGES for vid in vids}, (plan.stdout + plan.stderr)[-3000:]
+    run_workflow(tmp_path, runner="run", **batch)
+    again = run_workflow(tmp_path, "-n", **batch)
+    assert "Nothing to be done" in again.stdout + again.stderr, (again.stdout + again.stderr)[-3000:]
+    after = _times(results)
+    # Not a file of the earlier release's rewritten (no token, no request), nor a row it stored;
+    # files added: the records of what the downloads were made with (before the captions pass
+    # existed, or with its record as their input), and the added stages' own.
+    records = [results / name for name in RECORDS]
+
+    kept = [p for p in before if p.name not in ADDED_FILES + VIEWS and p.parent.name != "report"]
+    assert len(kept) > 40 and all(after[p] == before[p] for p in kept)
+    added = set(after) - set(before) - set(records)
+    assert {p.name for p in added} - set(ADDED_FILES) == {f"{vid}.{ext}" for vid in vids for ext in ("tsv", "log")}
+    assert all(p.parent.name in ADDED_STAGES for p in added if p.suffix in (".tsv", ".log"))
+    assert _rows(results / "claimflow.sqlite", rows["columns"]) == rows
+    assert all((results / vid / "linked.json").is_file() for vid in vids)
     downloads = sorted(p.parent.name for p in (tmp_path / "results").glob("*/download.json"))
     asked = sorted(p.parent.name for p in (tmp_path / "results").glob("*/captions.json"))
     listed = [[line for line in r.read_text().splitlines() if not line.startswith("#")] for r in records]
@@ -69,11 +101,12 @@ def test_a_batch_half_done_by_the_earlier_release_finishes_only_what_was_missing
     before = _times(results)
     plan = run_workflow(tmp_path, "-n", **batch)
     planned = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
-    (fresh,) = {vid for _, vid in planned} - {transcribed}
+    (fresh,) = {vid for rule, vid in planned if rule not in ADDED_STAGES} - {transcribed}
     assert fresh not in stored
     expected = {(rule, transcribed) for rule in ("mine", "evaluate", "store")}
     # The video not started takes the captions pass first, as any new video does.
     expected |= {(rule, fresh) for rule in ("captions", "download", "transcribe", "mine", "evaluate", "store")}
+    expected |= {(rule, vid) for rule in ADDED_STAGES for vid in [*stored, transcribed, fresh]}
     assert planned == expected
     run_workflow(tmp_path, runner="run", **batch)
     after = _times(results)
