@@ -170,3 +170,43 @@ def test_the_largest_clusters_read_back_with_their_best_wording_videos_and_dates
         cli.main(["clusters", "--min-videos", "3", "--json", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")])
         == 1
     )
+
+
+def test_a_search_by_meaning_finds_the_claim_in_other_words_with_the_bundled_model(tmp_path, capsys):
+    import json
+
+    from claimflow.commands import cli
+    from claimflow.store import database as store
+    from claimflow.store import query
+    from tests.test_cli import DEMO_CONFIG
+    from tests.test_store import _docs
+
+    plan = {"v1": ["Deep sleep consolidates long-term memories.", "Old forests store a great deal of carbon."],
+            "v2": ["Interest rates rise when central banks fight inflation.", "Coffee raises alertness for hours."]}  # fmt: skip
+    db = tmp_path / "claimflow.sqlite"
+    model = embed.embedder("wordllama")  # the real bundled model (its weights in its wheel)
+    for vid, texts in plan.items():
+        download, transcript, claims_doc, evaluation = _docs(vid, len(texts))
+        for claim, text in zip(claims_doc["claims"], texts, strict=True):
+            claim["claim_text"] = text
+        evaluation["evaluations"][1]["tier"] = "C"
+        store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+        clusters.link_record(db, embed.embed_video(vid, claims_doc, evaluation, model), clusters.Linking(), timeout=5)
+    # Not one word in common with the claim it should find first.
+    found = query.meaning(db, "what happens to what we learned while we are asleep", model, limit=4)
+    assert [row.claim_text for row, _ in found][0] == "Deep sleep consolidates long-term memories."
+    similarities = [s for _, s in found]
+    assert len(found) == 4 and similarities == sorted(similarities, reverse=True) and -1 <= similarities[-1] < 1
+    money = query.meaning(db, "monetary policy and the price of borrowing", model, limit=1)
+    assert money[0][0].claim_text.startswith("Interest rates")
+    # The filters apply: the tier-C claims alone, one video alone.
+    assert {row.tier for row, _ in query.meaning(db, "sleep", model, tier=["C"])} == {"C"}
+    assert {row.vid for row, _ in query.meaning(db, "sleep", model, vid=["v2"])} == {"v2"}
+    # `claimflow search --meaning`, as a script reads it.
+    (tmp_path / "c.yaml").write_text(f"results: {tmp_path}\n")
+    argv = ["search", "memory while asleep", "--meaning", "--limit", "2", "--json", "--configfile", DEMO_CONFIG]
+    assert cli.main([*argv, str(tmp_path / "c.yaml")]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and rows[0]["claim_text"].startswith("Deep sleep") and rows[0]["similarity"] > 0
+    assert cli.main(["search", "x", "--meaning", "--said", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]) == 2
+    assert "--said and --meaning" in capsys.readouterr().err

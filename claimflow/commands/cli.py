@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--said", action="store_true",
                         help="search what was said: every transcript segment, in a claim or not (--tier and --type "
                         "do not apply)")  # fmt: skip
+    search.add_argument("--meaning", action="store_true",
+                        help="search by meaning: the accepted claims nearest the text (embedded by the batch's "
+                        "link.embedding model, offline), whatever their words; FTS5 syntax does not apply")  # fmt: skip
     search.add_argument("--limit", type=_positive, default=20, metavar="N",
                         help="at most N claims or segments (default: 20)")  # fmt: skip
     _with_json(search, "the claims (or segments) found")
@@ -334,6 +337,19 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
     return EXIT_OK if rows else EXIT_NOT_FINE
 
 
+def _search_meaning(config: dict, args: argparse.Namespace, near: dict[tuple[str, str], float]) -> list:
+    """The claims nearest the text in meaning; their similarities into `near`."""
+    from claimflow.core.settings import Settings
+    from claimflow.knowledge import embed
+    from claimflow.store import query
+
+    model = Settings.from_config(config).link.embedding
+    found = query.meaning(_database(config), args.text, embed.embedder(model), tier=args.tier, vid=args.video,
+                          claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
+    near.update({(row.vid, row.claim_id): similarity for row, similarity in found})
+    return [row for row, _ in found]
+
+
 def _search(config: dict, args: argparse.Namespace) -> int:
     from claimflow.knowledge.mine import CLAIM_TYPES  # what this subcommand alone needs
     from claimflow.store import query
@@ -344,19 +360,29 @@ def _search(config: dict, args: argparse.Namespace) -> int:
         if args.tier or args.claim_type:
             return _fail("search", "--said searches transcript segments, which have no tier or type: drop --tier "
                          "and --type, or search the claims without --said")  # fmt: skip
+        if args.meaning:
+            return _fail("search", "--said and --meaning: the search by meaning covers claims, not segments; "
+                         "choose one")  # fmt: skip
         return _search_said(config, args)
+    near: dict[tuple[str, str], float] = {}
     try:
-        rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
-                            claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
+        if args.meaning:
+            rows = _search_meaning(config, args, near)
+        else:
+            rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
+                                claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         return _fail("search", str(exc))
     if args.json:
-        print(json.dumps([dataclasses.asdict(row) | {"link": row.link} for row in rows], indent=2))
+        print(json.dumps([dataclasses.asdict(row) | {"link": row.link}
+                          | ({"similarity": round(near[row.vid, row.claim_id], 4)} if near else {})
+                          for row in rows], indent=2))  # fmt: skip
         return EXIT_OK if rows else EXIT_NOT_FINE
     for row in rows:
         tier = f"tier {row.tier}" if row.decision == "accept" else (row.decision or "not evaluated")
         score = "" if row.score is None else f", score {row.score:.2f}"
-        print(f"[{tier}{score}] {row.claim_text}")
+        similar = f", similarity {near[row.vid, row.claim_id]:.2f}" if near else ""
+        print(f"[{tier}{score}{similar}] {row.claim_text}")
         homes = f", in {row.collections}" if row.collections else ""
         print(f"  {row.title or row.vid} ({row.vid}{homes})")
         if row.quote:

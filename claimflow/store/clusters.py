@@ -81,7 +81,7 @@ def link_record(path: str | Path, record: embed.Record, linking: Linking, timeou
     return linked
 
 
-class _Index:
+class Index:
     """Every linked video's vectors as one int8 matrix, read in one query (a row per video: 7,000
     rows, not 350,000); a row's claim key is decoded only for the rows a search finds."""
 
@@ -164,7 +164,7 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
     order = sorted(range(len(keys)), key=lambda i: keys[i])
     keys = [keys[i] for i in order]
     vectors = np.ascontiguousarray(vectors[order])
-    index = _Index(conn, dim)
+    index = Index(conn, dim)
     claim_ids = [k.split("/", 1)[1] for k in keys]
     conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors) VALUES (?, ?, ?, ?)",
                  (vid, json.dumps(claim_ids), len(keys), vectors.tobytes()))  # fmt: skip

@@ -11,8 +11,11 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+if TYPE_CHECKING:
+    from claimflow.knowledge.embed import Embedder
 
 YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
 
@@ -373,3 +376,55 @@ def clusters(database: str | Path, *, min_videos: int = 2, limit: int = 20) -> l
                                 dates[-1] if dates else None, tuple(rows)))  # fmt: skip
     found.sort(key=lambda c: (-c.videos, -max((m.score or 0.0) for m in c.members), c.cluster))
     return found
+
+
+# How many of the nearest claims are read (with the filters) before a search by meaning gives up
+# on filling its limit: a filter that keeps almost nothing costs this many small queries, no more.
+MEANING_CANDIDATES = 2000
+
+
+def meaning(
+    database: str | Path,
+    text: str,
+    embedder: Embedder,
+    *,
+    tier: list[str] | None = None,
+    vid: list[str] | None = None,
+    claim_type: list[str] | None = None,
+    collection: list[str] | None = None,
+    limit: int = 20,
+) -> list[tuple[ClaimRow, float]]:
+    """The linked claims (the accepted ones, embedded by the link jobs) nearest in meaning to
+    `text`, embedded by `embedder` (the batch's own model: `link.embedding`), each with its
+    cosine similarity; the nearest first. Empty for a database linked by no link job."""
+    import numpy as np  # the search by meaning alone needs them
+
+    from claimflow.knowledge import embed
+    from claimflow.store import clusters as linked
+
+    extra, args = _filters(tier, vid, claim_type, collection)
+    conn = connect(database)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'video_vectors'").fetchone() is None:
+            return []
+        if collection and not _has_collections(conn):
+            raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
+        index = linked.Index(conn, embedder.model.dim)
+        if not len(index.vectors):
+            return []
+        query = embed.quantize(embedder.embed([text]))
+        units = embed.similarity(index.vectors, query)[:, 0]
+        order = np.argsort(-units, kind="stable")[:MEANING_CANDIDATES]
+        sql = _select(conn) + " WHERE c.vid = ? AND c.claim_id = ?" + (" AND " + extra if extra else "")
+        found = []
+        for row in order:
+            owner, claim_id = index.key(int(row)).split("/", 1)
+            hit = conn.execute(sql, [owner, claim_id, *args]).fetchone()
+            if hit is not None:
+                found.append((_row(hit), float(embed.cosine(int(units[row])))))
+                if len(found) == limit:
+                    break
+    finally:
+        conn.close()
+    return found
+

@@ -1,0 +1,70 @@
+"""Claims linked across videos by the real workflow: the demo plus a video with the same speech
+as one of its clips (a podcast's rerun, a clip posted twice). Embed jobs (per video), link jobs
+(one transaction each on the main host), `claimflow clusters`, a rerun that does nothing, and a
+rebuild into a new database that gives the same clusters from the files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_CLIPS, REPO, demo_with_an_extra_video, run_workflow
+
+pytestmark = pytest.mark.slow
+
+EXTRA = "file-extra"  # the copy of DEMO_CLIPS[0] demo_with_an_extra_video adds
+
+
+def _clusters(work: Path) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "claimflow", "clusters", "--json", "--limit", "100",
+         "--configfile", str(REPO / "config/config.yaml"), str(work / "test.yaml")],  # fmt: skip
+        capture_output=True, text=True, cwd=work, env=os.environ | {"CI": "true"}, timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+def _shape(found: list[dict]) -> list[tuple]:
+    """What a cluster says, without the database's own row order: its wording and its members."""
+    return sorted((c["canonical"], c["videos"], sorted((m["vid"], m["claim_text"]) for m in c["members"])) for c in found)
+
+
+def test_the_same_speech_in_two_videos_is_one_cluster_and_a_rebuild_gives_the_same(demo_run: Path, tmp_path: Path):
+    work = demo_with_an_extra_video(demo_run, tmp_path / "batch")
+    results = work / "results"
+    same_speech = f"file-{DEMO_CLIPS[0].stem}"  # a local file's id: file- and its name
+    assert (results / same_speech / "stored.json").is_file()
+    run = run_workflow(work)
+    output = run.stdout + run.stderr
+    assert "4 ok" in output
+    vids = sorted(p.parent.name for p in results.glob("*/stored.json"))
+    assert len(vids) == 4 and all((results / v / "linked.json").is_file() for v in vids)
+    marker = json.loads((results / EXTRA / "linked.json").read_text())
+    accepted = len(json.loads((results / EXTRA / "embeddings.json").read_text())["claim_ids"])
+    assert accepted > 0 and marker["claims"] == accepted and marker["joined"] > 0
+
+    found = _clusters(work)
+    assert found, "no claim was linked across the two videos with the same speech"
+    # Only the two videos that say the same things share claims (the demo's other clips are
+    # about other subjects); each cluster has a member in each of the two.
+    assert all({m["vid"] for m in c["members"]} == {same_speech, EXTRA} and c["videos"] == 2 for c in found)
+    assert all(m["link"] for c in found for m in c["members"])  # the moment each was said
+    assert sum(1 for c in found for m in c["members"] if m["vid"] == EXTRA) == accepted
+
+    again = run_workflow(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # A new database (deleted, or moved away): every store and link job runs again, from the
+    # files, in the scheduler's order of this run, and the clusters are the same.
+    for p in results.glob("claimflow.sqlite*"):
+        p.unlink()
+    rebuild = run_workflow(work)
+    said = rebuild.stdout + rebuild.stderr
+    assert said.count("rule link:") == 4 and "rule mine:" not in said and "rule embed:" not in said
+    assert _shape(_clusters(work)) == _shape(found)
