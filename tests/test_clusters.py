@@ -181,8 +181,10 @@ def test_a_search_by_meaning_finds_the_claim_in_other_words_with_the_bundled_mod
     from tests.test_cli import DEMO_CONFIG
     from tests.test_store import _docs
 
-    plan = {"v1": ["Deep sleep consolidates long-term memories.", "Old forests store a great deal of carbon."],
-            "v2": ["Interest rates rise when central banks fight inflation.", "Coffee raises alertness for hours."]}  # fmt: skip
+    plan = {
+        "v1": ["Deep sleep consolidates long-term memories.", "Old forests store a great deal of carbon."],
+        "v2": ["Interest rates rise when central banks fight inflation.", "Coffee raises alertness for hours."],
+    }
     db = tmp_path / "claimflow.sqlite"
     model = embed.embedder("wordllama")  # the real bundled model (its weights in its wheel)
     for vid, texts in plan.items():

@@ -32,7 +32,9 @@ def _clusters(work: Path) -> list[dict]:
 
 def _shape(found: list[dict]) -> list[tuple]:
     """What a cluster says, without the database's own row order: its wording and its members."""
-    return sorted((c["canonical"], c["videos"], sorted((m["vid"], m["claim_text"]) for m in c["members"])) for c in found)
+    return sorted(
+        (c["canonical"], c["videos"], sorted((m["vid"], m["claim_text"]) for m in c["members"])) for c in found
+    )
 
 
 def test_the_same_speech_in_two_videos_is_one_cluster_and_a_rebuild_gives_the_same(demo_run: Path, tmp_path: Path):

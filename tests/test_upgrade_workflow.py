@@ -52,10 +52,11 @@ def _rows(database: Path, columns: dict[str, list[str]] | None = None) -> dict[s
     schema adds columns, migrated in place)."""
     with sqlite3.connect(database) as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        tables = columns or {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in STORED_TABLES if t in names}
-        return {t: sorted(repr(r) for r in conn.execute(f"SELECT {', '.join(cs)} FROM {t}")) for t, cs in tables.items()} | {
-            "columns": tables
+        tables = columns or {
+            t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in STORED_TABLES if t in names
         }
+        found = {t: sorted(map(repr, conn.execute(f"SELECT {', '.join(cs)} FROM {t}"))) for t, cs in tables.items()}
+        return found | {"columns": tables}
 
 
 @pytest.mark.parametrize("commit", MADE_BY, ids=lambda c: c[:7])
