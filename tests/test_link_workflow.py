@@ -22,9 +22,23 @@ EXTRA = "file-extra"  # the copy of DEMO_CLIPS[0] demo_with_an_extra_video adds
 
 def _clusters(work: Path) -> list[dict]:
     done = subprocess.run(
-        [sys.executable, "-m", "claimflow", "clusters", "--json", "--limit", "100",
-         "--configfile", str(REPO / "config/config.yaml"), str(work / "test.yaml")],  # fmt: skip
-        capture_output=True, text=True, cwd=work, env=os.environ | {"CI": "true"}, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "claimflow",
+            "clusters",
+            "--json",
+            "--limit",
+            "100",
+            "--configfile",
+            str(REPO / "config/config.yaml"),
+            str(work / "test.yaml"),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=os.environ | {"CI": "true"},
+        timeout=120,
     )
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)

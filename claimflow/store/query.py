@@ -427,4 +427,3 @@ def meaning(
     finally:
         conn.close()
     return found
-
