@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLAIMFLOW, DEMO_CLIPS, REPO, demo_with_an_extra_video, run_workflow
+from tests.harness import browser
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +70,18 @@ def test_the_same_speech_in_two_videos_is_one_cluster_and_a_rebuild_gives_the_sa
     said = rebuild.stdout + rebuild.stderr
     assert said.count("rule link:") == 4 and "rule mine:" not in said and "rule embed:" not in said
     assert _shape(_clusters(work)) == _shape(found)
+
+    # The report (made again by the rebuild) reads at the batch's scale: the claims made in
+    # several videos, each with its videos' moments as links the browser's player seeks to.
+    if browser.find() is None:
+        pytest.skip("no Chromium here (Debian: apt-get install chromium; .ci/run installs it): report not rendered")
+    with browser.Browser(width=1200, height=900) as chromium:
+        chromium.open((results / "report.html").resolve().as_uri())
+        rows = chromium.evaluate("[...document.querySelectorAll('#clusters tr')].slice(1).map(r => "
+                                 "[...r.cells].map(c => c.textContent))")  # fmt: skip
+        links = chromium.evaluate("[...document.querySelectorAll('#clusters a')].map(a => a.href)")
+        errors = chromium.errors
+    assert errors == [] and len(rows) == len(found)
+    assert {r[4] for r in rows} == {c["canonical"] for c in found} and all(r[0] == "2" for r in rows)
+    assert len(links) == 2 * len(found) and all(a.startswith("file:///") and "#t=" in a for a in links), links
+    assert all(f"{DEMO_CLIPS[0].name} at 0:00:" in r[5] and "extra.ogg at 0:00:" in r[5] for r in rows)

@@ -48,6 +48,8 @@ CAPTIONS = WORKFLOW_DIR / "report"
 OUTCOME_ORDER = ("ok", "partial", "failed", "interrupted", "unavailable", "no_speech", "not_english", "pending")
 TOP_VIDEOS = 50  # videos with their best claims in the page; the database holds every one
 TOP_CLAIMS = 3  # claims per video shown
+TOP_CLUSTERS = 20  # claims made in several videos shown (the most videos first)
+CLUSTER_MEMBERS = 5  # each one's videos shown with their moment; `claimflow clusters` lists all
 PROBLEM_ROWS = 200  # unavailable, failed, partial and interrupted videos listed one by one
 
 
@@ -97,6 +99,7 @@ class ReportData:
     warmup: tuple[int, tuple[float, float]] = (0, (0.0, 0.0))  # downloads per account, their gap range
     gates: list[dict[str, Any]] = field(default_factory=list)  # the automatic captions gate per channel
     context: Context | None = None
+    clusters: list[query.ClusterRow] = field(default_factory=list)  # claims made in several videos
 
 
 def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results,
@@ -140,7 +143,8 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
                       collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
-                      context=context, gates=gates_of(database))  # fmt: skip
+                      context=context, gates=gates_of(database),
+                      clusters=query.clusters(database, limit=TOP_CLUSTERS) if database.is_file() else [])  # fmt: skip
 
 
 _COLLECTIONS = """
@@ -459,7 +463,7 @@ def _link(url: str) -> str:
     return _e(url)
 
 
-def _moment(claim: query.ClaimRow) -> str:
+def _moment(claim: query.ClaimRow | query.ClusterMember) -> str:
     """Where to hear the claim, as a link: YouTube at the second, a local file at the moment."""
     href = claim.href
     if href is None:
@@ -569,10 +573,32 @@ def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow 
             parts.append(f"<tr><td>{_e(c['cid'])}</td><td>{_e(c['title'])}</td>{counts}</tr>")
         parts.append("</table>")
     parts += _gates(data.gates)
+    parts += _clusters(data)
     parts += _top_claims(data)
     parts += _problems(data)
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+def _clusters(data: ReportData) -> list[str]:
+    """The batch's view: the claims made in the most videos, each with its best wording and where
+    it was said (bounded: the database and `claimflow clusters` hold them all)."""
+    if not data.clusters:
+        return []
+    parts = [f"<h2>Claims made in several videos</h2><p>The {len(data.clusters)} claims said in the most videos "
+             "(linked by meaning across the batch), the most videos first, each in its best-scored wording; "
+             "`claimflow clusters` lists them all.</p><table id=clusters><tr><th>videos</th><th>channels</th>"
+             "<th>first</th><th>last</th><th>claim</th><th>where it was said</th></tr>"]  # fmt: skip
+    for c in data.clusters:
+        shown = c.members[:CLUSTER_MEMBERS]
+        where = "<br>".join(f"{_e(m.title or m.vid)}: {_moment(m)}" for m in shown)
+        if len(c.members) > len(shown):
+            where += f"<br>and {_n(len(c.members) - len(shown))} more"
+        parts.append(f"<tr><td class=num>{_n(c.videos)}</td><td class=num>{_n(c.channels)}</td>"
+                     f"<td>{_e(c.first or '')}</td><td>{_e(c.last or '')}</td><td>{_e(c.canonical)}</td>"
+                     f"<td>{where}</td></tr>")  # fmt: skip
+    parts.append("</table>")
+    return parts
 
 
 def _top_claims(data: ReportData) -> list[str]:

@@ -318,6 +318,12 @@ class ClusterMember:
     channel: str | None
     upload_date: str | None
     link: str
+    source: str | None = None
+    t0: float | None = None
+
+    @property
+    def href(self) -> str | None:
+        return href(self.link, self.source, self.t0)
 
 
 @dataclass(frozen=True)
@@ -361,7 +367,7 @@ def clusters(database: str | Path, *, min_videos: int = 2, limit: int = 20) -> l
             query = _CLUSTER_MEMBERS.format(marks=",".join("?" * len(names)))
             for cluster, vid, cid, text, score, tier, title, channel, date, source, t0 in conn.execute(query, names):
                 members[cluster].append(ClusterMember(vid, cid, text, score, tier, title, channel, date,
-                                                      moment(source, t0)))  # fmt: skip
+                                                      moment(source, t0), source, t0))  # fmt: skip
     finally:
         conn.close()
     found = []
