@@ -71,3 +71,62 @@ def test_terms_match_case_and_spelling_not_initials():
     terms = [Mention("a", "REM sleep"), Mention("b", "rem sleep"), Mention("c", "REM-sleep"), Mention("d", "sleep")]
     names = _names(build(terms, people=False))
     assert sorted(names["REM sleep"]) == ["REM sleep", "REM-sleep", "rem sleep"] and "sleep" in names
+
+
+def _stored_batch(db) -> None:
+    """Three stored videos naming people and defining terms, as the miner writes them."""
+    from claimflow.store import database as store
+    from tests.test_store import _docs
+
+    said = {"v1": (["Dr. Jane Smith", "Bob Jones"], ["REM sleep"], "Jane Smith says deep sleep stores memories."),
+            "v2": (["Jane Smyth"], ["rem sleep"], "Smith found that naps help."),
+            "v3": (["Robert Jones", "J. Smith"], ["REM-sleep"], "Robert Jones runs a sleep lab.")}  # fmt: skip
+    for vid, (names, terms, claim) in said.items():
+        download, transcript, claims_doc, evaluation = _docs(vid, 1)
+        claims_doc["claims"][0]["claim_text"] = claim
+        claims_doc["people"] = [{"name": n, "entity_type": "person", "role": "sleep researcher", "mentions": [],
+                                 "window": 0} for n in names]  # fmt: skip
+        claims_doc["jargon"] = [{"term": t, "definition": "the dreaming stage of sleep", "evidence_spans": [],
+                                 "window": 0, "supported": True} for t in terms]  # fmt: skip
+        store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+
+
+def test_the_batchs_people_and_terms_from_the_database_with_a_users_corrections(tmp_path, capsys):
+    import json
+
+    from claimflow.commands import cli
+    from claimflow.knowledge.catalogue import load_corrections
+    from claimflow.store import query
+    from tests.test_cli import DEMO_CONFIG
+
+    db = tmp_path / "claimflow.sqlite"
+    _stored_batch(db)
+    people = query.catalogue(db)
+    smith = people[0]  # in the most videos
+    assert smith.name == "Dr. Jane Smith" and smith.vids == ("v1", "v2", "v3") and smith.mentions == 3
+    assert set(smith.aliases) == {"Dr. Jane Smith", "Jane Smyth", "J. Smith"} and smith.detail == "sleep researcher"
+    # The claims naming her: her full name anywhere, her surname alone in her own videos.
+    assert {c.vid for c in smith.claims} == {"v1", "v2"}
+    assert {p.name for p in people} == {"Dr. Jane Smith", "Bob Jones", "Robert Jones"}  # a nickname: two, until corrected
+    (terms,) = query.catalogue(db, people=False)
+    assert terms.name in ("REM sleep", "rem sleep", "REM-sleep") and len(terms.vids) == 3
+    assert terms.detail == "the dreaming stage of sleep"
+
+    fixes = tmp_path / "fixes.yaml"
+    fixes.write_text("merge: [[Bob Jones, Robert Jones]]\n")
+    before = fixes.read_bytes()
+    merged = query.catalogue(db, corrections=load_corrections(fixes), name="jones")
+    assert len(merged) == 1 and merged[0].vids == ("v1", "v3") and merged[0].claims[0].vid == "v3"
+    assert fixes.read_bytes() == before  # a user's file is read, never written
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}\ncatalogue: {{corrections: {fixes}}}\n")
+    assert cli.main(["people", "--json", "--configfile", DEMO_CONFIG, str(config)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [len(p["vids"]) for p in listed] == [3, 2] and listed[0]["claims"][0]["link"]
+    assert cli.main(["terms", "--configfile", DEMO_CONFIG, str(config)]) == 0
+    assert "[3 videos, 3 mentions" in capsys.readouterr().out
+    fixes.write_text("merge: [[Bob Jones]]\n")
+    assert cli.main(["people", "--configfile", DEMO_CONFIG, str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "catalogue.corrections" in err and str(fixes) in err and "two or more names" in err

@@ -130,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     linked.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N claims (default: 20)")
     _with_json(linked, "the clusters found, with their members")
 
+    for kind, what in (("people", "the people the batch's videos mention"), ("terms", "the jargon terms the "
+                       "batch's videos define")):  # fmt: skip
+        described = (
+            f"{what}, one entry per person or term across every video (spellings, titles and initials "
+            "joined; catalogue.corrections applied), the most videos first, with the claims naming them"
+        )
+        listed = _with_config(sub.add_parser(kind, help=described))
+        listed.add_argument("--name", metavar="TEXT", help="only entries one of whose spellings contains TEXT "
+                            "(default: every entry)")  # fmt: skip
+        listed.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N entries (default: 20)")
+        _with_json(listed, "the entries, with their spellings, videos and claims")
+
     export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
                                          "row each"))  # fmt: skip
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
@@ -200,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(config: dict, args: argparse.Namespace) -> int:
     commands = {"doctor": _doctor, "unavailable": _unavailable, "gate": _gate, "status": _status,
-                "search": _search, "clusters": _clusters, "export": _export, "report": _report,
-                "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
+                "search": _search, "clusters": _clusters, "people": _catalogue, "terms": _catalogue,
+                "export": _export, "report": _report, "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
     return commands[args.command](config, args)
 
 
@@ -411,6 +423,35 @@ def _clusters(config: dict, args: argparse.Namespace) -> int:
             print(f"    {member.link}")
     print(f"{len(found)} claim(s) made in {args.min_videos} videos or more"
           + (f" (--limit {args.limit})" if len(found) == args.limit else ""), file=sys.stderr)  # fmt: skip
+    return EXIT_OK if found else EXIT_NOT_FINE
+
+
+def _catalogue(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.knowledge import catalogue  # what this subcommand alone needs
+    from claimflow.store import query
+
+    people = args.command == "people"
+    try:
+        corrections = catalogue.load_corrections((config.get("catalogue") or {}).get("corrections"))
+        found = query.catalogue(_database(config), people=people, corrections=corrections, name=args.name,
+                                limit=args.limit)  # fmt: skip
+    except ValueError as exc:  # QueryError included
+        return _fail(args.command, str(exc))
+    if args.json:
+        rows = [dataclasses.asdict(row) | {"claims": [dataclasses.asdict(c) | {"link": c.link} for c in row.claims]}
+                for row in found]  # fmt: skip
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK if found else EXIT_NOT_FINE
+    for row in found:
+        others = [a for a in row.aliases if a != row.name]
+        also = f"; also {', '.join(others)}" if others else ""
+        detail = f": {row.detail}" if row.detail else ""
+        print(f"{row.name}{detail} [{len(row.vids)} videos, {row.mentions} mentions{also}]")
+        for claim in row.claims:
+            print(f"  {claim.claim_text}")
+            print(f"    {claim.link}")
+    print(f"{len(found)} {'people' if people else 'terms'}" + (f" (--limit {args.limit})" if len(found) == args.limit
+          else ""), file=sys.stderr)  # fmt: skip
     return EXIT_OK if found else EXIT_NOT_FINE
 
 

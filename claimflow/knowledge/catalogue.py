@@ -16,7 +16,9 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import yaml
 from rapidfuzz import fuzz, process
 
 # Honorifics and post-nominals that say nothing about who: dropped before matching.
@@ -86,6 +88,27 @@ class Corrections:
         return cls(merge, tuple(str(n) for n in data.get("split") or ()))
 
 
+def load_corrections(path: str | Path | None) -> Corrections:
+    """A user's corrections file (YAML; `catalogue.corrections`), read and never modified; none
+    when the setting is empty."""
+    if not path:
+        return Corrections()
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"catalogue.corrections: cannot read {path} ({exc.strerror}): fix the path, or leave "
+                         "the setting empty") from None  # fmt: skip
+    except yaml.YAMLError as exc:
+        raise ValueError(f"catalogue.corrections: {path} is not YAML ({exc.__class__.__name__}); write e.g. "
+                         "merge: [[Jane Smith, J. Smyth]] and split: [Smith]") from None  # fmt: skip
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"catalogue.corrections: {path} holds no mapping; write merge: [...] and split: [...]")
+    try:
+        return Corrections.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"catalogue.corrections: {path}: {exc}") from None
+
+
 def _initials_match(short: str, full: str) -> bool:
     """'j smith' is 'jane smith': the same last word, each other word an initial of the full one's."""
     s, f = short.split(), full.split()
@@ -138,8 +161,9 @@ def build(mentions: Iterable[Mention], corrections: Corrections = Corrections(),
         if form:
             by_form[form].append(mention)
     split = {normalize(n) if people else n.lower() for n in corrections.split}
-    # The fullest, most mentioned forms first: each later form joins the first entry it matches.
-    forms = sorted(by_form, key=lambda f: (-len(f.split()), -len(by_form[f]), f))
+    # The fullest, most mentioned forms first, written-out names before initials ("jane smith"
+    # before "j smith", which then joins it): each later form joins the first entry it matches.
+    forms = sorted(by_form, key=lambda f: (-len(f.split()), sum(len(w) == 1 for w in f.split()), -len(by_form[f]), f))
     heads = _Heads()  # a name that must stand alone is never one another form joins
     owner: dict[str, str] = {}
     for form in forms:

@@ -433,3 +433,87 @@ def meaning(
     finally:
         conn.close()
     return found
+
+
+@dataclass(frozen=True)
+class CatalogueRow:
+    """A person (or a term) of the whole batch: every spelling seen as one entry."""
+
+    key: str  # the normalized name: stable across runs
+    name: str  # the name shown
+    aliases: tuple[str, ...]  # every spelling the videos used
+    vids: tuple[str, ...]  # the videos that mention it
+    mentions: int
+    detail: str | None  # a person's most given role, a term's most given definition
+    claims: tuple[ClaimRow, ...]  # claims that name it (a person: by a full name anywhere, the surname in their videos)
+
+
+def _entity_mentions(conn: sqlite3.Connection, people: bool) -> tuple[list, dict[tuple[str, str], str]]:
+    from claimflow.knowledge.catalogue import Mention
+
+    if people:
+        sql = "SELECT vid, item_id, name, role FROM people WHERE COALESCE(entity_type, 'person') = 'person'"
+    else:
+        sql = "SELECT vid, item_id, term, definition FROM jargon"
+    rows = conn.execute(sql).fetchall()
+    mentions = [Mention(vid, name or "", item) for vid, item, name, _ in rows if name]
+    return mentions, {(vid, item): detail for vid, item, _, detail in rows if detail}
+
+
+def _naming_claims(conn: sqlite3.Connection, forms: set[str], own: list[str], surname: str | None,
+                   limit: int) -> tuple[ClaimRow, ...]:  # fmt: skip
+    """The accepted claims that name an entry: one of its full forms (words in order) anywhere,
+    or its surname alone within its own videos; the best scored first."""
+    if limit <= 0 or not forms:
+        return ()
+    phrases = " OR ".join('"' + f.replace('"', "") + '"' for f in sorted(forms))
+    hits = "SELECT vid, claim_id FROM claims_fts WHERE claims_fts MATCH ?"
+    args: list[Any] = [phrases]
+    if surname and own:
+        marks = ",".join("?" * len(own))
+        hits += f" UNION SELECT vid, claim_id FROM claims_fts WHERE claims_fts MATCH ? AND vid IN ({marks})"
+        args += ['"' + surname + '"', *own]
+    sql = (f"WITH hits AS ({hits}) " + _select(conn) + " JOIN hits h ON h.vid = c.vid AND h.claim_id = c.claim_id "
+           "WHERE e.decision = 'accept' ORDER BY e.score DESC, c.vid, c.claim_id LIMIT ?")  # fmt: skip
+    return tuple(_row(r) for r in conn.execute(sql, [*args, limit]))
+
+
+def catalogue(
+    database: str | Path,
+    *,
+    people: bool = True,
+    corrections: Any = None,
+    name: str | None = None,
+    limit: int = 20,
+    claims_per_entry: int = 5,
+) -> list[CatalogueRow]:
+    """The batch's people (or, `people=False`, its terms), the most mentioned first, made from
+    every stored video's mentions and the user's `corrections` (claimflow/knowledge/catalogue.py)
+    at each read, so it is always the batch's as stored and a correction holds through every
+    rebuild. `name`: only the entries one of whose spellings contains it (case and titles aside)."""
+    from collections import Counter
+
+    from claimflow.knowledge import catalogue as made
+
+    conn = connect(database)
+    try:
+        mentions, details = _entity_mentions(conn, people)
+        entries = made.build(mentions, corrections or made.Corrections(), people=people)
+        entries.sort(key=lambda e: (-len(e.videos), -len(e.mentions), e.key))  # the most discussed across videos
+        if name:
+            wanted = made.normalize(name) if people else name.lower()
+            entries = [e for e in entries if any(wanted in (made.normalize(a) if people else a.lower())
+                                                 for a in e.aliases)]  # fmt: skip
+        found = []
+        for entry in entries[:limit]:
+            forms = {made.normalize(a) if people else " ".join(a.lower().split()) for a in entry.aliases}
+            full = {f for f in forms if len(f.split()) > 1} if people else forms
+            surname = entry.key.split()[-1] if people and entry.key else None
+            said = Counter(details[m.vid, m.item_id] for m in entry.mentions if (m.vid, m.item_id) in details)
+            detail = sorted(said.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if said else None
+            claims = _naming_claims(conn, full or forms, entry.videos, surname, claims_per_entry)
+            found.append(CatalogueRow(entry.key, entry.name, tuple(entry.aliases), tuple(entry.videos),
+                                      len(entry.mentions), detail, claims))  # fmt: skip
+    finally:
+        conn.close()
+    return found
