@@ -107,7 +107,8 @@ def test_the_batchs_people_and_terms_from_the_database_with_a_users_corrections(
     assert set(smith.aliases) == {"Dr. Jane Smith", "Jane Smyth", "J. Smith"} and smith.detail == "sleep researcher"
     # The claims naming her: her full name anywhere, her surname alone in her own videos.
     assert {c.vid for c in smith.claims} == {"v1", "v2"}
-    assert {p.name for p in people} == {"Dr. Jane Smith", "Bob Jones", "Robert Jones"}  # a nickname: two, until corrected
+    # A nickname: two entries, until a correction merges them.
+    assert {p.name for p in people} == {"Dr. Jane Smith", "Bob Jones", "Robert Jones"}
     (terms,) = query.catalogue(db, people=False)
     assert terms.name in ("REM sleep", "rem sleep", "REM-sleep") and len(terms.vids) == 3
     assert terms.detail == "the dreaming stage of sleep"
