@@ -131,3 +131,24 @@ def test_the_batchs_people_and_terms_from_the_database_with_a_users_corrections(
     assert cli.main(["people", "--configfile", DEMO_CONFIG, str(config)]) == 2
     err = capsys.readouterr().err
     assert "catalogue.corrections" in err and str(fixes) in err and "two or more names" in err
+
+
+def test_the_report_shows_the_most_discussed_people_and_terms_and_names_a_bad_corrections_file(tmp_path):
+    from claimflow.commands import report
+    from claimflow.core import settings
+
+    _stored_batch(tmp_path / "claimflow.sqlite")
+    fixes = tmp_path / "fixes.yaml"
+    fixes.write_text("merge: [[Bob Jones, Robert Jones]]\n")
+    pacing = settings.load().pacing
+    data = report.gather(pacing, ["v1", "v2", "v3"], tmp_path, corrections=str(fixes))
+    page = "".join(report._entries(data))
+    assert "<table id=people>" in page and "<table id=terms>" in page and data.catalogue_note is None
+    assert [(p.name, len(p.vids)) for p in data.people] == [("Dr. Jane Smith", 3), ("Bob Jones", 2)]
+    assert "Jane Smith says deep sleep stores memories." in page and "the dreaming stage of sleep" in page
+    fixes.write_text("merge: [Bob Jones\n")
+    broken = report.gather(pacing, ["v1", "v2", "v3"], tmp_path, corrections=str(fixes))
+    assert len(broken.people) == 3  # the report is still made, without the corrections, and says why
+    assert f"Your corrections are not applied: catalogue.corrections: {fixes} is not YAML" in "".join(
+        report._entries(broken)
+    )

@@ -50,6 +50,7 @@ TOP_VIDEOS = 50  # videos with their best claims in the page; the database holds
 TOP_CLAIMS = 3  # claims per video shown
 TOP_CLUSTERS = 20  # claims made in several videos shown (the most videos first)
 CLUSTER_MEMBERS = 5  # each one's videos shown with their moment; `claimflow clusters` lists all
+TOP_ENTRIES = 10  # people and terms shown (the most videos first); `claimflow people` / `terms` list all
 PROBLEM_ROWS = 200  # unavailable, failed, partial and interrupted videos listed one by one
 
 
@@ -100,10 +101,13 @@ class ReportData:
     gates: list[dict[str, Any]] = field(default_factory=list)  # the automatic captions gate per channel
     context: Context | None = None
     clusters: list[query.ClusterRow] = field(default_factory=list)  # claims made in several videos
+    people: list[query.CatalogueRow] = field(default_factory=list)  # the batch's most discussed
+    terms: list[query.CatalogueRow] = field(default_factory=list)
+    catalogue_note: str | None = None  # why the user's corrections were not applied
 
 
 def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results,
-           context: Context | None = None) -> ReportData:  # fmt: skip
+           context: Context | None = None, corrections: str | None = None) -> ReportData:  # fmt: skip
     results = layout.Results.of(results)
     database = Path(results.database)
     rows = summary.rows(database, vids, results)
@@ -140,11 +144,29 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results
     # The videos with the best claims first; the page holds TOP_VIDEOS of them.
     ranked = sorted(best.items(), key=lambda kv: (-max((c.score or 0.0) for c in kv[1]), kv[0]))
     buffer = pacing.buffer
+    people, terms, note = _catalogue(database, corrections)
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
                       collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
                       context=context, gates=gates_of(database),
-                      clusters=query.clusters(database, limit=TOP_CLUSTERS) if database.is_file() else [])  # fmt: skip
+                      clusters=query.clusters(database, limit=TOP_CLUSTERS) if database.is_file() else [],
+                      people=people, terms=terms, catalogue_note=note)  # fmt: skip
+
+
+def _catalogue(database: Path, corrections: str | None) -> tuple[list, list, str | None]:
+    """The most discussed people and terms; a corrections file that cannot be read is named in
+    the page (the report matters more than the corrections)."""
+    from claimflow.knowledge import catalogue
+
+    if not database.is_file():
+        return [], [], None
+    note = None
+    try:
+        fixes = catalogue.load_corrections(corrections)
+    except ValueError as exc:
+        fixes, note = catalogue.Corrections(), str(exc)
+    return (query.catalogue(database, corrections=fixes, limit=TOP_ENTRIES, claims_per_entry=1),
+            query.catalogue(database, people=False, limit=TOP_ENTRIES, claims_per_entry=0), note)  # fmt: skip
 
 
 _COLLECTIONS = """
@@ -574,6 +596,7 @@ def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow 
         parts.append("</table>")
     parts += _gates(data.gates)
     parts += _clusters(data)
+    parts += _entries(data)
     parts += _top_claims(data)
     parts += _problems(data)
     parts.append("</body></html>\n")
@@ -598,6 +621,33 @@ def _clusters(data: ReportData) -> list[str]:
                      f"<td>{_e(c.first or '')}</td><td>{_e(c.last or '')}</td><td>{_e(c.canonical)}</td>"
                      f"<td>{where}</td></tr>")  # fmt: skip
     parts.append("</table>")
+    return parts
+
+
+def _entries(data: ReportData) -> list[str]:
+    """The people and the terms discussed in the most videos (each spelling joined)."""
+    if not data.people and not data.terms:
+        return []
+    parts = ["<h2>People and terms across the batch</h2>"]
+    if data.catalogue_note:
+        parts.append(f"<p class=note>Your corrections are not applied: {_e(data.catalogue_note)}</p>")
+    for kind, rows, head in (("people", data.people, "a claim naming them"), ("terms", data.terms, "definition")):
+        if not rows:
+            continue
+        parts.append(f"<table id={kind}><tr><th>{kind[:-1] if kind == 'terms' else 'person'}</th><th>videos</th>"
+                     f"<th>mentions</th><th>also written</th><th>{'role' if kind == 'people' else head}</th>"
+                     + ("<th>a claim naming them</th>" if kind == "people" else "") + "</tr>")  # fmt: skip
+        for row in rows:
+            others = ", ".join(a for a in row.aliases if a != row.name)
+            claim = ""
+            if kind == "people":
+                claim = (
+                    f"<td>{_e(row.claims[0].claim_text)} {_moment(row.claims[0])}</td>" if row.claims else "<td></td>"
+                )
+            parts.append(f"<tr><td>{_e(row.name)}</td><td class=num>{_n(len(row.vids))}</td>"
+                         f"<td class=num>{_n(row.mentions)}</td><td>{_e(others)}</td><td>{_e(row.detail or '')}</td>"
+                         f"{claim}</tr>")  # fmt: skip
+        parts.append("</table>")
     return parts
 
 
@@ -667,7 +717,8 @@ def build(config: dict[str, Any], vids: list[str], results: str | Path, out: str
     """Write the HTML report (and, with `figure_dir`, each figure as an SVG file)."""
 
     pacing = Settings.from_config(config).pacing
-    data = gather(pacing, vids, results, context_for(config, results, config_files=config_files))
+    corrections = (config.get("catalogue") or {}).get("corrections")
+    data = gather(pacing, vids, results, context_for(config, results, config_files=config_files), corrections)
     svgs = figure_svgs(data)
     if figure_dir is not None:
         os.makedirs(figure_dir, exist_ok=True)
