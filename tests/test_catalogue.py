@@ -152,3 +152,30 @@ def test_the_report_shows_the_most_discussed_people_and_terms_and_names_a_bad_co
     assert f"Your corrections are not applied: catalogue.corrections: {fixes} is not YAML" in "".join(
         report._entries(broken)
     )
+
+
+def test_export_gives_the_people_and_terms_as_json_lines_and_csv(tmp_path, capsys):
+    import csv
+    import io
+    import json
+
+    from claimflow.commands import cli
+    from tests.test_cli import DEMO_CONFIG
+
+    _stored_batch(tmp_path / "claimflow.sqlite")
+    fixes = tmp_path / "fixes.yaml"
+    fixes.write_text("merge: [[Bob Jones, Robert Jones]]\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}\ncatalogue: {{corrections: {fixes}}}\n")
+    assert cli.main(["export", "--what", "people", "--configfile", DEMO_CONFIG, str(config)]) == 0
+    people = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(p["name"], p["vids"]) for p in people] == [
+        ("Dr. Jane Smith", ["v1", "v2", "v3"]),
+        ("Bob Jones", ["v1", "v3"]),
+    ]
+    out = tmp_path / "terms.csv"
+    argv = ["export", "--what", "terms", "--format", "csv", "-o", str(out), "--configfile", DEMO_CONFIG, str(config)]
+    assert cli.main(argv) == 0
+    (row,) = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert row["videos"] == "3" and row["vids"] == "v1; v2; v3" and row["detail"] == "the dreaming stage of sleep"
+    assert len(row["aliases"].split("; ")) == 3

@@ -212,3 +212,33 @@ def test_a_search_by_meaning_finds_the_claim_in_other_words_with_the_bundled_mod
     assert len(rows) == 2 and rows[0]["claim_text"].startswith("Deep sleep") and rows[0]["similarity"] > 0
     assert cli.main(["search", "x", "--meaning", "--said", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]) == 2
     assert "--said and --meaning" in capsys.readouterr().err
+
+
+def test_export_gives_the_clusters_a_row_per_member_in_csv(tmp_path, capsys):
+    import csv
+    import io
+    import json
+
+    from claimflow.commands import cli
+    from claimflow.store import database as store
+    from tests.test_cli import DEMO_CONFIG
+    from tests.test_store import _docs
+
+    model = embed.embedder("wordllama")
+    said = {"v1": "Deep sleep consolidates long-term memories.", "v2": "Deep sleep consolidates long-term memories!",
+            "v3": "Coffee raises alertness for hours."}  # fmt: skip
+    db = tmp_path / "claimflow.sqlite"
+    for vid, text in said.items():
+        download, transcript, claims_doc, evaluation = _docs(vid, 1)
+        claims_doc["claims"][0]["claim_text"] = text
+        store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+        clusters.link_record(db, embed.embed_video(vid, claims_doc, evaluation, model), clusters.Linking(), timeout=5)
+    (tmp_path / "c.yaml").write_text(f"results: {tmp_path}\n")
+    base = ["export", "--what", "clusters", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]
+    assert cli.main(base) == 0
+    (cluster,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert cluster["videos"] == 2 and [m["vid"] for m in cluster["members"]] == ["v1", "v2"]
+    assert cli.main([*base, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["cluster"], r["vid"], r["videos"]) for r in rows] == [("v1/c001", "v1", "2"), ("v1/c001", "v2", "2")]
+    assert all(r["link"] and r["canonical"].startswith("Deep sleep") for r in rows)

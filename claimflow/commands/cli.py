@@ -143,10 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         _with_json(listed, "the entries, with their spellings, videos and claims")
 
     export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
-                                         "row each"))  # fmt: skip
+                                         "row each (or, --what, the batch's clusters, people or terms)"))  # fmt: skip
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="jsonl: one JSON object a line with every quote; csv: the first quote and the count "
                         "(default: jsonl)")  # fmt: skip
+    export.add_argument("--what", choices=["claims", "clusters", "people", "terms"], default="claims",
+                        help="claims; clusters (the claims made in several videos, a row per member in csv); "
+                        "people or terms (the catalogue, with catalogue.corrections) (default: claims)")  # fmt: skip
     export.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
 
     about = "the batch's mined jargon ranked by how many videos use it, in the format `vocabulary` reads"
@@ -457,15 +460,21 @@ def _catalogue(config: dict, args: argparse.Namespace) -> int:
 
 def _export(config: dict, args: argparse.Namespace) -> int:
     from claimflow.core import atomic  # what this subcommand alone needs
+    from claimflow.knowledge import catalogue
     from claimflow.store import query
 
     try:
+        if args.what == "claims":
+            lines = query.export(_database(config), args.format)
+        else:
+            fixes = catalogue.load_corrections((config.get("catalogue") or {}).get("corrections"))
+            lines = query.export_knowledge(_database(config), args.what, args.format, fixes)
         if args.output:
             with atomic.atomic_open(args.output) as handle:
-                handle.writelines(query.export(_database(config), args.format))
+                handle.writelines(lines)
         else:
-            sys.stdout.writelines(query.export(_database(config), args.format))
-    except query.QueryError as exc:
+            sys.stdout.writelines(lines)
+    except ValueError as exc:  # QueryError, a corrections file that cannot be read
         return _fail("export", str(exc))
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -351,7 +351,7 @@ ORDER BY k.cluster, c.vid, c.claim_id
 """
 
 
-def clusters(database: str | Path, *, min_videos: int = 2, limit: int = 20) -> list[ClusterRow]:
+def clusters(database: str | Path, *, min_videos: int = 2, limit: int | None = 20) -> list[ClusterRow]:
     """The claims made in at least `min_videos` videos, the most videos first (then the best
     score, then the name): each with its members. Empty for a database linked by no link job."""
     conn = connect(database)
@@ -360,7 +360,7 @@ def clusters(database: str | Path, *, min_videos: int = 2, limit: int = 20) -> l
             return []
         largest = conn.execute(
             "SELECT cluster, COUNT(DISTINCT vid) AS n FROM claim_clusters GROUP BY cluster HAVING n >= ? "
-            "ORDER BY n DESC, cluster LIMIT ?", (min_videos, limit)).fetchall()  # fmt: skip
+            "ORDER BY n DESC, cluster LIMIT ?", (min_videos, -1 if limit is None else limit)).fetchall()  # fmt: skip
         names = [name for name, _ in largest]
         members: dict[str, list[ClusterMember]] = {name: [] for name in names}
         if names:
@@ -484,7 +484,7 @@ def catalogue(
     people: bool = True,
     corrections: Any = None,
     name: str | None = None,
-    limit: int = 20,
+    limit: int | None = 20,
     claims_per_entry: int = 5,
 ) -> list[CatalogueRow]:
     """The batch's people (or, `people=False`, its terms), the most mentioned first, made from
@@ -505,7 +505,7 @@ def catalogue(
             entries = [e for e in entries if any(wanted in (made.normalize(a) if people else a.lower())
                                                  for a in e.aliases)]  # fmt: skip
         found = []
-        for entry in entries[:limit]:
+        for entry in entries[:limit]:  # None: all
             forms = {made.normalize(a) if people else " ".join(a.lower().split()) for a in entry.aliases}
             full = {f for f in forms if len(f.split()) > 1} if people else forms
             surname = entry.key.split()[-1] if people and entry.key else None
@@ -517,3 +517,48 @@ def catalogue(
     finally:
         conn.close()
     return found
+
+
+KNOWLEDGE = ("clusters", "people", "terms")  # what `claimflow export --what` adds to the claims
+
+
+def export_knowledge(database: str | Path, what: str, fmt: str, corrections: Any = None) -> Iterator[str]:
+    """The batch's clusters (every claim made in two videos or more, with its members), people or
+    terms (every entry, with its spellings and videos): JSON lines, one entry each with all its
+    parts, or CSV, one row per cluster member (clusters) or per entry (people, terms; lists
+    joined by "; ")."""
+    if what not in KNOWLEDGE:
+        raise QueryError(f"unknown export {what!r}; use claims or one of {', '.join(KNOWLEDGE)}")
+    if fmt not in EXPORT_FORMATS:
+        raise QueryError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if what == "clusters":
+        found: list[Any] = clusters(database, min_videos=2, limit=None)
+    else:
+        found = catalogue(database, people=what == "people", corrections=corrections, limit=None, claims_per_entry=0)
+    if fmt == "jsonl":
+        for row in found:
+            doc = asdict(row)
+            if what != "clusters":
+                doc.pop("claims")
+            yield json.dumps(doc, ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(values: list[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    if what == "clusters":
+        member = [f for f in ClusterMember.__dataclass_fields__ if f not in ("source", "t0")]
+        yield line(["cluster", "canonical", "videos", "channels", "first", "last", *member])
+        for c in found:
+            for m in c.members:
+                yield line([c.cluster, c.canonical, c.videos, c.channels, c.first, c.last,
+                            *(getattr(m, f) for f in member)])  # fmt: skip
+        return
+    yield line(["key", "name", "aliases", "videos", "vids", "mentions", "detail"])
+    for e in found:
+        yield line([e.key, e.name, "; ".join(e.aliases), len(e.vids), "; ".join(e.vids), e.mentions, e.detail or ""])
