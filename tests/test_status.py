@@ -172,6 +172,11 @@ def test_each_downloaded_videos_road_and_the_captions_pass_are_counted(tmp_path:
     assert (found.roads, found.captions_asked) == ({"audio": 1, "captions": 2}, 3)
     text = _plain(statusview.render(found, plain=True))
     assert "roads: 1 audio, 2 captions; the captions pass asked about 3 of 4" in text
+    assert found.linked == 0 and "linked across" not in text  # no link job has run
+    (results / "file-one/linked.json").write_text("{}")
+    found = status.collect(config, workdir=tmp_path, now=NOW)
+    assert found.linked == 1
+    assert "linked across the batch: 1 of 1 stored videos" in _plain(statusview.render(found, plain=True))
 
 
 def test_a_next_start_that_has_passed_is_now(tmp_path: Path):

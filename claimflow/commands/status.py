@@ -103,6 +103,8 @@ class Status:
     # videos the captions pass has asked about (captions.json).
     roads: dict[str, int] = field(default_factory=dict)
     captions_asked: int = 0
+    # Stored videos whose claims are linked across the batch (linked.json).
+    linked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,7 +199,7 @@ def _log_mark(path: Path) -> str | None:
         return None
 
 
-_OUTPUT_NAMES = frozenset(OUTPUTS.values()) | {layout.FOUND}
+_OUTPUT_NAMES = frozenset(OUTPUTS.values()) | {layout.FOUND, layout.LINKED}
 
 
 def _scan(folder: Path) -> dict[str, float]:
@@ -271,6 +273,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     outcomes: dict[str, int] = {}
     taken: dict[str, int] = {}  # downloaded videos by the road they took
     asked = 0  # videos the captions pass has asked about
+    linked = 0  # videos linked across the batch
     for vid in vids:
         folder = results / vid
         present = _scan(folder)
@@ -294,6 +297,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
             if not unavailable:
                 taken[road] = taken.get(road, 0) + 1
         asked += layout.FOUND in present
+        linked += layout.LINKED in present
         previous_done = True
         for stage in STAGES:
             name = OUTPUTS[stage]
@@ -389,6 +393,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         gates=[gate.line(state) for state in gate.decisions(settings.state)],
         roads=dict(sorted(taken.items())),
         captions_asked=asked,
+        linked=linked,
     )
 
 

@@ -106,6 +106,9 @@ def render(status: Status, plain: bool = False) -> Group:
     if status.captions_asked or status.roads.get("captions"):
         taken = ", ".join(f"{n} {road}" for road, n in status.roads.items()) or "none downloaded yet"
         footer.append(f"\nroads: {taken}; the captions pass asked about {status.captions_asked} of {status.videos}")
+    if status.linked:
+        stored = sum(status.outcomes.values())
+        footer.append(f"\nlinked across the batch: {status.linked} of {stored} stored videos (claimflow clusters)")
     if status.collections:
         footer.append("\ncollections:\n" + "\n".join(f"  {line}" for line in status.collections))
     if status.gates:
