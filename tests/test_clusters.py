@@ -242,3 +242,16 @@ def test_export_gives_the_clusters_a_row_per_member_in_csv(tmp_path, capsys):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["cluster"], r["vid"], r["videos"]) for r in rows] == [("v1/c001", "v1", "2"), ("v1/c001", "v2", "2")]
     assert all(r["link"] and r["canonical"].startswith("Deep sleep") for r in rows)
+
+
+def test_a_search_by_meaning_in_a_database_with_nothing_linked_says_how_to_link(tmp_path):
+    import pytest
+
+    from claimflow.store import database as store
+    from claimflow.store import query
+    from tests.test_store import _docs
+
+    db = tmp_path / "claimflow.sqlite"
+    store.store_video(db, "v1", store.rows_for(*_docs("v1", 1)), timeout=5)  # stored, never linked
+    with pytest.raises(query.QueryError, match="no claim linked yet.*link jobs"):
+        query.meaning(db, "sleep", embed.embedder("wordllama"))

@@ -449,7 +449,8 @@ def _catalogue(config: dict, args: argparse.Namespace) -> int:
         others = [a for a in row.aliases if a != row.name]
         also = f"; also {', '.join(others)}" if others else ""
         detail = f": {row.detail}" if row.detail else ""
-        print(f"{row.name}{detail} [{len(row.vids)} videos, {row.mentions} mentions{also}]")
+        counts = f"{len(row.vids)} video{'s' * (len(row.vids) != 1)}, {row.mentions} mention{'s' * (row.mentions != 1)}"
+        print(f"{row.name}{detail} [{counts}{also}]")
         for claim in row.claims:
             print(f"  {claim.claim_text}")
             print(f"    {claim.link}")

@@ -402,7 +402,7 @@ def meaning(
 ) -> list[tuple[ClaimRow, float]]:
     """The linked claims (the accepted ones, embedded by the link jobs) nearest in meaning to
     `text`, embedded by `embedder` (the batch's own model: `link.embedding`), each with its
-    cosine similarity; the nearest first. Empty for a database linked by no link job."""
+    cosine similarity; the nearest first. QueryError for a database with no claim linked."""
     import numpy as np  # the search by meaning alone needs them
 
     from claimflow.knowledge import embed
@@ -411,13 +411,16 @@ def meaning(
     extra, args = _filters(tier, vid, claim_type, collection)
     conn = connect(database)
     try:
+        unlinked = QueryError(f"{database} has no claim linked yet, so nothing to search by meaning: run the "
+                              "workflow (its link jobs embed each stored video's accepted claims; link.enabled), "
+                              "or search by words without --meaning")  # fmt: skip
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'video_vectors'").fetchone() is None:
-            return []
+            raise unlinked
         if collection and not _has_collections(conn):
             raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
         index = linked.Index(conn, embedder.model.dim)
         if not len(index.vectors):
-            return []
+            raise unlinked
         query = embed.quantize(embedder.embed([text]))
         units = embed.similarity(index.vectors, query)[:, 0]
         order = np.argsort(-units, kind="stable")[:MEANING_CANDIDATES]
