@@ -43,7 +43,7 @@ except cf_settings.SettingsError as error:
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
-    for stage in ("transcribe", "mine", "evaluate", "embed", "link")
+    for stage in ("transcribe", "mine", "evaluate", "embed", "link", "judge")
 }
 
 # This run is alive in this folder, for `claimflow run` (claimflow/commands/runlock.py): a kernel lock,
@@ -204,6 +204,7 @@ def get_final_outputs(wildcards):
         vids,
         look=workflow.is_main_process and not workflow.remote_exec,
         linked=SETTINGS.link_enabled,
+        judged=SETTINGS.judge_enabled,
     )
     stored_collections = [
         RESULTS.collection(cid, cf_layout.COLLECTION_STORED) for cid in COLLECTIONS
@@ -421,6 +422,10 @@ def get_link_settings():
     return PARAMS["link"]
 
 
+def get_judge_settings():
+    return PARAMS["judge"]
+
+
 # Partial work (failed windows or batches) raises a video's retry round; a changed round
 # reruns exactly that stage of that video (claimflow/batch/retries.py). One file, read once.
 RETRIES = cf_retries.load(RESULTS)
@@ -548,7 +553,11 @@ def finish_run(exit_with_status=True, with_report=False):
             )
     line, code = cf_summary.last_line(
         rows,
-        len(cf_summary.link_failures(RESULTS, rows)) if SETTINGS.link_enabled else 0,
+        (
+            len(cf_summary.link_failures(RESULTS, rows, judged=SETTINGS.judge_enabled))
+            if SETTINGS.link_enabled
+            else 0
+        ),
     )
     if cf_runlock.Stop.interrupted:
         code = cf_summary.EXIT_INTERRUPTED

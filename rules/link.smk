@@ -40,3 +40,29 @@ rule link:
         database_id=get_database_id(),
     script:
         "../scripts/link.py"
+
+
+# judge: the LLM on each candidate pair of the video's claims (same, supports, contradicts,
+# unrelated), cached; a local rule since it reads the pairs from the database and writes the
+# verdicts to it.
+rule judge:
+    input:
+        marker=RESULTS.video("{vid}", cf_layout.LINKED),
+    output:
+        judged=RESULTS.video("{vid}", cf_layout.JUDGED),
+    log:
+        RESULTS.log("judge", "{vid}"),
+    benchmark:
+        RESULTS.benchmark("judge", "{vid}")
+    localrule: True
+    conda:
+        "../envs/llm.yaml"
+    threads: 2
+    resources:
+        llm=1,
+    params:
+        settings=get_judge_settings(),
+        database=get_database(),
+        database_id=get_database_id(),
+    script:
+        "../scripts/judge.py"

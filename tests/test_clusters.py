@@ -255,3 +255,57 @@ def test_a_search_by_meaning_in_a_database_with_nothing_linked_says_how_to_link(
     store.store_video(db, "v1", store.rows_for(*_docs("v1", 1)), timeout=5)  # stored, never linked
     with pytest.raises(query.QueryError, match="no claim linked yet.*link jobs"):
         query.meaning(db, "sleep", embed.embedder("wordllama"))
+
+
+def test_near_claims_of_two_videos_become_pairs_whose_judgements_read_back_as_contested(tmp_path, capsys):
+    import json
+
+    from claimflow.commands import cli
+    from claimflow.store import database as store
+    from claimflow.store import query
+    from tests.test_cli import DEMO_CONFIG
+    from tests.test_store import _docs
+
+    said = {
+        "v1": ["Coffee improves focus for hours.", "Interest rates rise when central banks fight inflation."],
+        "v2": ["Coffee ruins your focus within an hour.", "Central banks cut interest rates to fight inflation."],
+    }
+    db = tmp_path / "claimflow.sqlite"
+    model = embed.embedder("wordllama")
+    for vid, texts in said.items():
+        download, transcript, claims_doc, evaluation = _docs(vid, 2)
+        for claim, text in zip(claims_doc["claims"], texts, strict=True):
+            claim["claim_text"] = text
+        store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+        clusters.link_record(db, embed.embed_video(vid, claims_doc, evaluation, model), clusters.Linking(), timeout=5)
+    conn = sqlite3.connect(db)
+    pairs = clusters.pairs_of(conn, "v2", per_claim=3)
+    # Near (0.74 and 0.87 by the bundled model) but not the same: candidate pairs, each once.
+    assert [(a, b) for a, b, _ in pairs] == [("v1/c002", "v2/c002"), ("v1/c001", "v2/c001")]
+    assert clusters.pairs_of(conn, "v1", per_claim=1) == pairs  # one per claim: each of v1's claims has one
+    sides = clusters.sides(conn, ["v1/c001", "v2/c001"])
+    assert sides["v2/c001"] == ("Coffee ruins your focus within an hour.", "Sleep is essential for memory.")
+    conn.close()
+    verdicts = [("v1/c001", "v2/c001", "contradicts", "improves against ruins"),
+                ("v1/c002", "v2/c002", "contradicts", "rise against cut")]  # fmt: skip
+    assert clusters.record_judgements(db, verdicts, "local:bundled", timeout=5) == 2
+    clusters.record_judgements(db, verdicts[1:], "local:bundled", timeout=5)  # judged again: replaced, not doubled
+    found = query.judged_pairs(db)
+    assert [(p.first.claim_id, p.second.vid, p.reason) for p in found] == [
+        ("c002", "v2", "rise against cut"),
+        ("c001", "v2", "improves against ruins"),
+    ]
+    assert query.judged_pairs(db, "supports") == []
+    (tmp_path / "c.yaml").write_text(f"results: {tmp_path}\n")
+    assert cli.main(["contested", "--json", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["first"]["claim_text"].startswith("Interest rates") and rows[0]["second"]["link"]
+    assert cli.main(["contested", "--supports", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]) == 1
+    # The report's view of where the batch disagrees: both sides, their quotes, the reason.
+    from claimflow.commands import report
+    from claimflow.core import settings
+
+    data = report.gather(settings.load().pacing, ["v1", "v2"], tmp_path)
+    page = "".join(report._contested(data))
+    assert len(data.contested) == 2 and page.startswith("<h2>Contested claims</h2>")
+    assert "Coffee ruins your focus within an hour." in page and "rise against cut" in page and "<q>" in page

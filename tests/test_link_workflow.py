@@ -47,6 +47,9 @@ def test_the_same_speech_in_two_videos_is_one_cluster_and_a_rebuild_gives_the_sa
     assert "4 ok" in output
     vids = sorted(p.parent.name for p in results.glob("*/stored.json"))
     assert len(vids) == 4 and all((results / v / "linked.json").is_file() for v in vids)
+    # Each video's candidate pairs judged (as many as its link made, or met from later videos).
+    judged = {v: json.loads((results / v / "judged.json").read_text()) for v in vids}
+    assert all(j["pairs"] == len(j["verdicts"]) for j in judged.values())
     marker = json.loads((results / EXTRA / "linked.json").read_text())
     accepted = len(json.loads((results / EXTRA / "embeddings.json").read_text())["claim_ids"])
     assert accepted > 0 and marker["claims"] == accepted and marker["joined"] > 0
@@ -69,6 +72,7 @@ def test_the_same_speech_in_two_videos_is_one_cluster_and_a_rebuild_gives_the_sa
     rebuild = run_workflow(work)
     said = rebuild.stdout + rebuild.stderr
     assert said.count("rule link:") == 4 and "rule mine:" not in said and "rule embed:" not in said
+    assert said.count("rule judge:") == 4  # a new database: judged again (answered from the LLM cache)
     assert _shape(_clusters(work)) == _shape(found)
 
     # The report (made again by the rebuild) reads at the batch's scale: the claims made in

@@ -80,5 +80,5 @@ def test_a_stored_video_whose_linking_failed_is_counted_and_fails_the_run(tmp_pa
             {"vid": "no-speech", "status": "no_speech"}, {"vid": "gone", "status": "failed:mine"}]  # fmt: skip
     assert summary.link_failures(results, rows) == ["broken", "no-speech"]
     line, code = summary.last_line(rows[:4], unlinked=2)  # none failed a stage: the linking fails the run
-    assert code == 1 and line.endswith("2 not linked (embed or link failed: results/logs/link/)")
+    assert code == 1 and line.endswith("2 not linked (embed, link or judge failed: results/logs/)")
     assert summary.last_line(rows[:1])[1] == 0

@@ -26,8 +26,8 @@ MADE_BY = json.loads((FIXTURES / "upgrade-fixtures.json").read_text())["commits"
 RECORDS = ("downloaded-before-captions.txt", "asked-before-captions.txt")
 # Stages later than every fixture's release: their jobs run once for each stored video, and
 # write their own files and the database's tables of links (rules/link.smk).
-ADDED_STAGES = ("embed", "link")
-ADDED_FILES = ("embeddings.json", "linked.json", "claimflow.sqlite")
+ADDED_STAGES = ("embed", "link", "judge")
+ADDED_FILES = ("embeddings.json", "linked.json", "judged.json", "claimflow.sqlite")
 # The batch's views, which every run that ran a job writes again (the summary, the report).
 VIEWS = ("summary.tsv", "usage.json", "report.html", "report.tsv")
 STORED_TABLES = ("videos", "claims", "scores", "segments")

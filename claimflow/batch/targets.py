@@ -26,8 +26,9 @@ def _names(folder: str) -> set[str] | None:
 
 
 def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], look: bool = True,
-                  linked: bool = False) -> list[str]:  # fmt: skip
-    """Per video its marker (and with `linked` its link marker), then (with `look`) each product
+                  linked: bool = False, judged: bool = False) -> list[str]:  # fmt: skip
+    """Per video its marker (and with `linked` its link marker, with `judged` its judgement),
+    then (with `look`) each product
     missing from a folder that exists.
 
     A video never started has no folder: its marker alone plans its whole chain. Without
@@ -40,6 +41,8 @@ def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], loo
         targets.append(results.video(vid, layout.STORED))
         if linked:
             targets.append(results.video(vid, layout.LINKED))
+        if judged:
+            targets.append(results.video(vid, layout.JUDGED))
         if folders is None or vid not in folders:
             continue
         present = _names(results.video(vid)) or set()

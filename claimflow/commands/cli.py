@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     linked.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N claims (default: 20)")
     _with_json(linked, "the clusters found, with their members")
 
+    contested = _with_config(sub.add_parser("contested", help="claims of different videos that contradict each "
+                                            "other (candidate pairs judged by the LLM), each side with its quote "
+                                            "and moment"))  # fmt: skip
+    contested.add_argument("--supports", action="store_true",
+                           help="the pairs judged to support each other instead")  # fmt: skip
+    contested.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N pairs (default: 20)")
+    _with_json(contested, "the pairs, both sides in full")
+
     for kind, what in (("people", "the people the batch's videos mention"), ("terms", "the jargon terms the "
                        "batch's videos define")):  # fmt: skip
         described = (
@@ -215,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(config: dict, args: argparse.Namespace) -> int:
     commands = {"doctor": _doctor, "unavailable": _unavailable, "gate": _gate, "status": _status,
-                "search": _search, "clusters": _clusters, "people": _catalogue, "terms": _catalogue,
-                "export": _export, "report": _report, "vocabulary": _vocabulary, "plan": _plan}  # fmt: skip
+                "search": _search, "clusters": _clusters, "contested": _contested, "people": _catalogue,
+                "terms": _catalogue, "export": _export, "report": _report, "vocabulary": _vocabulary,
+                "plan": _plan}  # fmt: skip
     return commands[args.command](config, args)
 
 
@@ -354,7 +363,7 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
 
 def _search_meaning(config: dict, args: argparse.Namespace, near: dict[tuple[str, str], float]) -> list:
     """The claims nearest the text in meaning; their similarities into `near`."""
-    from claimflow.core.settings import Settings
+    from claimflow.core.settings import Settings  # what the search by meaning alone needs
     from claimflow.knowledge import embed
     from claimflow.store import query
 
@@ -426,6 +435,32 @@ def _clusters(config: dict, args: argparse.Namespace) -> int:
             print(f"    {member.link}")
     print(f"{len(found)} claim(s) made in {args.min_videos} videos or more"
           + (f" (--limit {args.limit})" if len(found) == args.limit else ""), file=sys.stderr)  # fmt: skip
+    return EXIT_OK if found else EXIT_NOT_FINE
+
+
+def _contested(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.store import query  # what this subcommand alone needs
+
+    relation = "supports" if args.supports else "contradicts"
+    try:
+        found = query.judged_pairs(_database(config), relation, limit=args.limit)
+    except query.QueryError as exc:
+        return _fail("contested", str(exc))
+    if args.json:
+
+        def sides(row: query.PairRow) -> dict:
+            return {name: dataclasses.asdict(c) | {"link": c.link} for name, c in (("first", row.first),
+                                                                                  ("second", row.second))}  # fmt: skip
+
+        print(json.dumps([dataclasses.asdict(row) | sides(row) for row in found], indent=2))
+        return EXIT_OK if found else EXIT_NOT_FINE
+    for row in found:
+        print(f"[{relation}, similarity {row.similarity:.2f}] {row.reason or ''}".rstrip())
+        for side in (row.first, row.second):
+            print(f"  {side.claim_text}")
+            print(f'    "{side.quote or ""}" {side.title or side.vid} ({side.vid}) {side.link}')
+    print(f"{len(found)} pair(s) judged {relation}" + (f" (--limit {args.limit})" if len(found) == args.limit
+          else ""), file=sys.stderr)  # fmt: skip
     return EXIT_OK if found else EXIT_NOT_FINE
 
 

@@ -50,6 +50,7 @@ TOP_VIDEOS = 50  # videos with their best claims in the page; the database holds
 TOP_CLAIMS = 3  # claims per video shown
 TOP_CLUSTERS = 20  # claims made in several videos shown (the most videos first)
 CLUSTER_MEMBERS = 5  # each one's videos shown with their moment; `claimflow clusters` lists all
+TOP_CONTESTED = 10  # pairs of claims judged contradicting shown; `claimflow contested` lists all
 TOP_ENTRIES = 10  # people and terms shown (the most videos first); `claimflow people` / `terms` list all
 PROBLEM_ROWS = 200  # unavailable, failed, partial and interrupted videos listed one by one
 
@@ -104,6 +105,7 @@ class ReportData:
     people: list[query.CatalogueRow] = field(default_factory=list)  # the batch's most discussed
     terms: list[query.CatalogueRow] = field(default_factory=list)
     catalogue_note: str | None = None  # why the user's corrections were not applied
+    contested: list[query.PairRow] = field(default_factory=list)  # claims of two videos that contradict
 
 
 def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results,
@@ -145,18 +147,20 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results
     ranked = sorted(best.items(), key=lambda kv: (-max((c.score or 0.0) for c in kv[1]), kv[0]))
     buffer = pacing.buffer
     people, terms, note = _catalogue(database, corrections)
+    contested = query.judged_pairs(database, limit=TOP_CONTESTED) if database.is_file() else []
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
                       collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
                       context=context, gates=gates_of(database),
                       clusters=query.clusters(database, limit=TOP_CLUSTERS) if database.is_file() else [],
-                      people=people, terms=terms, catalogue_note=note)  # fmt: skip
+                      people=people, terms=terms, catalogue_note=note,
+                      contested=contested)  # fmt: skip
 
 
 def _catalogue(database: Path, corrections: str | None) -> tuple[list, list, str | None]:
     """The most discussed people and terms; a corrections file that cannot be read is named in
     the page (the report matters more than the corrections)."""
-    from claimflow.knowledge import catalogue
+    from claimflow.knowledge import catalogue  # rapidfuzz and yaml: only once the report has a database
 
     if not database.is_file():
         return [], [], None
@@ -596,6 +600,7 @@ def render_html(data: ReportData, svgs: dict[str, str], title: str = "claimflow 
         parts.append("</table>")
     parts += _gates(data.gates)
     parts += _clusters(data)
+    parts += _contested(data)
     parts += _entries(data)
     parts += _top_claims(data)
     parts += _problems(data)
@@ -620,6 +625,21 @@ def _clusters(data: ReportData) -> list[str]:
         parts.append(f"<tr><td class=num>{_n(c.videos)}</td><td class=num>{_n(c.channels)}</td>"
                      f"<td>{_e(c.first or '')}</td><td>{_e(c.last or '')}</td><td>{_e(c.canonical)}</td>"
                      f"<td>{where}</td></tr>")  # fmt: skip
+    parts.append("</table>")
+    return parts
+
+
+def _contested(data: ReportData) -> list[str]:
+    """Where two videos disagree: each pair the LLM judged contradicting, both sides' quotes."""
+    if not data.contested:
+        return []
+    parts = ["<h2>Contested claims</h2><p>Claims of two videos that the LLM judged to contradict each other, the "
+             "most alike first; `claimflow contested` lists them all.</p><table id=contested><tr><th>one video says"
+             "</th><th>another says</th><th>why they contradict</th></tr>"]  # fmt: skip
+    for pair in data.contested:
+        cells = "".join(f"<td>{_e(side.claim_text)}<br><q>{_e(side.quote or '')}</q><br>{_e(side.title or side.vid)}: "
+                        f"{_moment(side)}</td>" for side in (pair.first, pair.second))  # fmt: skip
+        parts.append(f"<tr>{cells}<td>{_e(pair.reason or '')}</td></tr>")
     parts.append("</table>")
     return parts
 

@@ -183,6 +183,16 @@ class LinkResult:
     pairs_per_claim: int
 
 
+@dataclass(frozen=True)
+class JudgeResult:
+    """What decides how a video's candidate pairs are judged (result settings of judge)."""
+
+    llm: LLMIdentity
+    judge_prompt: str
+    prompt_version: str  # the prompt file's content hash: editing it judges every pair again
+    pairs_per_claim: int
+
+
 # -- downloads -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Warmup:
@@ -280,6 +290,8 @@ class Settings:
     link_enabled: bool
     embed: EmbedResult
     link: LinkResult
+    judge_enabled: bool
+    judge: JudgeResult
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -293,6 +305,8 @@ class Settings:
         mine["prompt_version"] = prompts.fingerprint(mine["prompt"])
         evaluate = dict(config["evaluate"], llm=dataclasses.asdict(llm))
         evaluate["prompt_version"] = prompts.fingerprint(evaluate["prompt"])
+        judge = dict(pick("link", JudgeResult), llm=dataclasses.asdict(llm))
+        judge["prompt_version"] = prompts.fingerprint(judge["judge_prompt"])
         return cls(
             results=config["results"],
             state=config["state"],
@@ -309,6 +323,8 @@ class Settings:
             link_enabled=bool(config["link"]["enabled"]),
             embed=build(EmbedResult, pick("link", EmbedResult)),
             link=build(LinkResult, pick("link", LinkResult)),
+            judge_enabled=bool(config["link"]["enabled"] and config["link"]["judge"]),
+            judge=build(JudgeResult, judge),
         )
 
 
@@ -335,14 +351,16 @@ def rule_params() -> dict[str, tuple[str, ...]]:
         "select_collection": ("filters.", "collections[].filters."),
         "embed": section("link", EmbedResult),
         "link": section("link", LinkResult),
+        "judge": (*section("llm", LLMIdentity), *section("link", JudgeResult)),
     }
 
 
 # What runs after a rule's output changes: the per-video chain, and a collection's chain (its
 # selection also feeds the batch's list of videos: an entry newly kept is a new video, and the
 # videos already processed are not redone).
-FOLLOWS = {"transcribe": ("mine", "evaluate", "store", "embed", "link"), "mine": ("evaluate", "store", "embed", "link"),
-           "evaluate": ("store", "embed", "link"), "embed": ("link",), "link": (),
+FOLLOWS = {"transcribe": ("mine", "evaluate", "store", "embed", "link", "judge"),
+           "mine": ("evaluate", "store", "embed", "link", "judge"), "evaluate": ("store", "embed", "link", "judge"),
+           "embed": ("link", "judge"), "link": ("judge",), "judge": (),
            "list_collection": ("select_collection", "store_collection"),
            "select_collection": ("store_collection",)}  # fmt: skip
 
@@ -355,7 +373,7 @@ def result_keys() -> dict[str, set[str]]:
         "llm": names(LLMIdentity),
         "mine": names(MineResult) - {"llm", "prompt_version"},
         "evaluate": names(EvaluateResult) - {"llm", "prompt_version"},
-        "link": names(LinkResult),
+        "link": names(LinkResult) | {"judge_prompt"},
     }
 
 

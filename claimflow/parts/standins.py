@@ -114,6 +114,8 @@ class SleepClient(Client):
             claim = {"claim_text": "the batch keeps its pace", "claim_type": "factual", "domain": "benchmark",
                      "stance": "asserts", "evidence": {"segment_id": 1, "quote": TEXT}}  # fmt: skip
             return {"claims": [claim], "jargon": [], "people": [], "mental_models": []}
+        if name == "judgement":
+            return {"relation": "unrelated", "reason": "benchmark"}
         ids = schema["properties"]["evaluations"]["items"]["properties"]["claim_id"]["enum"]
         rating = {"decision": "accept", "importance": 5, "novelty": 5, "confidence": 5,
                   "dimensions": dict.fromkeys(DIMENSIONS, 5)}  # fmt: skip

@@ -62,8 +62,8 @@ class Linked:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """The tables alone (what migration 8 makes), for a connection of the tests' own."""
-    conn.executescript(database.LINK_SCHEMA)
+    """The tables alone (what migrations 8 and 9 make), for a connection of the tests' own."""
+    conn.executescript(database.LINK_SCHEMA + database.JUDGE_SCHEMA)
 
 
 def link_record(path: str | Path, record: embed.Record, linking: Linking, timeout: float) -> Linked:
@@ -216,3 +216,50 @@ def clusters(conn: sqlite3.Connection) -> dict[str, list[str]]:
     for key, cluster in conn.execute("SELECT claim_key, cluster FROM claim_clusters ORDER BY cluster, claim_key"):
         found.setdefault(cluster, []).append(key)
     return found
+
+
+def pairs_of(conn: sqlite3.Connection, vid: str, per_claim: int) -> list[tuple[str, str, float]]:
+    """The candidate pairs one of whose claims is the video's: for each of its claims at most
+    `per_claim`, the most alike first (then by key), whichever video's link made them."""
+    prefix = f"{vid}/"
+    rows = conn.execute(
+        "SELECT a, b, similarity FROM claim_pairs WHERE substr(a, 1, ?) = ? OR substr(b, 1, ?) = ? "
+        "ORDER BY similarity DESC, a, b", (len(prefix), prefix, len(prefix), prefix)).fetchall()  # fmt: skip
+    taken: dict[str, int] = {}
+    kept = []
+    for a, b, similarity in rows:
+        own = a if a.startswith(prefix) else b
+        if taken.get(own, 0) < per_claim:
+            taken[own] = taken.get(own, 0) + 1
+            kept.append((a, b, float(similarity)))
+    return kept
+
+
+def sides(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each claim key's text and its first quote (by time), as stored."""
+    found = {}
+    for key in sorted(set(keys)):
+        vid, claim_id = key.split("/", 1)
+        row = conn.execute(
+            "SELECT c.claim_text, (SELECT quote FROM evidence q WHERE q.vid = c.vid AND q.owner_kind = 'claim' "
+            "AND q.owner_id = c.claim_id ORDER BY q.t0 LIMIT 1) FROM claims c WHERE c.vid = ? AND c.claim_id = ?",
+            (vid, claim_id)).fetchone()  # fmt: skip
+        if row is not None:
+            found[key] = (row[0], row[1] or "")
+    return found
+
+
+def record_judgements(path: str | Path, verdicts: Iterable[tuple[str, str, str, str]], model: str,
+                      timeout: float) -> int:  # fmt: skip
+    """The judge job's verdicts (a, b, relation, reason) into the database, in one transaction;
+    a pair judged again is replaced. Returns how many were written."""
+    rows = [(a, b, relation, reason, model) for a, b, relation, reason in verdicts]
+    with database.store_job(path, timeout) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR REPLACE INTO claim_judgements VALUES (?, ?, ?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(rows)

@@ -101,6 +101,16 @@ CREATE TABLE IF NOT EXISTS claim_pairs (  -- near but not the same: for the LLM 
 );
 """
 
+JUDGE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claim_judgements (  -- a candidate pair as the LLM judged it
+    a TEXT NOT NULL, b TEXT NOT NULL,     -- a < b, as in claim_pairs
+    relation TEXT NOT NULL,               -- same | supports | contradicts | unrelated
+    reason TEXT,
+    model TEXT,                           -- the provider and model that judged
+    PRIMARY KEY (a, b)
+);
+"""
+
 
 # One statement each (a trigger's body has semicolons of its own).
 SEGMENTS_FTS = (
@@ -163,6 +173,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     # 7 -> 8: claims linked across videos: each video's vectors, each claim's cluster, and the
     # near pairs for the LLM to judge (filled by the link jobs, not from the rows already stored).
     lambda conn: _run_script(conn, LINK_SCHEMA),
+    # 8 -> 9: each candidate pair's judgement by the LLM (filled by the judge jobs).
+    lambda conn: _run_script(conn, JUDGE_SCHEMA),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

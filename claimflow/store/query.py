@@ -452,7 +452,7 @@ class CatalogueRow:
 
 
 def _entity_mentions(conn: sqlite3.Connection, people: bool) -> tuple[list, dict[tuple[str, str], str]]:
-    from claimflow.knowledge.catalogue import Mention
+    from claimflow.knowledge.catalogue import Mention  # rapidfuzz and yaml: only for the catalogue
 
     if people:
         sql = "SELECT vid, item_id, name, role FROM people WHERE COALESCE(entity_type, 'person') = 'person'"
@@ -494,7 +494,7 @@ def catalogue(
     every stored video's mentions and the user's `corrections` (claimflow/knowledge/catalogue.py)
     at each read, so it is always the batch's as stored and a correction holds through every
     rebuild. `name`: only the entries one of whose spellings contains it (case and titles aside)."""
-    from collections import Counter
+    from collections import Counter  # (as _entity_mentions)
 
     from claimflow.knowledge import catalogue as made
 
@@ -565,3 +565,36 @@ def export_knowledge(database: str | Path, what: str, fmt: str, corrections: Any
     yield line(["key", "name", "aliases", "videos", "vids", "mentions", "detail"])
     for e in found:
         yield line([e.key, e.name, "; ".join(e.aliases), len(e.vids), "; ".join(e.vids), e.mentions, e.detail or ""])
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """Two claims of different videos as the LLM judged them, each with its quote and moment."""
+
+    relation: str  # contradicts | supports (same and unrelated are not shown)
+    reason: str | None
+    similarity: float
+    first: ClaimRow
+    second: ClaimRow
+
+
+def judged_pairs(database: str | Path, relation: str = "contradicts", *, limit: int | None = 20) -> list[PairRow]:
+    """The candidate pairs the LLM judged `relation` (contradicts: the batch's contested claims),
+    the most alike first. Empty for a database whose pairs no judge job has judged."""
+    conn = connect(database)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'claim_judgements'").fetchone() is None:
+            return []
+        rows = conn.execute(
+            "SELECT j.a, j.b, j.reason, p.similarity FROM claim_judgements j JOIN claim_pairs p ON p.a = j.a "
+            "AND p.b = j.b WHERE j.relation = ? ORDER BY p.similarity DESC, j.a, j.b LIMIT ?",
+            (relation, -1 if limit is None else limit)).fetchall()  # fmt: skip
+        sql = _select(conn) + " WHERE c.vid = ? AND c.claim_id = ?"
+        found = []
+        for a, b, reason, similarity in rows:
+            sides = [conn.execute(sql, key.split("/", 1)).fetchone() for key in (a, b)]
+            if all(sides):
+                found.append(PairRow(relation, reason, float(similarity), _row(sides[0]), _row(sides[1])))
+    finally:
+        conn.close()
+    return found

@@ -89,16 +89,19 @@ def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str |
     return f"{'failed' if mark == FAILED_MARK else 'interrupted'}:{stage}", reason
 
 
-def link_failures(results: str | Path | layout.Results, rows: list[dict[str, object]]) -> list[str]:
-    """Stored videos whose claims are not linked because the embed or link job failed (its log
-    says so last); a video whose linking has not run yet is not one. One stat per stored video."""
+def link_failures(results: str | Path | layout.Results, rows: list[dict[str, object]],
+                  judged: bool = False) -> list[str]:  # fmt: skip
+    """Stored videos whose claims are not linked because the embed, link or (with `judged`)
+    judge job failed (its log says so last); a video whose linking has not run yet is not one.
+    One or two stats per stored video."""
     results = layout.Results.of(results)
+    last = layout.JUDGED if judged else layout.LINKED
     failed = []
     for row in rows:
         vid = str(row["vid"])
-        if ":" in str(row.get("status")) or Path(results.video(vid, layout.LINKED)).exists():
-            continue  # not stored (failed:<stage>, pending:...), or linked
-        for stage in ("embed", "link"):
+        if ":" in str(row.get("status")) or Path(results.video(vid, last)).exists():
+            continue  # not stored (failed:<stage>, pending:...), or linked (and judged)
+        for stage in ("embed", "link", "judge") if judged else ("embed", "link"):
             try:
                 text = Path(results.log(stage, vid)).read_text(errors="replace")
             except OSError:
@@ -140,7 +143,7 @@ def last_line(rows: list[dict[str, object]], unlinked: int = 0) -> tuple[str, in
     if pending:
         parts.append(pending_text)
     if unlinked:  # stored, so counted above as what they are; their linking failed
-        parts.append(f"{unlinked} not linked (embed or link failed: results/logs/link/)")
+        parts.append(f"{unlinked} not linked (embed, link or judge failed: results/logs/)")
     code = 1 if failed or unlinked else EXIT_INTERRUPTED if interrupted else 3 if statuses["partial"] else 0
     return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
 
