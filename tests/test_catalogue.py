@@ -179,3 +179,15 @@ def test_export_gives_the_people_and_terms_as_json_lines_and_csv(tmp_path, capsy
     (row,) = list(csv.DictReader(io.StringIO(out.read_text())))
     assert row["videos"] == "3" and row["vids"] == "v1; v2; v3" and row["detail"] == "the dreaming stage of sleep"
     assert len(row["aliases"].split("; ")) == 3
+
+
+def test_doctor_warns_of_a_corrections_file_it_cannot_read_and_names_the_file(tmp_path):
+    from claimflow.commands import doctor
+
+    assert doctor.check_catalogue({"catalogue": {"corrections": None}}).status == doctor.OK
+    fixes = tmp_path / "fixes.yaml"
+    fixes.write_text("merge: [[A B, A. B.]]\nsplit: [Smith]\n")
+    good = doctor.check_catalogue({"catalogue": {"corrections": str(fixes)}})
+    assert good.status == doctor.OK and "1 merge(s), 1 split(s)" in good.detail
+    missing = doctor.check_catalogue({"catalogue": {"corrections": str(tmp_path / "nope.yaml")}})
+    assert missing.status == doctor.WARN and "nope.yaml" in missing.detail and "fix the path" in missing.detail

@@ -46,7 +46,7 @@ def test_doctor_passes_on_the_demo_setup(tmp_path):
     run = _doctor(tmp_path, {})
     assert run.returncode == 0, run.stdout + run.stderr
     lines = _lines(run)
-    assert set(lines) == {"folders", "cookies", "llm", "transcribe", "yt-dlp"}, run.stdout
+    assert set(lines) == {"folders", "cookies", "llm", "transcribe", "yt-dlp", "catalogue"}, run.stdout
     assert lines["llm"].startswith("OK") and "SmolLM2-135M-Instruct" in lines["llm"] and "AVX2" in lines["llm"]
     assert lines["transcribe"].startswith("OK") and "tiny.en" in lines["transcribe"]
     assert lines["yt-dlp"].startswith("OK") and "yt-dlp 2026.10.26" in lines["yt-dlp"]

@@ -56,7 +56,8 @@ class Check:
 
 def run(config: dict[str, Any]) -> list[Check]:
     """Everything, in miniature: `claimflow doctor`."""
-    return _run_checks(config, [check_folders, check_cookies, check_llm, check_transcribe, check_ytdlp])
+    return _run_checks(config, [check_folders, check_cookies, check_llm, check_transcribe, check_ytdlp,
+                                check_catalogue])  # fmt: skip
 
 
 def preflight(config: dict[str, Any], database: str | None = None, identity: str | None = None) -> list[Check]:
@@ -340,3 +341,20 @@ def check_ytdlp(config: dict[str, Any]) -> Check:
                      "(`pip install 'yt-dlp[default]'` and Deno); other sites and local files work as they are",
                      )  # fmt: skip
     return Check("yt-dlp", OK, detail)
+
+
+# -- the catalogue's corrections -------------------------------------------------------------
+def check_catalogue(config: dict[str, Any]) -> Check:
+    """The user's corrections file, read as the catalogue reads it. A WARN, not a FAIL: the
+    batch's results do not depend on it (the report and `claimflow people` say it too)."""
+    from claimflow.knowledge import catalogue  # rapidfuzz and yaml: only for this check
+
+    path = (config.get("catalogue") or {}).get("corrections")
+    if not path:
+        return Check("catalogue", OK, "no corrections file (catalogue.corrections)")
+    try:
+        fixes = catalogue.load_corrections(path)
+    except ValueError as exc:
+        return Check("catalogue", WARN, str(exc), "fix the file (the report and `claimflow people` name it too)")
+    return Check("catalogue", OK, f"{path}: {len(fixes.merge)} merge(s), {len(fixes.split)} split(s)")
+
