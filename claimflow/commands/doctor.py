@@ -357,4 +357,3 @@ def check_catalogue(config: dict[str, Any]) -> Check:
     except ValueError as exc:
         return Check("catalogue", WARN, str(exc), "fix the file (the report and `claimflow people` name it too)")
     return Check("catalogue", OK, f"{path}: {len(fixes.merge)} merge(s), {len(fixes.split)} split(s)")
-
