@@ -82,3 +82,19 @@ def test_a_stored_video_whose_linking_failed_is_counted_and_fails_the_run(tmp_pa
     line, code = summary.last_line(rows[:4], unlinked=2)  # none failed a stage: the linking fails the run
     assert code == 1 and line.endswith("2 not linked (embed, link or judge failed: results/logs/)")
     assert summary.last_line(rows[:1])[1] == 0
+
+
+def test_the_judge_jobs_spend_is_summed_beside_the_videos(tmp_path):
+    import json
+
+    from claimflow.store import summary as cf_summary
+
+    spent = {"v1": {"requests": 2, "cached": 1, "prompt_tokens": 300, "completion_tokens": 40, "cost_usd": 0.001},
+             "v2": {"requests": 0, "cached": 2, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}}  # fmt: skip
+    for vid, usage in spent.items():
+        (tmp_path / vid).mkdir()
+        (tmp_path / vid / "judged.json").write_text(json.dumps({"vid": vid, "pairs": 3 if vid == "v1" else 2,
+                                                                "usage": usage}))  # fmt: skip
+    found = cf_summary.judge_usage(tmp_path, ["v1", "v2", "v3"])  # v3: not judged yet
+    assert found == {"pairs": 5, "requests": 2, "cached": 3, "prompt_tokens": 300, "completion_tokens": 40,
+                     "cost_usd": 0.001}  # fmt: skip

@@ -185,5 +185,21 @@ def write(
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     atomic.write_text(out, buffer.getvalue())
     if usage_out:
-        atomic.write_json(usage_out, totals(found_rows))
+        folder = results if results else Path(out).parent
+        atomic.write_json(usage_out, totals(found_rows) | {"judge": judge_usage(folder, vids)})
     return found_rows
+
+
+def judge_usage(results: str | Path | layout.Results, vids: list[str]) -> dict[str, object]:
+    """What the judge jobs asked of the LLM (judged.json's `usage`), summed: the candidate pairs
+    are the batch's, not a video's, so they stand beside the videos' own spend."""
+    from claimflow.llm.usage import UsageTotal  # (light: no provider)
+
+    results = layout.Results.of(results)
+    total, pairs = UsageTotal(), 0
+    for vid in vids:
+        record = atomic.read_json_or_empty(results.video(vid, layout.JUDGED))
+        pairs += int(record.get("pairs") or 0)
+        total.add_record(record.get("usage") or {})
+    return {"pairs": pairs, "requests": total.requests, "cached": total.cached, "prompt_tokens": total.prompt_tokens,
+            "completion_tokens": total.completion_tokens, "cost_usd": total.cost_usd}  # fmt: skip
