@@ -89,8 +89,10 @@ def test_the_judge_jobs_spend_is_summed_beside_the_videos(tmp_path):
 
     from claimflow.store import summary as cf_summary
 
-    spent = {"v1": {"requests": 2, "cached": 1, "prompt_tokens": 300, "completion_tokens": 40, "cost_usd": 0.001},
-             "v2": {"requests": 0, "cached": 2, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}}  # fmt: skip
+    spent = {
+        "v1": {"requests": 2, "cached": 1, "prompt_tokens": 300, "completion_tokens": 40, "cost_usd": 0.001},
+        "v2": {"requests": 0, "cached": 2, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0},
+    }
     for vid, usage in spent.items():
         (tmp_path / vid).mkdir()
         (tmp_path / vid / "judged.json").write_text(json.dumps({"vid": vid, "pairs": 3 if vid == "v1" else 2,
