@@ -8,8 +8,8 @@ the link threshold (what clustering needs) and the nearest `k` for the pairs; sq
 nearest `k` of each claim. Reported: the median seconds per video, the bulk fill time, the file
 size per claim, and whether sqlite-vec's k nearest equal ours.
 
-Run with a Python whose sqlite3 loads extensions (pyenv's and python.org's macOS builds do not: their
-connections have no enable_load_extension), sqlite-vec and numpy on its path:
+Run with a Python whose sqlite3 loads extensions (pyenv's default build, this machine's, does not:
+its connections have no enable_load_extension; Debian's does), sqlite-vec and numpy on its path:
     PYTHONPATH=DIR /usr/bin/python3 benchmarks/index_choice.py [sizes=10000,100000,350000]
 """
 
