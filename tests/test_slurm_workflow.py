@@ -21,8 +21,8 @@ from tests.conftest import DEMO_CONFIG, REPO, run_workflow
 from tests.harness import slurmcluster
 
 pytestmark = pytest.mark.slow
-# transcribe alone; mine and evaluate as the profile's group "claims" (named with its rules)
-GROUP = "claims_evaluate_mine"
+# transcribe alone; mine, evaluate and embed as the profile's group "claims" (named with its rules)
+GROUP = "claims_embed_evaluate_mine"
 # Short polling: the plugin waits 40 s before its first status check by default.
 # Kept logs: the plugin's per-job logs are the second witness of what ran on the cluster.
 FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--slurm-status-command", "squeue",
@@ -91,13 +91,14 @@ def test_the_demo_on_slurm_sends_only_processing_to_the_cluster_and_stores_what_
     calls = cluster.sbatch_calls()[before:]
     rules = submitted_rules(calls)
     assert sorted(rules) == sorted(["transcribe", GROUP] * 3), rules  # two submissions per video
-    assert "download" not in rules and "store" not in rules and "summary" not in rules
+    assert not {"download", "store", "summary", "link", "judge"} & set(rules)  # the main host's (the database)
     logs = tmp_path / ".snakemake" / "slurm_logs"
     submitted = {p.name for p in logs.iterdir()}
     assert submitted == {"rule_transcribe", f"group_{GROUP}"}, submitted
-    # the group job ran both rules: each left its own job log and benchmark
+    # the group job ran its three rules: each left its own job log and benchmark
     assert len(list((tmp_path / "results/benchmarks/mine").glob("*.tsv"))) == 3
     assert len(list((tmp_path / "results/benchmarks/evaluate").glob("*.tsv"))) == 3
+    assert len(list((tmp_path / "results/benchmarks/embed").glob("*.tsv"))) == 3
     # download and store ran here: their job logs exist, and no cluster log names them
     assert len(list((tmp_path / "results/logs/download").glob("*.log"))) == 3
     assert len(list((tmp_path / "results/logs/store").glob("*.log"))) == 3
