@@ -78,7 +78,8 @@ def test_the_report_renders_in_chromium_with_every_plot_drawn(demo_run: Path, tm
     assert "sleep.ogg at 0:00:" in links  # the moment of a top claim
     # The header: when, from what, and where the batch stands; outcomes in a reader's order.
     assert header.startswith("generated 20") and f"results {demo_run / 'results'}" in header
-    assert "config " in header and "test.yaml" in header and "the batch is" in header
+    # Made by the run's own report rule: every video done, the run not ended yet.
+    assert "config " in header and "test.yaml" in header and "every video is done; the run is finishing" in header
     assert columns[:4] == ["videos", "ok", "failed", "unavailable"]
     # Per-video detail is closed, and a local file's moment is a link the browser's player seeks to.
     assert opened == 0

@@ -14,6 +14,10 @@ from claimflow.commands import configdoc
 from tests.conftest import DEMO_CONFIG, REPO, planned_jobs, run_workflow
 
 pytestmark = pytest.mark.slow
+# After evaluate, each video's linking across the batch (rules/link.smk): what a change to a
+# video's claims also reruns, and the files those jobs write.
+LINKING = ("embed", "link", "judge")
+LINKED = ("embeddings.json", "linked.json", "judged.json")
 
 
 def test_every_demo_video_is_stored_and_every_quote_is_grounded(demo_run: Path):
@@ -62,10 +66,10 @@ def test_deleting_claims_reruns_only_that_videos_later_stages(demo_run: Path):
     (results / "file-sleep/claims.json").unlink()
     plan = run_workflow(demo_run, "-n")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
-    assert per_video == {("mine", "file-sleep"), ("evaluate", "file-sleep"), ("store", "file-sleep")}
+    assert per_video == {(rule, "file-sleep") for rule in ("mine", "evaluate", "store", *LINKING)}
     run_workflow(demo_run)
     redone = {p.relative_to(results).as_posix() for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t}
-    assert redone == {"file-sleep/claims.json", "file-sleep/evaluation.json", "file-sleep/stored.json"}
+    assert redone == {f"file-sleep/{name}" for name in ("claims.json", "evaluation.json", "stored.json", *LINKED)}
     conn = sqlite3.connect(results / "claimflow.sqlite")
     assert conn.execute("SELECT COUNT(DISTINCT vid) FROM videos").fetchone()[0] == 3
     stats = json.loads((results / "file-sleep/claims.json").read_text())["usage"]
@@ -79,7 +83,7 @@ def test_a_deleted_subtitle_file_is_made_again_and_deleted_audio_is_not_download
     (work / "results/file-interest/audio").unlink()  # freeing disk after transcription
     plan = run_workflow(work, "-n")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
-    assert per_video == {(rule, "file-forests") for rule in ("transcribe", "mine", "evaluate", "store")}
+    assert per_video == {(rule, "file-forests") for rule in ("transcribe", "mine", "evaluate", "store", *LINKING)}
 
 
 def test_a_prompt_change_reruns_only_the_stage_it_feeds(demo_run: Path, tmp_path: Path):
@@ -88,7 +92,7 @@ def test_a_prompt_change_reruns_only_the_stage_it_feeds(demo_run: Path, tmp_path
     plan = run_workflow(demo_run, "-n", "--config", f"evaluate={{prompt: {prompt}}}")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
     vids = {"file-sleep", "file-interest", "file-forests"}
-    assert per_video == {(rule, vid) for rule in ("evaluate", "store") for vid in vids}
+    assert per_video == {(rule, vid) for rule in ("evaluate", "store", *LINKING) for vid in vids}
 
 
 def test_a_vocabulary_reruns_transcription_and_what_follows_and_nothing_else(demo_run: Path, tmp_path: Path):
@@ -101,7 +105,7 @@ def test_a_vocabulary_reruns_transcription_and_what_follows_and_nothing_else(dem
     plan = run_workflow(work, "-n")
     per_video = {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]}
     vids = {"file-sleep", "file-interest", "file-forests"}
-    assert per_video == {(rule, vid) for rule in ("transcribe", "mine", "evaluate", "store") for vid in vids}
+    assert per_video == {(rule, vid) for rule in ("transcribe", "mine", "evaluate", "store", *LINKING) for vid in vids}
     assert "download" not in {rule for rule, _ in per_video}
 
 
@@ -161,7 +165,7 @@ def test_runtime_settings_rerun_nothing(demo_run: Path, tmp_path: Path):
 )
 def test_result_settings_rerun_their_stage_and_what_follows(demo_run, tmp_path, changes, stages):
     vids = {"file-sleep", "file-interest", "file-forests"}
-    assert _plan(demo_run, changes, tmp_path) == {(rule, vid) for rule in stages for vid in vids}
+    assert _plan(demo_run, changes, tmp_path) == {(rule, vid) for rule in (*stages, *LINKING) for vid in vids}
 
 
 # One setting of each kind the configuration table distinguishes: the table's "a change reruns"
@@ -202,8 +206,10 @@ def test_a_lost_database_is_refilled_from_the_files_without_downloads_or_llm(dem
     for path in results.glob("claimflow.sqlite*"):
         path.unlink()
     plan = run_workflow(demo_run, "-n")
+    # The rows are refilled from the files, and the links across videos made again from the
+    # embeddings already computed (the judgements answered from the LLM cache).
     assert {job for job in planned_jobs(plan.stdout + plan.stderr) if job[1]} == {
-        ("store", vid) for vid in ("file-sleep", "file-interest", "file-forests")
+        (rule, vid) for rule in ("store", "link", "judge") for vid in ("file-sleep", "file-interest", "file-forests")
     }
     run_workflow(demo_run)
     assert _rows(db) == before
