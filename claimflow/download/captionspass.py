@@ -189,12 +189,10 @@ def _finish(out: Path, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def downloaded_before(results: str, record: str, write: bool) -> frozenset[str]:
-    """The videos downloaded before the captions pass existed: their download jobs keep the
-    inputs they were made with, so a batch begun with an earlier claimflow does only what is
-    missing. Known from `record` (one file, read once per parse); the first run of a release
-    with the pass (`write`: the main process) makes it from what is on disk then, even when
-    nothing is (a batch begun with this release never has such videos)."""
+def _recorded(record: str, write: bool, heading: str, found: Callable[[], list[str]]) -> frozenset[str]:
+    """The videos a record file lists (one file, read once per parse); without one, and with
+    `write` (the main process of this release's first run), `found()` written to it as they are
+    on disk now: a full or read-only disk leaves it unwritten, and this run still knows them."""
     try:
         lines = (line.strip() for line in Path(record).read_text().splitlines())
         return frozenset(line for line in lines if line and not line.startswith("#"))
@@ -202,37 +200,34 @@ def downloaded_before(results: str, record: str, write: bool) -> frozenset[str]:
         pass
     if not write:
         return frozenset()
-    before = sorted(downloads_on_disk(results))
+    vids = sorted(found())
     try:
-        atomic.write_text(record, "# downloaded before the captions pass existed: no captions.json input\n"
-                          + "".join(f"{vid}\n" for vid in before))  # fmt: skip
-    except OSError as error:  # a full or read-only disk: this run still knows them
+        atomic.write_text(record, f"# {heading}\n" + "".join(f"{vid}\n" for vid in vids))
+    except OSError as error:
         log.warning("cannot write %s (%s)", record, error)
-    return frozenset(before)
+    return frozenset(vids)
+
+
+def downloaded_before(results: str, record: str, write: bool) -> frozenset[str]:
+    """The videos downloaded before the captions pass existed: their download jobs keep the
+    inputs they were made with, so a batch begun with an earlier claimflow does only what is
+    missing. The first run of a release with the pass makes `record` from what is on disk then,
+    even when nothing is (a batch begun with this release never has such videos)."""
+    heading = "downloaded before the captions pass existed: no captions.json input"
+    return _recorded(record, write, heading, lambda: downloads_on_disk(results))
 
 
 def asked_before(results: str, record: str, write: bool) -> frozenset[str]:
     """The videos downloaded with the captions pass's record as an input: those with both a
-    captions.json and a download.json when this release first ran on the batch (its main process,
-    `write`, makes `record` then; later parses read it). Their downloads keep that input even
-    where the pass would not ask now: a945f25 asked about local files and media addresses, later
-    releases do not, and without this every such download (and all after it) would run again."""
-    try:
-        lines = (line.strip() for line in Path(record).read_text().splitlines())
-        return frozenset(line for line in lines if line and not line.startswith("#"))
-    except FileNotFoundError:
-        pass
-    if not write:
-        return frozenset()
-    asked = sorted(
-        vid for vid in downloads_on_disk(results) if os.path.exists(os.path.join(results, vid, layout.FOUND))
-    )
-    try:
-        atomic.write_text(record, "# downloaded with captions.json as an input: kept as one\n"
-                          + "".join(f"{vid}\n" for vid in asked))  # fmt: skip
-    except OSError as error:  # a full or read-only disk: this run still knows them
-        log.warning("cannot write %s (%s)", record, error)
-    return frozenset(asked)
+    captions.json and a download.json when this release first ran on the batch. Their downloads
+    keep that input even where the pass would not ask now: a945f25 asked about local files and
+    media addresses, later releases do not, and without this every such download (and all after
+    it) would run again."""
+
+    def asked() -> list[str]:
+        return [vid for vid in downloads_on_disk(results) if os.path.exists(os.path.join(results, vid, layout.FOUND))]
+
+    return _recorded(record, write, "downloaded with captions.json as an input: kept as one", asked)
 
 
 def downloads_on_disk(results: str) -> list[str]:
