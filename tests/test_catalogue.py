@@ -81,8 +81,9 @@ def _stored_batch(db) -> None:
     said = {"v1": (["Dr. Jane Smith", "Bob Jones"], ["REM sleep"], "Jane Smith says deep sleep stores memories."),
             "v2": (["Jane Smyth"], ["rem sleep"], "Smith found that naps help."),
             "v3": (["Robert Jones", "J. Smith"], ["REM-sleep"], "Robert Jones runs a sleep lab.")}  # fmt: skip
-    for vid, (names, terms, claim) in said.items():
+    for day, (vid, (names, terms, claim)) in enumerate(said.items(), start=1):
         download, transcript, claims_doc, evaluation = _docs(vid, 1)
+        download["upload_date"] = f"2026010{day}"
         claims_doc["claims"][0]["claim_text"] = claim
         claims_doc["people"] = [{"name": n, "entity_type": "person", "role": "sleep researcher", "mentions": [],
                                  "window": 0} for n in names]  # fmt: skip
@@ -191,3 +192,36 @@ def test_doctor_warns_of_a_corrections_file_it_cannot_read_and_names_the_file(tm
     assert good.status == doctor.OK and "1 merge(s), 1 split(s)" in good.detail
     missing = doctor.check_catalogue({"catalogue": {"corrections": str(tmp_path / "nope.yaml")}})
     assert missing.status == doctor.WARN and "nope.yaml" in missing.detail and "fix the path" in missing.detail
+
+
+def test_search_keeps_to_the_videos_that_mention_a_person_and_to_upload_dates(tmp_path, capsys):
+    import json
+
+    from claimflow.commands import cli
+    from tests.test_cli import DEMO_CONFIG
+
+    _stored_batch(tmp_path / "claimflow.sqlite")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}\n")
+
+    said = {}
+
+    def found(*options: str) -> tuple[int, list[str]]:
+        code = cli.main(["search", "sleep", *options, "--json", "--configfile", DEMO_CONFIG, str(config)])
+        out = capsys.readouterr()
+        said["err"] = out.err
+        return code, sorted(row["vid"] for row in json.loads(out.out)) if code == 0 else []
+
+    assert found() == (0, ["v1", "v2", "v3"])  # every video's quote says sleep
+    assert found("--person", "Jones") == (0, ["v1", "v3"])  # Bob Jones and Robert Jones, as written
+    assert found("--person", "dr. jane smith") == (0, ["v1", "v2", "v3"])  # her every spelling
+    assert found("--since", "2026-01-02") == (0, ["v2", "v3"])
+    assert found("--since", "20260102", "--until", "2026-01-02") == (0, ["v2"])
+    assert found("--person", "Jones", "--video", "v2") == (2, [])
+    assert "none of the --video ids mentions them" in said["err"]
+    assert found("--person", "Nobody") == (2, [])
+    assert "no person of the batch is written so" in said["err"]
+    with pytest.raises(SystemExit) as bad:  # argparse's own error, in claimflow's words
+        cli.main(["search", "sleep", "--since", "March", "--configfile", DEMO_CONFIG, str(config)])
+    assert bad.value.code == 2
+    assert "'March' is not a date: write it as 2026-03-31" in capsys.readouterr().err

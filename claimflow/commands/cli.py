@@ -62,6 +62,18 @@ def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def _day(text: str) -> str:
+    """A date as yt-dlp gives upload dates (YYYYMMDD), from YYYY-MM-DD or YYYYMMDD."""
+    import datetime as dt  # what the date options alone need
+
+    for shape in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text, shape).strftime("%Y%m%d")
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date: write it as 2026-03-31 (or 20260331)")
+
+
 def _with_json(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON document, for scripts")
 
@@ -112,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: every type)")  # fmt: skip
     search.add_argument("--collection", nargs="+", metavar="NAME",
                         help="only videos of these collections, by name (default: every video)")  # fmt: skip
+    search.add_argument("--person", metavar="NAME",
+                        help="only videos that mention this person, any way the batch writes the name (the catalogue "
+                        "of `claimflow people`) (default: every video)")  # fmt: skip
+    search.add_argument(
+        "--since",
+        type=_day,
+        metavar="DATE",
+        help="only videos uploaded on DATE or later, YYYY-MM-DD or YYYYMMDD (default: any date)",
+    )
+    search.add_argument(
+        "--until", type=_day, metavar="DATE", help="only videos uploaded on DATE or earlier (default: any date)"
+    )
     search.add_argument("--said", action="store_true",
                         help="search what was said: every transcript segment, in a claim or not (--tier and --type "
                         "do not apply)")  # fmt: skip
@@ -345,7 +369,8 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
     from claimflow.store import query  # (as _search)
 
     try:
-        rows = query.said(_database(config), args.text, vid=args.video, collection=args.collection, limit=args.limit)
+        rows = query.said(_database(config), args.text, vid=args.video, collection=args.collection,
+                          since=args.since, until=args.until, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         return _fail("search", str(exc))
     if args.json:
@@ -361,6 +386,17 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
     return EXIT_OK if rows else EXIT_NOT_FINE
 
 
+def _videos_naming(config: dict, name: str) -> set[str]:
+    """The videos that mention a person, by the batch's catalogue (its spellings and the user's
+    corrections)."""
+    from claimflow.knowledge import catalogue  # what --person alone needs
+    from claimflow.store import query
+
+    fixes = catalogue.load_corrections((config.get("catalogue") or {}).get("corrections"))
+    found = query.catalogue(_database(config), corrections=fixes, name=name, limit=None, claims_per_entry=0)
+    return {vid for entry in found for vid in entry.vids}
+
+
 def _search_meaning(config: dict, args: argparse.Namespace, near: dict[tuple[str, str], float]) -> list:
     """The claims nearest the text in meaning; their similarities into `near`."""
     from claimflow.core.settings import Settings  # what the search by meaning alone needs
@@ -369,7 +405,8 @@ def _search_meaning(config: dict, args: argparse.Namespace, near: dict[tuple[str
 
     model = Settings.from_config(config).link.embedding
     found = query.meaning(_database(config), args.text, embed.embedder(model), tier=args.tier, vid=args.video,
-                          claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
+                          claim_type=args.claim_type, collection=args.collection, since=args.since,
+                          until=args.until, limit=args.limit)  # fmt: skip
     near.update({(row.vid, row.claim_id): similarity for row, similarity in found})
     return [row for row, _ in found]
 
@@ -380,6 +417,17 @@ def _search(config: dict, args: argparse.Namespace) -> int:
 
     if unknown := sorted(set(args.claim_type or ()) - set(CLAIM_TYPES)):
         return _fail("search", f"--type {' '.join(unknown)}: no such claim type; the types are {' '.join(CLAIM_TYPES)}")
+    if args.person:
+        try:
+            mentioned = _videos_naming(config, args.person)
+        except ValueError as exc:  # QueryError, a corrections file that cannot be read
+            return _fail("search", str(exc))
+        if not mentioned:
+            return _fail("search", f"--person {args.person}: no person of the batch is written so; `claimflow people` "
+                         "lists them")  # fmt: skip
+        args.video = sorted(set(args.video) & mentioned) if args.video else sorted(mentioned)
+        if not args.video:
+            return _fail("search", f"--person {args.person}: none of the --video ids mentions them")
     if args.said:
         if args.tier or args.claim_type:
             return _fail("search", "--said searches transcript segments, which have no tier or type: drop --tier "
@@ -394,7 +442,8 @@ def _search(config: dict, args: argparse.Namespace) -> int:
             rows = _search_meaning(config, args, near)
         else:
             rows = query.search(_database(config), args.text, tier=args.tier, vid=args.video,
-                                claim_type=args.claim_type, collection=args.collection, limit=args.limit)  # fmt: skip
+                                claim_type=args.claim_type, collection=args.collection, since=args.since,
+                                until=args.until, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         return _fail("search", str(exc))
     if args.json:

@@ -136,9 +136,23 @@ def _row(found: tuple[Any, ...]) -> ClaimRow:
     return ClaimRow(*values, link=moment(values[15], values[17]))
 
 
-def _filters(tier: list[str] | None, vid: list[str] | None, claim_type: list[str] | None,
-             collection: list[str] | None = None) -> tuple[str, list[Any]]:  # fmt: skip
+def _dates(since: str | None, until: str | None, video: str = "v") -> tuple[list[str], list[Any]]:
+    """Upload dates from `since` to `until` (YYYYMMDD, as yt-dlp gives them; both included); a
+    video with no known date is left out once either is given."""
     where, args = [], []
+    if since:
+        where.append(f"{video}.upload_date >= ?")
+        args.append(since)
+    if until:
+        where.append(f"{video}.upload_date <= ?")
+        args.append(until)
+    return where, args
+
+
+def _filters(tier: list[str] | None, vid: list[str] | None, claim_type: list[str] | None,
+             collection: list[str] | None = None, since: str | None = None,
+             until: str | None = None) -> tuple[str, list[Any]]:  # fmt: skip
+    where, args = _dates(since, until)
     for column, values in (("e.tier", tier), ("c.vid", vid), ("c.claim_type", claim_type)):
         if values:
             where.append(f"{column} IN ({', '.join('?' for _ in values)})")
@@ -160,11 +174,14 @@ def search(
     vid: list[str] | None = None,
     claim_type: list[str] | None = None,
     collection: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
     limit: int = 20,
 ) -> list[ClaimRow]:
     """Claims whose text, or one of whose evidence quotes, matches the FTS5 query `text`; best
-    matches first. `collection`: only videos of these collections (their names or ids)."""
-    extra, args = _filters(tier, vid, claim_type, collection)
+    matches first. `collection`: only videos of these collections (their names or ids);
+    `since`, `until`: only videos uploaded then (YYYYMMDD)."""
+    extra, args = _filters(tier, vid, claim_type, collection, since, until)
     sql = f"""
     WITH hits AS (
         SELECT vid, claim_id, bm25(claims_fts) AS rank FROM claims_fts WHERE claims_fts MATCH ?
@@ -212,10 +229,10 @@ class SaidRow:
 
 
 def said(database: str | Path, text: str, *, vid: list[str] | None = None, collection: list[str] | None = None,
-         limit: int = 20) -> list[SaidRow]:  # fmt: skip
+         since: str | None = None, until: str | None = None, limit: int = 20) -> list[SaidRow]:  # fmt: skip
     """Transcript segments matching the FTS5 query `text`, best first: what was said anywhere in
     the batch, in a claim or not."""
-    where, args = [], []
+    where, args = _dates(since, until)
     if vid:
         where.append(f"s.vid IN ({', '.join('?' for _ in vid)})")
         args += list(vid)
@@ -398,6 +415,8 @@ def meaning(
     vid: list[str] | None = None,
     claim_type: list[str] | None = None,
     collection: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
     limit: int = 20,
 ) -> list[tuple[ClaimRow, float]]:
     """The linked claims (the accepted ones, embedded by the link jobs) nearest in meaning to
@@ -408,7 +427,7 @@ def meaning(
     from claimflow.knowledge import embed
     from claimflow.store import clusters as linked
 
-    extra, args = _filters(tier, vid, claim_type, collection)
+    extra, args = _filters(tier, vid, claim_type, collection, since, until)
     conn = connect(database)
     try:
         unlinked = QueryError(f"{database} has no claim linked yet, so nothing to search by meaning: run the "
