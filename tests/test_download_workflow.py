@@ -22,6 +22,7 @@ from tests.harness.faultserver import Fault, FaultServer
 
 pytestmark = pytest.mark.slow
 FLOOR = 0.5
+PAIR_WINDOW = 3.0
 
 
 def make_batch(tmp_path: Path, videos: int, accounts: list[str], suffix: str = ".ogg",
@@ -69,15 +70,24 @@ def run_downloads(workdir: Path, check: bool = True, *extra: str) -> subprocess.
 
 def downloads_by_account(server: FaultServer) -> dict[str, list[tuple[float, str, str, float]]]:
     """Per account (from the Cookie header): one (start, path, answer, last request) per
-    download; the extraction and media requests of one download come back to back."""
+    download. yt-dlp asks twice for one download of a direct link, the extraction then the
+    media, both answered 200: that pair is one download however far apart a loaded machine
+    puts them (CI saw 0.33 s), within PAIR_WINDOW; any other request for the same path within
+    0.3 s of the last one (yt-dlp's own retry) is the same download too."""
     per: dict[str, list[tuple[float, str, str, float]]] = {}
+    asked: dict[str, int] = {}  # how many requests the account's current download made
     for req in sorted(server.requests, key=lambda r: r.t):
         account = (req.cookie or "acct=anonymous").split("acct=")[1].split("-token")[0]
         seen = per.setdefault(account, [])
-        if seen and seen[-1][1] == req.path and req.t - seen[-1][3] < 0.3:
-            seen[-1] = (*seen[-1][:3], req.t)
-            continue
+        if seen and seen[-1][1] == req.path:
+            start, _, answer, last = seen[-1]
+            media = asked[account] == 1 and answer == req.answer == "200" and req.t - start < PAIR_WINDOW
+            if media or req.t - last < 0.3:
+                seen[-1] = (start, req.path, answer, req.t)
+                asked[account] += 1
+                continue
         seen.append((req.t, req.path, req.answer, req.t))
+        asked[account] = 1
     return per
 
 
@@ -171,7 +181,8 @@ def test_refused_cookies_disable_an_account_and_the_others_take_its_videos(tmp_p
     assert all(d["account"] != "acct2" for d in docs if d["booked"] == "acct2")
     # The lock is the guarantee even where two jobs booked one slot: no overlap on the wire.
     for account in ("acct1", "acct3"):
-        assert len(per[account]) == sum(d["account"] == account for d in docs)
+        mine = sorted(d["source"].rsplit("/", 1)[1] for d in docs if d["account"] == account)
+        assert len(per[account]) == len(mine), (account, per[account], mine)
 
 
 def test_all_accounts_refused_stops_with_one_message_and_the_next_run_resumes(tmp_path):
