@@ -48,9 +48,10 @@ def _fill(conn: sqlite3.Connection, rng: np.random.Generator, centres: np.ndarra
     for n in range(have // claims, size // claims):
         vid = f"bulk{n:05d}"
         ids = [f"c{c:03d}" for c in range(claims)]
-        videos.append((vid, json.dumps(ids), claims, _claims(rng, centres, claims).tobytes()))
+        videos.append((vid, json.dumps(ids), claims, _claims(rng, centres, claims).tobytes(), embed.WORDLLAMA.identity))
         members += [(f"{vid}/{c}", vid, f"{vid}/{c}") for c in ids]
-    conn.executemany("INSERT INTO video_vectors (vid, claim_ids, claims, vectors) VALUES (?, ?, ?, ?)", videos)
+    conn.executemany("INSERT INTO video_vectors (vid, claim_ids, claims, vectors, model) VALUES (?, ?, ?, ?, ?)",
+                     videos)  # fmt: skip
     conn.executemany("INSERT INTO claim_clusters (claim_key, vid, cluster) VALUES (?, ?, ?)", members)
     conn.commit()
 

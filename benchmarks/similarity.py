@@ -10,7 +10,8 @@ contradicting pairs as "different" show what a static embedding cannot tell (a c
 reads like its claim), which is why contradictions go to the LLM. Also: Spearman's rho against
 the human scores, float32 against the int8 vectors the index stores, and the embedding's speed.
 
-Run: .venv/bin/python benchmarks/similarity.py [folder=../shared/wild/similarity]
+Run: .venv/bin/python benchmarks/similarity.py [model=wordllama] [folder=../shared/wild/similarity]
+(model: a link.embedding name, claimflow/knowledge/embed.py MODELS)
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def _pr(cos: np.ndarray, same: np.ndarray, threshold: float) -> tuple[float, flo
     return hits / max(1, int(said.sum())), hits / max(1, int(same.sum()))
 
 
-def main(folder: str = str(REPO.parent / "shared/wild/similarity")) -> None:
+def main(name: str = "wordllama", folder: str = str(REPO.parent / "shared/wild/similarity")) -> None:
     started = time.perf_counter()
-    model = embed.WordLlamaEmbedder()
+    model = embed.embedder(name)
     loaded = time.perf_counter() - started
     sts = _rows(Path(folder) / "stsb_test.tsv")
     left = [r["sentence1"] for r in sts]
@@ -62,7 +63,7 @@ def main(folder: str = str(REPO.parent / "shared/wild/similarity")) -> None:
     cos = (a * b).sum(axis=1)
     qa, qb = embed.quantize(a), embed.quantize(b)
     icos = embed.cosine((qa.astype(np.int64) * qb.astype(np.int64)).sum(axis=1))
-    print(f"wordllama {embed.WORDLLAMA.identity}: loaded in {loaded:.2f} s; {2 * len(sts)} sentences in {took:.2f} s")
+    print(f"{name} {model.model.identity}: loaded in {loaded:.2f} s; {2 * len(sts)} sentences in {took:.2f} s")
     print(f"STS-B test ({len(sts)} pairs): Spearman {_spearman(cos, scores):.3f} (float32), "
           f"{_spearman(icos, scores):.3f} (int8); int8 moves a cosine by {np.abs(icos - cos).mean():.4f} "
           f"on average, {np.abs(icos - cos).max():.4f} at most")  # fmt: skip

@@ -84,6 +84,34 @@ def test_a_relinked_video_leaves_the_clusters_a_batch_without_its_old_claims_has
     assert clusters.clusters(conn) == _components(changed, linking)
 
 
+def test_a_new_embedding_model_relinks_video_by_video_never_comparing_the_two_models():
+    """link.embedding changed mid-batch: each video's link job reruns in its own time. The videos
+    relinked so far are the new model's clusters, the rest keep the old model's, and at the end
+    the clusters are the new model's own (as a batch linked under it alone)."""
+    old, linking = _batch(seed=13), clusters.Linking(same=0.6, near=0.3)
+    # The new model: the same claims, other vectors of other dimensions (128, as wordllama-128).
+    new = {
+        vid: (keys, embed.quantize(vectors[:, :128].astype(np.float32)))
+        for vid, (keys, vectors) in _batch(seed=29).items()
+    }
+    conn = sqlite3.connect(":memory:")
+    clusters.create(conn)
+    for vid in sorted(old):
+        clusters.link(conn, vid, *old[vid], linking, model=embed.WORDLLAMA.identity)
+    assert clusters.clusters(conn) == _components(old, linking)
+    relinked = sorted(old)[:5]
+    for vid in relinked:
+        clusters.link(conn, vid, *new[vid], linking, model=embed.WORDLLAMA_128.identity)
+    rest = {vid: old[vid] for vid in old if vid not in relinked}
+    midway = _components({vid: new[vid] for vid in relinked}, linking) | _components(rest, linking)
+    assert clusters.clusters(conn) == midway
+    assert clusters.Index(conn, 128, embed.WORDLLAMA_128.identity).vids == relinked
+    for vid in sorted(old)[5:]:
+        clusters.link(conn, vid, *new[vid], linking, model=embed.WORDLLAMA_128.identity)
+    assert clusters.clusters(conn) == _components(new, linking) != _components(old, linking)
+    assert not clusters.Index(conn, embed.DIM, embed.WORDLLAMA.identity).vids
+
+
 def test_similarities_are_exact_integers_and_the_threshold_is_in_their_units():
     rng = np.random.default_rng(0)
     vectors = embed.quantize(rng.normal(size=(300, embed.DIM)).astype(np.float32))

@@ -109,6 +109,29 @@ def test_a_vocabulary_reruns_transcription_and_what_follows_and_nothing_else(dem
     assert "download" not in {rule for rule, _ in per_video}
 
 
+def test_a_new_embedding_model_relinks_every_video_and_redoes_nothing_before(demo_run: Path, tmp_path: Path):
+    work = tmp_path / "demo"
+    shutil.copytree(demo_run, work)
+    results = work / "results"
+    earlier = ("download.json", "transcript.json", "claims.json", "evaluation.json", "stored.json")
+    made = {p: p.stat().st_mtime_ns for name in earlier for p in results.glob(f"*/{name}")}
+    config = yaml.safe_load((work / "test.yaml").read_text()) | {"link": {"embedding": "wordllama-128"}}
+    (work / "test.yaml").write_text(yaml.safe_dump(config))
+    run = run_workflow(work)
+    ran = {job for job in planned_jobs(run.stdout + run.stderr) if job[1]}
+    vids = {"file-sleep", "file-interest", "file-forests"}
+    assert ran == {(rule, vid) for rule in LINKING for vid in vids}
+    assert {p: p.stat().st_mtime_ns for p in made} == made  # no download, transcription, mining or store again
+    for vid in vids:
+        assert json.loads((results / vid / "embeddings.json").read_text())["model"] == "wordllama:l2_supercat:128"
+    with sqlite3.connect(results / "claimflow.sqlite") as conn:
+        models = conn.execute("SELECT DISTINCT model FROM video_vectors").fetchall()
+        linked = conn.execute("SELECT COUNT(*) FROM claim_clusters").fetchone()[0]
+    assert linked and models == [("wordllama:l2_supercat:128",)]
+    again = run_workflow(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
 def test_the_batch_usage_is_summed(demo_run: Path):
     usage = json.loads((demo_run / "results/usage.json").read_text())
     assert usage["videos"] == 3 and usage["by_status"] == {"ok": 3}
@@ -160,8 +183,9 @@ def test_runtime_settings_rerun_nothing(demo_run: Path, tmp_path: Path):
         ({"llm": {"temperature": 0.3}}, ("mine", "evaluate", "store")),
         ({"mine": {"chunk_tokens": 600}}, ("mine", "evaluate", "store")),
         ({"evaluate": {"merge_threshold": 80}}, ("evaluate", "store")),
+        ({"link": {"embedding": "wordllama-128"}}, ()),
     ],
-    ids=["whisper-beam", "vad", "llm-temperature", "chunking", "evaluation"],
+    ids=["whisper-beam", "vad", "llm-temperature", "chunking", "evaluation", "embedding"],
 )
 def test_result_settings_rerun_their_stage_and_what_follows(demo_run, tmp_path, changes, stages):
     vids = {"file-sleep", "file-interest", "file-forests"}
@@ -177,6 +201,7 @@ TABLE_CASES = {
     "mine.overlap_tokens": {"mine": {"overlap_tokens": 80}},  # mining
     "evaluate.tiers": {"evaluate": {"tiers": {"A": 8.5, "B": 6.5, "C": 5.0}}},  # evaluation
     "vocabulary": {"vocabulary": ["Kubrelix"]},  # the batch's terms
+    "link.embedding": {"link": {"embedding": "wordllama-128"}},  # linking
 }
 
 

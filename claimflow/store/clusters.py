@@ -11,7 +11,10 @@ from the members, never stored to go stale.
 
 The index lives in the database (`video_vectors`, 256 bytes a claim: 90 MB at 7,000 videos of
 50 claims), in the same transactions as the clusters, so a video's relink (its claims changed)
-deletes and adds in one step and nothing can disagree after a crash.
+deletes and adds in one step and nothing can disagree after a crash. Each row names its
+embedding model: a video is only ever compared with videos embedded by the same model, so when
+`link.embedding` changes, the videos relinked so far form the new model's clusters and the rest
+keep the old model's until their own link jobs rerun (a video at a time, as always).
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ class Linked:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """The tables alone (what migrations 8 and 9 make), for a connection of the tests' own."""
-    conn.executescript(database.LINK_SCHEMA + database.JUDGE_SCHEMA)
+    """The tables alone (what migrations 8 to 10 make), for a connection of the tests' own."""
+    for migration in database.MIGRATIONS[7:10]:
+        migration(conn)
 
 
 def link_record(path: str | Path, record: embed.Record, linking: Linking, timeout: float) -> Linked:
@@ -73,7 +77,7 @@ def link_record(path: str | Path, record: embed.Record, linking: Linking, timeou
         conn.execute("BEGIN IMMEDIATE")
         try:
             keys = [f"{record.vid}/{cid}" for cid in record.claim_ids]
-            linked = link(conn, record.vid, keys, record.vectors, linking)
+            linked = link(conn, record.vid, keys, record.vectors, linking, model=record.model)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -82,11 +86,13 @@ def link_record(path: str | Path, record: embed.Record, linking: Linking, timeou
 
 
 class Index:
-    """Every linked video's vectors as one int8 matrix, read in one query (a row per video: 7,000
-    rows, not 350,000); a row's claim key is decoded only for the rows a search finds."""
+    """Every video's vectors of one embedding model as one int8 matrix, read in one query (a row
+    per video: 7,000 rows, not 350,000); a row's claim key is decoded only for the rows a search
+    finds."""
 
-    def __init__(self, conn: sqlite3.Connection, dim: int):
-        rows = conn.execute("SELECT vid, claims, vectors, claim_ids FROM video_vectors ORDER BY vid").fetchall()
+    def __init__(self, conn: sqlite3.Connection, dim: int, model: str):
+        rows = conn.execute("SELECT vid, claims, vectors, claim_ids FROM video_vectors WHERE model = ? ORDER BY vid",
+                            (model,)).fetchall()  # fmt: skip
         self.vids = [r[0] for r in rows]
         self.starts = np.cumsum([0] + [r[1] for r in rows])
         self._ids = [r[3] for r in rows]
@@ -101,11 +107,13 @@ class Index:
         return f"{self.vids[video]}/{self._decoded[video][row - self.starts[video]]}"
 
 
-def _video_vectors(conn: sqlite3.Connection, vid: str, dim: int) -> tuple[list[str], np.ndarray]:
-    row = conn.execute("SELECT claim_ids, vectors FROM video_vectors WHERE vid = ?", (vid,)).fetchone()
+def _video_vectors(conn: sqlite3.Connection, vid: str) -> tuple[str | None, list[str], np.ndarray]:
+    """A video's model, claim keys and vectors (claims x the model's own dimensions)."""
+    row = conn.execute("SELECT model, claim_ids, claims, vectors FROM video_vectors WHERE vid = ?", (vid,)).fetchone()
     if row is None:
-        return [], np.zeros((0, dim), np.int8)
-    return [f"{vid}/{c}" for c in json.loads(row[0])], np.frombuffer(row[1], dtype=np.int8).reshape(-1, dim)
+        return None, [], np.zeros((0, embed.DIM), np.int8)
+    model, ids, claims, data = row
+    return model, [f"{vid}/{c}" for c in json.loads(ids)], np.frombuffer(data, dtype=np.int8).reshape(claims, -1)
 
 
 def _components(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -125,9 +133,11 @@ def _components(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[
     return {n: find(n) for n in nodes}
 
 
-def _unlink(conn: sqlite3.Connection, vid: str, dim: int, threshold: int) -> None:
+def _unlink(conn: sqlite3.Connection, vid: str, threshold: int) -> None:
     """Remove a video's claims; a cluster they held together may fall apart: its remaining
-    members' components are recomputed among themselves (the only edges that can have changed)."""
+    members' components are recomputed among themselves (the only edges that can have changed;
+    a cluster's members share one model, but should a row of another be there, each model's
+    members are compared among themselves only)."""
     touched = [r[0] for r in conn.execute("SELECT DISTINCT cluster FROM claim_clusters WHERE vid = ?", (vid,))]
     prefix = f"{vid}/"
     conn.execute("DELETE FROM claim_clusters WHERE vid = ?", (vid,))
@@ -139,35 +149,40 @@ def _unlink(conn: sqlite3.Connection, vid: str, dim: int, threshold: int) -> Non
                                (cluster,)).fetchall()  # fmt: skip
         if not members:
             continue
-        vectors_of: dict[str, np.ndarray] = {}
+        vectors_of: dict[str, tuple[str | None, np.ndarray]] = {}
         for member_vid in sorted({m[1] for m in members}):
-            keys, vectors = _video_vectors(conn, member_vid, dim)
-            vectors_of.update(zip(keys, vectors, strict=True))
+            model, keys, vectors = _video_vectors(conn, member_vid)
+            vectors_of.update((key, (model, row)) for key, row in zip(keys, vectors, strict=True))
         keys = [m[0] for m in members]
-        vectors = np.array([vectors_of[k] for k in keys], dtype=np.int8)
-        sims = embed.similarity(vectors, vectors)
-        edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(sims >= threshold), strict=True) if i < j]
+        edges = []
+        for model in sorted({vectors_of[k][0] or "" for k in keys}):
+            same_model = [k for k in keys if (vectors_of[k][0] or "") == model]
+            vectors = np.array([vectors_of[k][1] for k in same_model], dtype=np.int8)
+            sims = embed.similarity(vectors, vectors)
+            edges += [(same_model[i], same_model[j]) for i, j in zip(*np.nonzero(sims >= threshold), strict=True)
+                      if i < j]  # fmt: skip
         for key, root in _components(keys, edges).items():
             conn.execute("UPDATE claim_clusters SET cluster = ? WHERE claim_key = ?", (root, key))
 
 
 def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.ndarray,
-         linking: Linking = Linking()) -> Linked:  # fmt: skip
-    """Link one video's accepted claims (`keys`, `<vid>/<claim id>`, with their int8 `vectors`)
-    into the batch's clusters, replacing whatever the video had linked before. One transaction
-    (the caller's connection commits): a crash leaves the previous state whole."""
+         linking: Linking = Linking(), model: str = embed.WORDLLAMA.identity) -> Linked:  # fmt: skip
+    """Link one video's accepted claims (`keys`, `<vid>/<claim id>`, with their int8 `vectors`
+    of embedding `model`) into the clusters of the videos embedded by the same model, replacing
+    whatever the video had linked before. One transaction (the caller's connection commits): a
+    crash leaves the previous state whole."""
     dim = vectors.shape[1] if len(vectors) else embed.DIM
     same, near = linking.same_units, linking.near_units
-    _unlink(conn, vid, dim, same)
+    _unlink(conn, vid, same)
     if not keys:
         return Linked(vid, 0, 0, 0, 0)
     order = sorted(range(len(keys)), key=lambda i: keys[i])
     keys = [keys[i] for i in order]
     vectors = np.ascontiguousarray(vectors[order])
-    index = Index(conn, dim)
+    index = Index(conn, dim, model)
     claim_ids = [k.split("/", 1)[1] for k in keys]
-    conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors) VALUES (?, ?, ?, ?)",
-                 (vid, json.dumps(claim_ids), len(keys), vectors.tobytes()))  # fmt: skip
+    conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors, model) VALUES (?, ?, ?, ?, ?)",
+                 (vid, json.dumps(claim_ids), len(keys), vectors.tobytes(), model))  # fmt: skip
     to_old = embed.similarity(index.vectors, vectors) if len(index.vectors) else np.zeros((0, len(keys)), np.int32)
     within = embed.similarity(vectors, vectors)
     edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(within >= same), strict=True) if i < j]

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS caption_gates (
 
 
 # Claims linked across videos (claimflow/store/clusters.py): the index, the clusters, the pairs.
+# The table as migration 8 made it; migration 10 adds `model`.
 LINK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS video_vectors (  -- the index: one row per video, read whole by each link
     vid TEXT PRIMARY KEY,
@@ -141,6 +142,10 @@ def _add_columns(conn: sqlite3.Connection, table: str, columns: list[tuple[str, 
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+# The only embedding before schema 10 (embed.WORDLLAMA.identity; not imported: numpy is not the
+# store's to load).
+FIRST_EMBEDDING = "wordllama:l2_supercat:256"
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     # 0 -> 1: the tables, the evidence index and the full-text indexes.
     lambda conn: _run_script(conn, BASE_SCHEMA),
@@ -175,6 +180,13 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, LINK_SCHEMA),
     # 8 -> 9: each candidate pair's judgement by the LLM (filled by the judge jobs).
     lambda conn: _run_script(conn, JUDGE_SCHEMA),
+    # 9 -> 10: the embedding model of each video's vectors (claimflow/knowledge/embed.py
+    # Model.identity), so a video linked under a new `link.embedding` is never compared with
+    # one that still holds the old model's vectors. Until now there was one model.
+    lambda conn: (
+        _add_columns(conn, "video_vectors", [("model", "TEXT")]),
+        conn.execute(f"UPDATE video_vectors SET model = '{FIRST_EMBEDDING}' WHERE model IS NULL"),
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -437,7 +437,7 @@ def meaning(
             raise unlinked
         if collection and not _has_collections(conn):
             raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
-        index = linked.Index(conn, embedder.model.dim)
+        index = linked.Index(conn, embedder.model.dim, embedder.model.identity)
         if not len(index.vectors):
             raise unlinked
         query = embed.quantize(embedder.embed([text]))
