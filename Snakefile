@@ -38,6 +38,7 @@ include: "rules/mine.smk"
 include: "rules/evaluate.smk"
 include: "rules/store.smk"
 include: "rules/link.smk"
+include: "rules/summarize.smk"
 include: "rules/report.smk"
 include: "rules/collections.smk"
 

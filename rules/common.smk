@@ -43,7 +43,7 @@ except cf_settings.SettingsError as error:
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
-    for stage in ("transcribe", "mine", "evaluate", "embed", "link", "judge")
+    for stage in ("transcribe", "mine", "evaluate", "embed", "link", "judge", "summarize")
 }
 
 # This run is alive in this folder, for `claimflow run` (claimflow/commands/runlock.py): a kernel lock,
@@ -205,6 +205,7 @@ def get_final_outputs(wildcards):
         look=workflow.is_main_process and not workflow.remote_exec,
         linked=SETTINGS.link_enabled,
         judged=SETTINGS.judge_enabled,
+        summarized=SETTINGS.summarize_enabled,
     )
     stored_collections = [
         RESULTS.collection(cid, cf_layout.COLLECTION_STORED) for cid in COLLECTIONS
@@ -262,9 +263,12 @@ def get_summary_dir(wildcards, input):
 
 @per_job
 def get_stored_markers(wildcards):
+    # With summaries on, the summary and the report wait for them too: the report the run ends
+    # with shows every video's summary.
     pending = []
+    names = [cf_layout.STORED] + ([cf_layout.SUMMARIZED] if SETTINGS.summarize_enabled else [])
     return [
-        RESULTS.video(vid, cf_layout.STORED) for vid in batch_vids(pending)
+        RESULTS.video(vid, name) for vid in batch_vids(pending) for name in names
     ] + pending
 
 
@@ -426,6 +430,10 @@ def get_judge_settings():
     return PARAMS["judge"]
 
 
+def get_summarize_settings():
+    return PARAMS["summarize"]
+
+
 # Partial work (failed windows or batches) raises a video's retry round; a changed round
 # reruns exactly that stage of that video (claimflow/batch/retries.py). One file, read once.
 RETRIES = cf_retries.load(RESULTS)
@@ -556,6 +564,11 @@ def finish_run(exit_with_status=True, with_report=False):
         (
             len(cf_summary.link_failures(RESULTS, rows, judged=SETTINGS.judge_enabled))
             if SETTINGS.link_enabled
+            else 0
+        ),
+        (
+            len(cf_summary.summary_failures(RESULTS, rows))
+            if SETTINGS.summarize_enabled
             else 0
         ),
     )

@@ -47,7 +47,10 @@ def test_doctor_passes_on_the_demo_setup(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     lines = _lines(run)
     assert set(lines) == {"folders", "cookies", "llm", "transcribe", "yt-dlp", "catalogue"}, run.stdout
-    assert lines["llm"].startswith("OK") and "SmolLM2-135M-Instruct" in lines["llm"] and "AVX2" in lines["llm"]
+    # A busy machine (the suite beside other work) may make the model slow enough for the speed warning.
+    slow = lines["llm"].startswith("WARN") and "more than llm.timeout" in lines["llm"]
+    assert lines["llm"].startswith("OK") or slow, lines["llm"]
+    assert "SmolLM2-135M-Instruct" in lines["llm"] and "AVX2" in lines["llm"]
     assert lines["transcribe"].startswith("OK") and "tiny.en" in lines["transcribe"]
     assert lines["yt-dlp"].startswith("OK") and "yt-dlp 2026.10.26" in lines["yt-dlp"]
     assert "JavaScript runtime: deno 2.9.8" in lines["yt-dlp"] and "EJS scripts installed" in lines["yt-dlp"]

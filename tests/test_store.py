@@ -97,7 +97,7 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert videos_before and before["claims"]
 
     conn = store.connect(db)
-    assert store.schema_version(conn) == store.SCHEMA_VERSION == 10
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 11
     for table, rows in before.items():
         assert _table_rows(conn, table, "*") == rows, table
     assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
@@ -116,7 +116,7 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
     conn.close()
-    assert store.schema_version(store.connect(db)) == 10  # a second connect changes nothing
+    assert store.schema_version(store.connect(db)) == 11  # a second connect changes nothing
 
 
 def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tmp_path):
@@ -184,7 +184,7 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 10"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 11"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from claimflow.commands import configdoc
-from tests.conftest import DEMO_CONFIG, REPO, planned_jobs, run_workflow
+from tests.conftest import CLAIMFLOW, DEMO_CONFIG, REPO, planned_jobs, run_workflow
+from tests.harness import browser
 
 pytestmark = pytest.mark.slow
 # After evaluate, each video's linking across the batch (rules/link.smk): what a change to a
@@ -132,6 +135,55 @@ def test_a_new_embedding_model_relinks_every_video_and_redoes_nothing_before(dem
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_summaries_turned_on_summarize_each_video_and_rerun_nothing_else(demo_run: Path, tmp_path: Path):
+    work = tmp_path / "demo"
+    shutil.copytree(demo_run, work)
+    results = work / "results"
+    made = {p: p.stat().st_mtime_ns for p in results.glob("*/*.json")}
+    config = yaml.safe_load((work / "test.yaml").read_text()) | {"summarize": {"enabled": True, "key_points": 3}}
+    (work / "test.yaml").write_text(yaml.safe_dump(config))
+    run = run_workflow(work)
+    vids = {"file-sleep", "file-interest", "file-forests"}
+    assert {job for job in planned_jobs(run.stdout + run.stderr) if job[1]} == {("summarize", vid) for vid in vids}
+    assert {p: p.stat().st_mtime_ns for p in made} == made  # nothing before it again
+    docs = {vid: json.loads((results / vid / "summarized.json").read_text()) for vid in vids}
+    assert all(d["status"] == "ok" and d["summary"] and 1 <= len(d["key_points"]) <= 3 for d in docs.values()), docs
+    with sqlite3.connect(results / "claimflow.sqlite") as conn:
+        stored = dict(conn.execute("SELECT vid, summary FROM video_summaries").fetchall())
+    assert stored == {vid: d["summary"] for vid, d in docs.items()}
+    usage = json.loads((results / "usage.json").read_text())["summarize"]
+    assert usage["videos"] == 3 and usage["requests"] + usage["cached"] == 3
+    # The report the run ended with shows them (the summary and report rules waited for them).
+    page = (results / "report.html").read_text()
+    shown = [vid for vid in vids if f"({vid}; best" in page]
+    assert shown and all(html.escape(docs[vid]["summary"]) in page for vid in shown)
+    if browser.find() is not None:  # as a reader sees it: the video opened, its summary and points
+        with browser.Browser(width=1200, height=900) as chromium:
+            chromium.open((results / "report.html").resolve().as_uri())
+            seen = chromium.evaluate("""(() => { const d = document.querySelector('.gist').closest('details');
+                d.open = true; const g = d.querySelector('.gist'), r = g.getBoundingClientRect();
+                return {text: g.textContent, height: r.height,
+                        points: [...d.querySelectorAll('.points li')].map(li => li.textContent)}; })()""")
+            chromium.screenshot(tmp_path / "report.png")
+            errors = chromium.errors
+        assert errors == [] and seen["height"] > 10
+        assert any(seen["text"] == d["summary"] and seen["points"] == d["key_points"] for d in docs.values()), seen
+    status = subprocess.run([*CLAIMFLOW, "status", "--configfile", str(DEMO_CONFIG), "test.yaml"],
+                            capture_output=True, text=True, cwd=work)  # fmt: skip
+    assert "summarized: 3 of 3 videos" in status.stdout, status.stdout
+    again = run_workflow(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    # Its result settings rerun it alone; the LLM's, it beside the stages that use the LLM.
+    assert _plan(work, {"summarize": {"transcript_chars": 3000}}, tmp_path) == {("summarize", vid) for vid in vids}
+    assert {rule for rule, _ in _plan(work, {"llm": {"temperature": 0.2}}, tmp_path)} == {
+        "mine",
+        "evaluate",
+        "store",
+        *LINKING,
+        "summarize",
+    }
+
+
 def test_the_batch_usage_is_summed(demo_run: Path):
     usage = json.loads((demo_run / "results/usage.json").read_text())
     assert usage["videos"] == 3 and usage["by_status"] == {"ok": 3}
@@ -208,7 +260,8 @@ TABLE_CASES = {
 @pytest.mark.parametrize("key", TABLE_CASES)
 def test_the_configuration_table_says_what_a_change_reruns(demo_run, tmp_path, key):
     said = configdoc.reruns(key)
-    expected = set() if said == "nothing" else set(said.split(", "))
+    # "(summarize where summarize.enabled)": a stage the demo does not run.
+    expected = set() if said == "nothing" else set(said.split(" (")[0].split(", "))
     planned = {rule for rule, _ in _plan(demo_run, TABLE_CASES[key], tmp_path)}
     assert planned == expected, f"the table says a change of {key} reruns {said!r}; Snakemake plans {planned}"
 

@@ -26,9 +26,9 @@ def _names(folder: str) -> set[str] | None:
 
 
 def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], look: bool = True,
-                  linked: bool = False, judged: bool = False) -> list[str]:  # fmt: skip
-    """Per video its marker (and with `linked` its link marker, with `judged` its judgement),
-    then (with `look`) each product
+                  linked: bool = False, judged: bool = False, summarized: bool = False) -> list[str]:  # fmt: skip
+    """Per video its marker (and with `linked` its link marker, with `judged` its judgement,
+    with `summarized` its summary), then (with `look`) each product
     missing from a folder that exists.
 
     A video never started has no folder: its marker alone plans its whole chain. Without
@@ -43,6 +43,8 @@ def final_outputs(results: str | Path | layout.Results, vids: Iterable[str], loo
             targets.append(results.video(vid, layout.LINKED))
         if judged:
             targets.append(results.video(vid, layout.JUDGED))
+        if summarized:
+            targets.append(results.video(vid, layout.SUMMARIZED))
         if folders is None or vid not in folders:
             continue
         present = _names(results.video(vid)) or set()

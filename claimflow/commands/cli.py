@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--said", action="store_true",
                         help="search what was said: every transcript segment, in a claim or not (--tier and --type "
                         "do not apply)")  # fmt: skip
+    search.add_argument("--summaries", action="store_true",
+                        help="search the videos' summaries and key points (summarize.enabled; --tier and --type do "
+                        "not apply)")  # fmt: skip
     search.add_argument("--meaning", action="store_true",
                         help="search by meaning: the accepted claims nearest the text (embedded by the batch's "
                         "link.embedding model, offline), whatever their words; FTS5 syntax does not apply")  # fmt: skip
@@ -175,13 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
         _with_json(listed, "the entries, with their spellings, videos and claims")
 
     export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
-                                         "row each (or, --what, the batch's clusters, people or terms)"))  # fmt: skip
+                                         "row each (or, --what, the batch's clusters, people, terms or the videos' "
+                                         "summaries)"))  # fmt: skip
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="jsonl: one JSON object a line with every quote; csv: the first quote and the count "
                         "(default: jsonl)")  # fmt: skip
-    export.add_argument("--what", choices=["claims", "clusters", "people", "terms"], default="claims",
+    export.add_argument("--what", choices=["claims", "clusters", "people", "terms", "summaries"], default="claims",
                         help="claims; clusters (the claims made in several videos, a row per member in csv); "
-                        "people or terms (the catalogue, with catalogue.corrections) (default: claims)")  # fmt: skip
+                        "people or terms (the catalogue, with catalogue.corrections); summaries (a video's summary "
+                        "and key points each) (default: claims)")  # fmt: skip
     export.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
 
     about = "the batch's mined jargon ranked by how many videos use it, in the format `vocabulary` reads"
@@ -386,6 +391,29 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
     return EXIT_OK if rows else EXIT_NOT_FINE
 
 
+def _search_summaries(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.store import query  # (as _search)
+
+    try:
+        rows = query.summaries(_database(config), args.video, text=args.text, collection=args.collection,
+                               since=args.since, until=args.until, limit=args.limit)  # fmt: skip
+    except query.QueryError as exc:
+        return _fail("search", str(exc))
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return EXIT_OK if rows else EXIT_NOT_FINE
+    for row in rows:
+        print(f"{row.title or row.vid} ({row.vid})")
+        print(f"  {row.summary}")
+        for point in row.key_points:
+            print(f"  - {point}")
+        if row.source:
+            print(f"  {row.source}")
+    print(f"{len(rows)} summar{'y' if len(rows) == 1 else 'ies'} found"
+          + (f" (--limit {args.limit})" if len(rows) == args.limit else ""), file=sys.stderr)  # fmt: skip
+    return EXIT_OK if rows else EXIT_NOT_FINE
+
+
 def _videos_naming(config: dict, name: str) -> set[str]:
     """The videos that mention a person, by the batch's catalogue (its spellings and the user's
     corrections)."""
@@ -428,6 +456,9 @@ def _search(config: dict, args: argparse.Namespace) -> int:
         args.video = sorted(set(args.video) & mentioned) if args.video else sorted(mentioned)
         if not args.video:
             return _fail("search", f"--person {args.person}: none of the --video ids mentions them")
+    if args.said and args.summaries:
+        return _fail("search", "--said and --summaries: one searches every transcript segment, the other the "
+                     "videos' summaries; choose one")  # fmt: skip
     if args.said:
         if args.tier or args.claim_type:
             return _fail("search", "--said searches transcript segments, which have no tier or type: drop --tier "
@@ -436,6 +467,12 @@ def _search(config: dict, args: argparse.Namespace) -> int:
             return _fail("search", "--said and --meaning: the search by meaning covers claims, not segments; "
                          "choose one")  # fmt: skip
         return _search_said(config, args)
+    if args.summaries:
+        if args.tier or args.claim_type or args.meaning:
+            return _fail("search", "--summaries searches the videos' summaries, which have no tier, type or "
+                         "vectors: drop --tier, --type and --meaning, or search the claims without "
+                         "--summaries")  # fmt: skip
+        return _search_summaries(config, args)
     near: dict[tuple[str, str], float] = {}
     try:
         if args.meaning:

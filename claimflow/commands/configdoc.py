@@ -35,6 +35,7 @@ IN_WORDS = {
     # Which road a video takes is decided when its download runs: a change reruns nothing finished.
     "captions.enabled": "nothing finished; the videos not downloaded yet",
     "captions.automatic": "nothing finished; the videos not downloaded yet take their road by it",
+    "summarize.enabled": "on: a summarize job per video (and the summary and report wait for them); nothing else",
     "transcribe.prefer_captions": "transcribe, mine, evaluate, store; and decides the road of the videos not "
     "downloaded yet",
 }
@@ -76,6 +77,10 @@ def rules_for(key: str) -> list[str]:
     return [rule for rule, keys in rule_params().items() if any(holds(k) for k in keys)]
 
 
+# Stages off by default: a change reruns them only where they are on.
+OPTIONAL = {"summarize": "summarize.enabled"}
+
+
 def reruns(key: str) -> str:
     if key in IN_WORDS:
         return IN_WORDS[key]
@@ -87,7 +92,11 @@ def reruns(key: str) -> str:
         for step in (rule, *FOLLOWS[rule]):
             if step not in chain:
                 chain.append(step)
-    return ", ".join(chain)
+    always = [step for step in chain if step not in OPTIONAL]
+    where = [f"{step} where {OPTIONAL[step]}" for step in chain if step in OPTIONAL]
+    if not always:
+        return ", ".join(where)
+    return ", ".join(always) + (f" ({'; '.join(where)})" if where else "")
 
 
 def table(schema: dict[str, Any] | None = None) -> str:

@@ -106,6 +106,7 @@ class ReportData:
     terms: list[query.CatalogueRow] = field(default_factory=list)
     catalogue_note: str | None = None  # why the user's corrections were not applied
     contested: list[query.PairRow] = field(default_factory=list)  # claims of two videos that contradict
+    summaries: dict[str, query.SummaryRow] = field(default_factory=dict)  # of the videos shown (summarize.enabled)
 
 
 def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results,
@@ -148,13 +149,15 @@ def gather(pacing: Pacing, vids: list[str], results: str | Path | layout.Results
     buffer = pacing.buffer
     people, terms, note = _catalogue(database, corrections)
     contested = query.judged_pairs(database, limit=TOP_CONTESTED) if database.is_file() else []
+    shown = [vid for vid, _ in ranked[:TOP_VIDEOS]]  # a summary only for the videos the page shows
+    summaries = {m.vid: m for m in query.summaries(database, shown)} if database.is_file() and shown else {}
     return ReportData(rows, sorted(downloads, key=lambda d: d.started), finished, mined_at, downloaded_at,
                       durations, tiers, dict(ranked), pacing.delay, (buffer.min, buffer.target, buffer.max),
                       collections_of(database), (pacing.warmup.videos, tuple(pacing.warmup.delay)),
                       context=context, gates=gates_of(database),
                       clusters=query.clusters(database, limit=TOP_CLUSTERS) if database.is_file() else [],
                       people=people, terms=terms, catalogue_note=note,
-                      contested=contested)  # fmt: skip
+                      contested=contested, summaries=summaries)  # fmt: skip
 
 
 def _catalogue(database: Path, corrections: str | None) -> tuple[list, list, str | None]:
@@ -466,6 +469,7 @@ def _cost_per_hour(totals: dict[str, Any], context: Context | None) -> str:
 # -- the HTML ---------------------------------------------------------------------------------------
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
+.gist{margin:.4em 0 .2em;max-width:60em}.points{margin:.2em 0 .6em;color:#333}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 .meta{color:#555;margin-top:0}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;
 padding:.2em .5em;text-align:left;vertical-align:top}th{background:#f4f4f4}.num{text-align:right}
@@ -685,6 +689,11 @@ def _top_claims(data: ReportData) -> list[str]:
         best = max((c.score or 0.0) for c in claims)
         parts.append(f"<details><summary>{_e(titles.get(vid) or vid)} <small>({_e(vid)}; best "
                      f"{_e(claims[0].tier)} {best:.2f})</small></summary>")  # fmt: skip
+        if vid in data.summaries:
+            gist = data.summaries[vid]
+            parts.append(f"<p class=gist>{_e(gist.summary)}</p>")
+            if gist.key_points:
+                parts.append("<ul class=points>" + "".join(f"<li>{_e(p)}</li>" for p in gist.key_points) + "</ul>")
         parts.append("<table><tr><th>tier</th><th>score</th><th>claim</th><th>quote</th><th>moment</th></tr>")
         for c in claims:
             score = "" if c.score is None else f"{c.score:.2f}"

@@ -105,6 +105,8 @@ class Status:
     captions_asked: int = 0
     # Stored videos whose claims are linked across the batch (linked.json).
     linked: int = 0
+    # Videos summarized by the LLM (summarized.json), of the batch's `videos`.
+    summarized: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,7 +201,7 @@ def _log_mark(path: Path) -> str | None:
         return None
 
 
-_OUTPUT_NAMES = frozenset(OUTPUTS.values()) | {layout.FOUND, layout.LINKED}
+_OUTPUT_NAMES = frozenset(OUTPUTS.values()) | {layout.FOUND, layout.LINKED, layout.SUMMARIZED}
 
 
 def _scan(folder: Path) -> dict[str, float]:
@@ -274,6 +276,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     taken: dict[str, int] = {}  # downloaded videos by the road they took
     asked = 0  # videos the captions pass has asked about
     linked = 0  # videos linked across the batch
+    summarized = 0  # videos with a summary
     for vid in vids:
         folder = results / vid
         present = _scan(folder)
@@ -298,6 +301,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
                 taken[road] = taken.get(road, 0) + 1
         asked += layout.FOUND in present
         linked += layout.LINKED in present
+        summarized += layout.SUMMARIZED in present
         previous_done = True
         for stage in STAGES:
             name = OUTPUTS[stage]
@@ -394,6 +398,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         roads=dict(sorted(taken.items())),
         captions_asked=asked,
         linked=linked,
+        summarized=summarized,
     )
 
 

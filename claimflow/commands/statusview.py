@@ -109,6 +109,8 @@ def render(status: Status, plain: bool = False) -> Group:
     if status.linked:
         stored = sum(status.outcomes.values())
         footer.append(f"\nlinked across the batch: {status.linked} of {stored} stored videos (claimflow clusters)")
+    if status.summarized:
+        footer.append(f"\nsummarized: {status.summarized} of {status.videos} videos (claimflow search --summaries)")
     if status.collections:
         footer.append("\ncollections:\n" + "\n".join(f"  {line}" for line in status.collections))
     if status.gates:

@@ -38,6 +38,7 @@ STORED = "stored.json"  # the marker: the video's rows are in the database
 EMBEDDINGS = "embeddings.json"  # its accepted claims' vectors (int8, base64), the model named
 LINKED = "linked.json"  # the marker: its claims are linked into the batch's clusters
 JUDGED = "judged.json"  # its candidate pairs as the LLM judged them (same, supports, contradicts, unrelated)
+SUMMARIZED = "summarized.json"  # its summary and key points from the LLM (also in the database)
 # Kept beside a video's outputs while its download runs, and by `claimflow unavailable --retry`.
 DOWNLOAD_WORK = ".download"  # yt-dlp's own folder during a download (removed after)
 ATTEMPTS = ".attempts"  # the download's attempt count, across failed jobs

@@ -193,6 +193,17 @@ class JudgeResult:
     pairs_per_claim: int
 
 
+@dataclass(frozen=True)
+class SummarizeResult:
+    """What decides a video's summary (result settings of summarize)."""
+
+    llm: LLMIdentity
+    prompt: str
+    prompt_version: str  # the prompt file's content hash: editing it summarizes every video again
+    transcript_chars: int  # the most of the transcript the request carries
+    key_points: int
+
+
 # -- downloads -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Warmup:
@@ -292,6 +303,8 @@ class Settings:
     link: LinkResult
     judge_enabled: bool
     judge: JudgeResult
+    summarize_enabled: bool
+    summarize: SummarizeResult
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -307,6 +320,8 @@ class Settings:
         evaluate["prompt_version"] = prompts.fingerprint(evaluate["prompt"])
         judge = dict(pick("link", JudgeResult), llm=dataclasses.asdict(llm))
         judge["prompt_version"] = prompts.fingerprint(judge["judge_prompt"])
+        summarize = dict(pick("summarize", SummarizeResult), llm=dataclasses.asdict(llm))
+        summarize["prompt_version"] = prompts.fingerprint(summarize["prompt"])
         return cls(
             results=config["results"],
             state=config["state"],
@@ -325,6 +340,8 @@ class Settings:
             link=build(LinkResult, pick("link", LinkResult)),
             judge_enabled=bool(config["link"]["enabled"] and config["link"]["judge"]),
             judge=build(JudgeResult, judge),
+            summarize_enabled=bool(config["summarize"]["enabled"]),
+            summarize=build(SummarizeResult, summarize),
         )
 
 
@@ -352,15 +369,16 @@ def rule_params() -> dict[str, tuple[str, ...]]:
         "embed": section("link", EmbedResult),
         "link": section("link", LinkResult),
         "judge": (*section("llm", LLMIdentity), *section("link", JudgeResult)),
+        "summarize": (*section("llm", LLMIdentity), *section("summarize", SummarizeResult)),
     }
 
 
 # What runs after a rule's output changes: the per-video chain, and a collection's chain (its
 # selection also feeds the batch's list of videos: an entry newly kept is a new video, and the
 # videos already processed are not redone).
-FOLLOWS = {"transcribe": ("mine", "evaluate", "store", "embed", "link", "judge"),
+FOLLOWS = {"transcribe": ("mine", "evaluate", "store", "embed", "link", "judge", "summarize"),
            "mine": ("evaluate", "store", "embed", "link", "judge"), "evaluate": ("store", "embed", "link", "judge"),
-           "embed": ("link", "judge"), "link": ("judge",), "judge": (),
+           "embed": ("link", "judge"), "link": ("judge",), "judge": (), "summarize": (),
            "list_collection": ("select_collection", "store_collection"),
            "select_collection": ("store_collection",)}  # fmt: skip
 
@@ -374,6 +392,7 @@ def result_keys() -> dict[str, set[str]]:
         "mine": names(MineResult) - {"llm", "prompt_version"},
         "evaluate": names(EvaluateResult) - {"llm", "prompt_version"},
         "link": names(LinkResult) | {"judge_prompt"},
+        "summarize": names(SummarizeResult) - {"llm", "prompt_version"},
     }
 
 

@@ -40,9 +40,9 @@ def transcriber(config: dict[str, Any], settings: TranscribeResult, runtime: Tra
 
 def llm_client(config: dict[str, Any], stage: str, identity: LLMIdentity, runtime: LLMRuntime, threads: int,
                state_dir: str | Path | None) -> llm.Client:  # fmt: skip
-    """The LLM client of a stage (mine, evaluate, judge: benchmark mode's evaluate sleep stands
-    for it)."""
-    pause = standins.seconds(config, "evaluate" if stage == "judge" else stage)
+    """The LLM client of a stage (mine, evaluate, judge and summarize: benchmark mode's evaluate
+    sleep stands for the last two)."""
+    pause = standins.seconds(config, "evaluate" if stage in ("judge", "summarize") else stage)
     if pause is None:
         return llm.client(identity, runtime, threads=threads, state_dir=state_dir)
     return standins.SleepClient(identity, runtime, threads, None, pause=pause)

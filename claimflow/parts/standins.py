@@ -116,6 +116,8 @@ class SleepClient(Client):
             return {"claims": [claim], "jargon": [], "people": [], "mental_models": []}
         if name == "judgement":
             return {"relation": "unrelated", "reason": "benchmark"}
+        if name == "summary":
+            return {"summary": "A benchmark video: " + TEXT, "key_points": ["the batch keeps its pace"]}
         ids = schema["properties"]["evaluations"]["items"]["properties"]["claim_id"]["enum"]
         rating = {"decision": "accept", "importance": 5, "novelty": 5, "confidence": 5,
                   "dimensions": dict.fromkeys(DIMENSIONS, 5)}  # fmt: skip

@@ -113,6 +113,21 @@ CREATE TABLE IF NOT EXISTS claim_judgements (  -- a candidate pair as the LLM ju
 """
 
 
+# A summary per video (claimflow/knowledge/summarize.py), and its words in full-text search.
+SUMMARY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS video_summaries (
+    vid TEXT PRIMARY KEY,
+    summary TEXT NOT NULL,
+    key_points TEXT NOT NULL,             -- JSON list of strings, the most important first
+    model TEXT,                           -- the provider and model that wrote it
+    segments_sent INTEGER,                -- of the transcript's segments, those the request carried
+    segments INTEGER,
+    summarized_at REAL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS summaries_fts USING fts5(text, vid UNINDEXED);
+"""
+
+
 # One statement each (a trigger's body has semicolons of its own).
 SEGMENTS_FTS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS segments_fts USING fts5(text, content='segments', content_rowid='rowid')",
@@ -187,6 +202,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
         _add_columns(conn, "video_vectors", [("model", "TEXT")]),
         conn.execute(f"UPDATE video_vectors SET model = '{FIRST_EMBEDDING}' WHERE model IS NULL"),
     ),
+    # 10 -> 11: a summary per video (filled by the summarize jobs).
+    lambda conn: _run_script(conn, SUMMARY_SCHEMA),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -240,6 +257,25 @@ def store_video(path: str | Path, vid: str, rows: dict[str, list[dict[str, Any]]
     """The store job: one video's rows in one transaction, waiting up to `timeout` s for the lock."""
     with store_job(path, timeout) as conn:
         return upsert(conn, vid, rows)
+
+
+def store_summary(path: str | Path, summary: Any, model: str, timeout: float) -> None:
+    """The summarize job: the video's summary (claimflow/knowledge/summarize.py Summary) in
+    place of the one before, table and full-text index in one transaction."""
+    with store_job(path, timeout) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM video_summaries WHERE vid = ?", (summary.vid,))
+            conn.execute("DELETE FROM summaries_fts WHERE vid = ?", (summary.vid,))
+            conn.execute("INSERT INTO video_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (summary.vid, summary.summary, json.dumps(list(summary.key_points), ensure_ascii=False),
+                          model, summary.segments_sent, summary.segments, time.time()))  # fmt: skip
+            conn.execute("INSERT INTO summaries_fts (text, vid) VALUES (?, ?)",
+                         (" ".join([summary.summary, *summary.key_points]), summary.vid))  # fmt: skip
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
 
 def connect(path: str | Path, timeout: float = 300.0) -> sqlite3.Connection:

@@ -264,6 +264,65 @@ def said(database: str | Path, text: str, *, vid: list[str] | None = None, colle
     return [SaidRow(*r, link=moment(r[6], r[2])) for r in rows]
 
 
+@dataclass(frozen=True)
+class SummaryRow:
+    """A video's summary and key points (claimflow/knowledge/summarize.py), with its video."""
+
+    vid: str
+    summary: str
+    key_points: tuple[str, ...]
+    model: str | None
+    title: str | None
+    source: str | None
+    upload_date: str | None
+
+
+def _has_summaries(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'video_summaries'").fetchone() is not None
+
+
+def summaries(database: str | Path, vids: list[str] | None = None, *, text: str | None = None,
+              collection: list[str] | None = None, since: str | None = None, until: str | None = None,
+              limit: int | None = None) -> list[SummaryRow]:  # fmt: skip
+    """The videos' summaries: those matching the FTS5 query `text` best first, or (no text)
+    every one by video id; filtered by video, collection and upload date as the other searches."""
+    where, args = _dates(since, until)
+    if vids:
+        where.append(f"m.vid IN ({', '.join('?' for _ in vids)})")
+        args += list(vids)
+    if collection:
+        where.append(
+            f"m.vid IN (SELECT vid FROM collection_videos WHERE cid IN ({', '.join('?' for _ in collection)}))"
+        )
+        args += list(collection)
+    conn = connect(database)
+    try:
+        if not _has_summaries(conn):
+            return []
+        if collection and not _has_collections(conn):
+            raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
+        head = "SELECT m.vid, m.summary, m.key_points, m.model, v.title, v.source, v.upload_date FROM "
+        if text:
+            sql = (head + "summaries_fts f JOIN video_summaries m ON m.vid = f.vid LEFT JOIN videos v ON v.vid = m.vid "
+                   "WHERE summaries_fts MATCH ?" + "".join(f" AND {w}" for w in where) +
+                   " ORDER BY bm25(summaries_fts), m.vid")  # fmt: skip
+            args = [text, *args]
+        else:
+            sql = (head + "video_summaries m LEFT JOIN videos v ON v.vid = m.vid" +
+                   (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY m.vid")  # fmt: skip
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as exc:
+        if text:
+            _syntax_error(text, exc)
+        raise
+    finally:
+        conn.close()
+    return [SummaryRow(r[0], r[1], tuple(json.loads(r[2] or "[]")), *r[3:]) for r in rows]
+
+
 def _syntax_error(text: str, exc: sqlite3.OperationalError) -> None:
     """FTS5 refusing the query's syntax, as one line naming the fix (a lock is raised as it is)."""
     message = str(exc)
@@ -541,26 +600,28 @@ def catalogue(
     return found
 
 
-KNOWLEDGE = ("clusters", "people", "terms")  # what `claimflow export --what` adds to the claims
+KNOWLEDGE = ("clusters", "people", "terms", "summaries")  # what `claimflow export --what` adds to the claims
 
 
 def export_knowledge(database: str | Path, what: str, fmt: str, corrections: Any = None) -> Iterator[str]:
     """The batch's clusters (every claim made in two videos or more, with its members), people or
-    terms (every entry, with its spellings and videos): JSON lines, one entry each with all its
-    parts, or CSV, one row per cluster member (clusters) or per entry (people, terms; lists
-    joined by "; ")."""
+    terms (every entry, with its spellings and videos), or the videos' summaries: JSON lines, one
+    entry each with all its parts, or CSV, one row per cluster member (clusters) or per entry
+    (people, terms, summaries; lists joined by "; ")."""
     if what not in KNOWLEDGE:
         raise QueryError(f"unknown export {what!r}; use claims or one of {', '.join(KNOWLEDGE)}")
     if fmt not in EXPORT_FORMATS:
         raise QueryError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     if what == "clusters":
         found: list[Any] = clusters(database, min_videos=2, limit=None)
+    elif what == "summaries":
+        found = summaries(database)
     else:
         found = catalogue(database, people=what == "people", corrections=corrections, limit=None, claims_per_entry=0)
     if fmt == "jsonl":
         for row in found:
             doc = asdict(row)
-            if what != "clusters":
+            if what not in ("clusters", "summaries"):
                 doc.pop("claims")
             yield json.dumps(doc, ensure_ascii=False) + "\n"
         return
@@ -580,6 +641,11 @@ def export_knowledge(database: str | Path, what: str, fmt: str, corrections: Any
             for m in c.members:
                 yield line([c.cluster, c.canonical, c.videos, c.channels, c.first, c.last,
                             *(getattr(m, f) for f in member)])  # fmt: skip
+        return
+    if what == "summaries":
+        yield line(["vid", "title", "upload_date", "summary", "key_points", "model"])
+        for m in found:
+            yield line([m.vid, m.title or "", m.upload_date or "", m.summary, "; ".join(m.key_points), m.model or ""])
         return
     yield line(["key", "name", "aliases", "videos", "vids", "mentions", "detail"])
     for e in found:

@@ -112,16 +112,34 @@ def link_failures(results: str | Path | layout.Results, rows: list[dict[str, obj
     return failed
 
 
+def summary_failures(results: str | Path | layout.Results, rows: list[dict[str, object]]) -> list[str]:
+    """Videos with a transcript whose summarize job failed (its log says so last, and it wrote
+    no summarized.json); one whose summary has not run yet is not one."""
+    results = layout.Results.of(results)
+    failed = []
+    for row in rows:
+        vid = str(row["vid"])
+        if Path(results.video(vid, layout.SUMMARIZED)).exists():
+            continue
+        try:
+            text = Path(results.log("summarize", vid)).read_text(errors="replace")
+        except OSError:
+            continue
+        if last_mark(text) == FAILED_MARK:
+            failed.append(vid)
+    return failed
+
+
 def _reason_class(manifest: Path) -> str:
     """Why a video is unavailable, as a class (private, removed, geo_blocked, ...)."""
     return atomic.read_json_or_empty(manifest).get("reason_class") or "unknown"
 
 
-def last_line(rows: list[dict[str, object]], unlinked: int = 0) -> tuple[str, int]:
-    """The run's last line, counting videos by outcome, and the exit status it implies:
-    1 when any video failed (or, of the stored ones, `unlinked` failed to be linked across the
-    batch), EXIT_INTERRUPTED when none failed but a job was stopped (Ctrl-C, SIGTERM), 3 when
-    none of those but some are partial, else 0."""
+def last_line(rows: list[dict[str, object]], unlinked: int = 0, unsummarized: int = 0) -> tuple[str, int]:
+    """The run's last line, counting videos by outcome, and the exit status it implies: 1 when
+    any video failed (or, of the stored ones, `unlinked` failed to be linked across the batch,
+    or `unsummarized` failed to be summarized), EXIT_INTERRUPTED when none failed but a job was
+    stopped (Ctrl-C, SIGTERM), 3 when none of those but some are partial, else 0."""
     statuses = Counter(str(r.get("status")) for r in rows)
 
     def by_stage(kind: str) -> tuple[str, int]:
@@ -144,7 +162,17 @@ def last_line(rows: list[dict[str, object]], unlinked: int = 0) -> tuple[str, in
         parts.append(pending_text)
     if unlinked:  # stored, so counted above as what they are; their linking failed
         parts.append(f"{unlinked} not linked (embed, link or judge failed: results/logs/)")
-    code = 1 if failed or unlinked else EXIT_INTERRUPTED if interrupted else 3 if statuses["partial"] else 0
+    if unsummarized:
+        parts.append(f"{unsummarized} not summarized (summarize failed: results/logs/summarize/)")
+    code = (
+        1
+        if failed or unlinked or unsummarized
+        else EXIT_INTERRUPTED
+        if interrupted
+        else 3
+        if statuses["partial"]
+        else 0
+    )
     return f"claimflow: {len(rows)} videos: " + ", ".join(parts), code
 
 
@@ -186,8 +214,23 @@ def write(
     atomic.write_text(out, buffer.getvalue())
     if usage_out:
         folder = results if results else Path(out).parent
-        atomic.write_json(usage_out, totals(found_rows) | {"judge": judge_usage(folder, vids)})
+        atomic.write_json(usage_out, totals(found_rows) | {"judge": judge_usage(folder, vids)}
+                          | {"summarize": summarize_usage(folder, vids)})  # fmt: skip
     return found_rows
+
+
+def summarize_usage(results: str | Path | layout.Results, vids: list[str]) -> dict[str, object]:
+    """What the summarize jobs asked of the LLM (summarized.json's `usage`), summed."""
+    from claimflow.llm.usage import UsageTotal  # (light: no provider)
+
+    results = layout.Results.of(results)
+    total, videos = UsageTotal(), 0
+    for vid in vids:
+        record = atomic.read_json_or_empty(results.video(vid, layout.SUMMARIZED))
+        videos += record.get("status") == "ok"
+        total.add_record(record.get("usage") or {})
+    return {"videos": videos, "requests": total.requests, "cached": total.cached, "prompt_tokens": total.prompt_tokens,
+            "completion_tokens": total.completion_tokens, "cost_usd": total.cost_usd}  # fmt: skip
 
 
 def judge_usage(results: str | Path | layout.Results, vids: list[str]) -> dict[str, object]:
