@@ -33,7 +33,7 @@ clusters.record_judgements(snakemake.params.database, [(v.a, v.b, v.relation, v.
 failed = len(verdicts) - len(judged)
 log.info("%s: %d candidate pairs, %d judged, %d not answered", vid, len(asked), len(judged), failed)
 if failed:  # a pair the LLM could not answer fails the job: a plain rerun asks it again (the rest cached)
-    raise SystemExit(f"{vid}: {failed} of {len(asked)} candidate pairs not judged (the LLM did not answer)")
+    raise judge.NotJudged(f"{vid}: {failed} of {len(asked)} candidate pairs not judged (the LLM did not answer)")
 record = {"vid": vid, "pairs": len(asked), "model": model, "usage": usage,
           "verdicts": [v.__dict__ for v in verdicts], "judged_at": time.time()}  # fmt: skip
 atomic.write_json(snakemake.output.judged, record)

@@ -26,7 +26,7 @@ model = f"{settings.llm.provider}:{settings.llm.model}"
 log.info("%s: %s (%d of %d segments sent)%s", vid, result.status, result.segments_sent, result.segments,
          f": {result.reason}" if result.reason else "")  # fmt: skip
 if result.status == "failed":  # a plain rerun asks again
-    raise SystemExit(f"{vid}: not summarized: {result.reason}")
+    raise summarize.NotSummarized(f"{vid}: not summarized: {result.reason}")
 if result.status == "ok":
     database.store_summary(snakemake.params.database, result, model, timeout=runtime.store.busy_timeout)
 atomic.write_json(snakemake.output.summarized, result.as_json() | {"model": model})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from claimflow.store import summary
 
 
@@ -100,3 +102,25 @@ def test_the_judge_jobs_spend_is_summed_beside_the_videos(tmp_path):
     found = cf_summary.judge_usage(tmp_path, ["v1", "v2", "v3"])  # v3: not judged yet
     assert found == {"pairs": 5, "requests": 2, "cached": 3, "prompt_tokens": 300, "completion_tokens": 40,
                      "cost_usd": 0.001}  # fmt: skip
+
+
+@pytest.mark.integration  # the job's process
+def test_a_video_whose_summary_failed_is_counted_from_its_jobs_log_and_fails_the_run(tmp_path):
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    for vid in ("done", "broken", "waiting"):
+        (results / vid).mkdir(parents=True)
+    (results / "done/summarized.json").write_text("{}")
+    log = results / "logs/summarize/broken.log"
+    log.parent.mkdir(parents=True)
+    # The summarize job's own way to fail, in a process of its own: its log says so last.
+    script = ("from claimflow.core import logs; from claimflow.knowledge import summarize; "
+              f"logs.setup({str(log)!r}); raise summarize.NotSummarized('broken: no answer')")  # fmt: skip
+    failed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert failed.returncode == 1 and "NotSummarized" in log.read_text()
+    rows = [{"vid": vid, "status": "ok"} for vid in ("done", "broken", "waiting")]
+    assert summary.summary_failures(results, rows) == ["broken"]
+    line, code = summary.last_line(rows, unsummarized=1)
+    assert code == 1 and line.endswith("1 not summarized (summarize failed: results/logs/summarize/)")

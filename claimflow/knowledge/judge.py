@@ -24,6 +24,11 @@ RELATIONS = ("same", "supports", "contradicts", "unrelated")
 PROMPT = "judge.v1"
 
 
+class NotJudged(RuntimeError):
+    """The judge job's failure (an exception, not SystemExit: the job's log marks it failed, and
+    the run's last line counts the video as not linked)."""
+
+
 @dataclass(frozen=True)
 class Side:
     """One claim of a pair, as the judge reads it."""

@@ -27,6 +27,11 @@ SUMMARY_CHARS = 1200
 POINT_CHARS = 300
 
 
+class NotSummarized(RuntimeError):
+    """The summarize job's failure (an exception, not SystemExit: the job's log marks it failed,
+    and the run's last line counts the video)."""
+
+
 @dataclass(frozen=True)
 class Passage:
     """The words of the transcript the request carried, and how much of the whole they are."""
