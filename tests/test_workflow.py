@@ -135,6 +135,44 @@ def test_a_new_embedding_model_relinks_every_video_and_redoes_nothing_before(dem
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_an_embeddings_endpoint_relinks_every_video_and_the_search_by_meaning_asks_it(demo_run, tmp_path):
+    from tests.harness.embedserver import EmbeddingServer
+
+    work = tmp_path / "demo"
+    shutil.copytree(demo_run, work)
+    results = work / "results"
+    with EmbeddingServer() as server:
+        config = yaml.safe_load((work / "test.yaml").read_text()) | {
+            "link": {"embedding": "endpoint:smollm2", "endpoint": {"base_url": server.base_url}}
+        }
+        (work / "test.yaml").write_text(yaml.safe_dump(config))
+        run = run_workflow(work)
+        ran = {job for job in planned_jobs(run.stdout + run.stderr) if job[1]}
+        vids = {"file-sleep", "file-interest", "file-forests"}
+        assert ran == {(rule, vid) for rule in LINKING for vid in vids}
+        asked = len(server.requests)
+        with sqlite3.connect(results / "claimflow.sqlite") as conn:
+            models = conn.execute("SELECT DISTINCT model FROM video_vectors").fetchall()
+            text = conn.execute("SELECT claim_text FROM claims c JOIN claim_clusters k ON k.claim_key = c.vid || "
+                                "'/' || c.claim_id ORDER BY c.vid LIMIT 1").fetchone()[0]  # fmt: skip
+        assert models == [("openai:smollm2:576",)] and asked >= 1
+        found = subprocess.run([*CLAIMFLOW, "search", text, "--meaning", "--json", "--configfile", str(DEMO_CONFIG),
+                                "test.yaml"], capture_output=True, text=True, cwd=work)  # fmt: skip
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)[0]["claim_text"] == text
+        assert len(server.requests) == asked  # a video's one claim, the same text: from the cache
+        other = subprocess.run([*CLAIMFLOW, "search", "what the brain does at night", "--meaning", "--json",
+                                "--configfile", str(DEMO_CONFIG), "test.yaml"], capture_output=True, text=True,
+                               cwd=work)  # fmt: skip
+        assert other.returncode == 0 and json.loads(other.stdout), other.stderr
+        assert len(server.requests) == asked + 1  # the query's own embedding, asked of the endpoint
+        # The endpoint's address is a runtime setting: another one reruns nothing.
+        moved = config | {"link": config["link"] | {"endpoint": {"base_url": "http://127.0.0.1:9/v1"}}}
+        (work / "test.yaml").write_text(yaml.safe_dump(moved))
+        again = run_workflow(work, "-n")
+        assert "Nothing to be done" in again.stdout + again.stderr
+
+
 def test_summaries_turned_on_summarize_each_video_and_rerun_nothing_else(demo_run: Path, tmp_path: Path):
     work = tmp_path / "demo"
     shutil.copytree(demo_run, work)

@@ -432,7 +432,9 @@ def _search_meaning(config: dict, args: argparse.Namespace, near: dict[tuple[str
     from claimflow.store import query
 
     model = Settings.from_config(config).link.embedding
-    found = query.meaning(_database(config), args.text, embed.embedder(model), tier=args.tier, vid=args.video,
+    cache = layout.State.of(config["state"]).embedding_cache
+    found = query.meaning(_database(config), args.text, embed.embedder(model, config, cache), tier=args.tier,
+                          vid=args.video,
                           claim_type=args.claim_type, collection=args.collection, since=args.since,
                           until=args.until, limit=args.limit)  # fmt: skip
     near.update({(row.vid, row.claim_id): similarity for row, similarity in found})

@@ -8,7 +8,7 @@ rules, the stages, the store and every command take their paths from.
     results/claimflow.sqlite, summary.tsv, usage.json, report.html, report/<figure>.svg, retries.json,
     downloaded-before-captions.txt
     state/accounts/<name>.json (+ .lock), state/captions/<identity>.json (+ .lock),
-    state/collections/<cid>.json, state/llm-cache/,
+    state/collections/<cid>.json, state/llm-cache/, state/embedding-cache/,
     state/llm-endpoints.json, state/llm-rate.json, state/llm-stopped.json,
     state/downloads-environment.json
 
@@ -123,6 +123,7 @@ class State:
     accounts = Under("accounts")  # <name>.json per account (+ .lock): pacing and health, never secrets
     captions = Under("captions")  # <identity>.json (+ .lock): the captions pass's own pacing
     llm_cache = Under("llm-cache")
+    embedding_cache = Under("embedding-cache")  # an embeddings endpoint's answers, by content
     llm_endpoints = Under("llm-endpoints.json")  # the response format each endpoint takes
     llm_rate = Under("llm-rate.json")  # the request rate shared by every process
     llm_stop = Under("llm-stopped.json")  # a key refused mid-batch: LLM work stops

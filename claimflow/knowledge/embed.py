@@ -11,12 +11,17 @@ last edge.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+
+from claimflow.core import atomic
 
 DIM = 256
 # int8 units: a unit vector's components scaled to +-127. A dot product of two quantized vectors
@@ -74,6 +79,110 @@ class WordLlamaEmbedder:
             return np.zeros((0, self.model.dim), dtype=np.float32)
         vectors = np.asarray(self._model.embed(list(texts), norm=True), dtype=np.float32)
         return vectors.reshape(len(texts), self.model.dim)
+
+
+ENDPOINT = "endpoint:"  # link.embedding "endpoint:<model>": an OpenAI-compatible /v1/embeddings
+
+
+class EmbeddingEndpointError(RuntimeError):
+    """The embeddings endpoint failed or answered what is not one vector per text; the message
+    names the endpoint and the fix, never the key."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where `endpoint:<model>` embeds (runtime: a change reruns nothing): link.endpoint, each
+    unset key taken from the llm section, so the LLM's endpoint serves both."""
+
+    base_url: str | None
+    api_key_env: str
+    batch_size: int = 256
+    timeout: float = 60.0
+    max_retries: int = 5
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Endpoint:
+        own, llm = (config.get("link") or {}).get("endpoint") or {}, config.get("llm") or {}
+        return cls(own.get("base_url") or llm.get("base_url"), own.get("api_key_env") or llm.get("api_key_env")
+                   or "OPENAI_API_KEY", int(own.get("batch_size") or 256), float(own.get("timeout") or 60.0),
+                   int(own.get("max_retries", 5)))  # fmt: skip
+
+
+class EndpointEmbedder:
+    """An OpenAI-compatible `/v1/embeddings`. Each request's vectors are cached by content (the
+    model and the texts: a rerun or a rebuild asks nothing again), under the state folder; the
+    model's dimensions are known from its first answer, and its identity with them."""
+
+    def __init__(self, name: str, endpoint: Endpoint, cache_dir: str | Path | None = None):
+        self.name, self.endpoint = name, endpoint
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.requests = 0
+        self.cached = 0
+        self._dim: int | None = None
+        self._client: Any = None
+
+    @property
+    def model(self) -> Model:
+        return Model("openai", self.name, self._dim or 0)
+
+    def _openai(self) -> Any:
+        if self._client is None:
+            import openai  # heavy: only for an endpoint
+
+            from claimflow.core.logs import register_secret
+
+            key = os.environ.get(self.endpoint.api_key_env)
+            if not key and not self.endpoint.base_url:
+                raise EmbeddingEndpointError(f"link.embedding {ENDPOINT}{self.name} with no base_url means OpenAI, "
+                                             f"and the environment variable {self.endpoint.api_key_env} is not set: "
+                                             "export your key there, or set link.endpoint.base_url")  # fmt: skip
+            key = key or "not-needed"  # a local server takes any key
+            register_secret(key)
+            self._client = openai.OpenAI(base_url=self.endpoint.base_url, api_key=key, timeout=self.endpoint.timeout,
+                                         max_retries=self.endpoint.max_retries)  # fmt: skip
+        return self._client
+
+    def _ask(self, texts: list[str]) -> np.ndarray:
+        where = self.endpoint.base_url or "https://api.openai.com/v1"
+        try:
+            answer = self._openai().embeddings.create(model=self.name, input=texts, encoding_format="float")
+        except EmbeddingEndpointError:
+            raise
+        except Exception as exc:  # openai's errors: connection, status, timeout
+            status = getattr(exc, "status_code", None)
+            raise EmbeddingEndpointError(
+                f"embeddings endpoint {where} failed for model {self.name!r} ({type(exc).__name__}"
+                f"{f', HTTP {status}' if status else ''}): check link.endpoint (or llm.base_url) and the server; "
+                "a plain rerun embeds again") from None  # fmt: skip
+        self.requests += 1
+        rows = [item.embedding for item in sorted(answer.data, key=lambda item: item.index)]
+        if len(rows) != len(texts) or any(not isinstance(r, list) or not r or isinstance(r[0], list) for r in rows):
+            raise EmbeddingEndpointError(
+                f"embeddings endpoint {where} did not answer one vector per text for model {self.name!r} (a server "
+                "without pooling answers a vector per token: llama.cpp's needs --pooling mean)")  # fmt: skip
+        return np.asarray(rows, dtype=np.float32)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        key = hashlib.sha256(json.dumps([self.name, texts], ensure_ascii=False).encode()).hexdigest()
+        path = self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir else None
+        if path is not None and path.is_file():
+            doc = atomic.read_json(path)
+            vectors = np.frombuffer(base64.b64decode(doc["vectors"]), dtype=np.float32).reshape(len(texts), -1)
+            self.cached += 1
+        else:
+            step = max(1, self.endpoint.batch_size)
+            vectors = np.concatenate([self._ask(texts[i : i + step]) for i in range(0, len(texts), step)])
+            if path is not None:
+                atomic.write_json(path, {"model": self.name, "dim": int(vectors.shape[1]),
+                                         "vectors": base64.b64encode(vectors.tobytes()).decode()})  # fmt: skip
+        if self._dim is not None and vectors.shape[1] != self._dim:
+            raise EmbeddingEndpointError(f"model {self.name!r} answered {vectors.shape[1]} dimensions after "
+                                         f"{self._dim}: one model must keep one size")  # fmt: skip
+        self._dim = int(vectors.shape[1])
+        return vectors
 
 
 def quantize(vectors: np.ndarray) -> np.ndarray:
@@ -148,13 +257,17 @@ def embed_video(vid: str, claims_doc: dict, evaluation_doc: dict, embedder: Embe
     return Record(vid, embedder.model.identity, tuple(cid for cid, _ in claims), vectors)
 
 
-def embedder(name: str) -> Embedder:
-    """The embedder a setting names (link.embedding)."""
+def embedder(name: str, config: dict[str, Any] | None = None, cache_dir: str | Path | None = None) -> Embedder:
+    """The embedder a setting names (link.embedding); an endpoint's from `config` (link.endpoint,
+    else the llm section's endpoint), its answers cached under `cache_dir`."""
+    if name.startswith(ENDPOINT):
+        return EndpointEmbedder(name[len(ENDPOINT) :], Endpoint.from_config(config or {}), cache_dir)
     if name not in MODELS:
-        raise ValueError(f"link.embedding: unknown model {name!r}; one of {sorted(MODELS)}")
+        raise ValueError(f"link.embedding: unknown model {name!r}; one of {sorted(MODELS)} or {ENDPOINT}<model>")
     return WordLlamaEmbedder(MODELS[name])
 
 
 def empty(vid: str, name: str) -> Record:
-    """The record of a video with no accepted claim (no model loaded for it)."""
-    return Record(vid, MODELS[name].identity, (), np.zeros((0, MODELS[name].dim), np.int8))
+    """The record of a video with no accepted claim (no model loaded, no endpoint asked)."""
+    model = Model("openai", name[len(ENDPOINT) :], 0) if name.startswith(ENDPOINT) else MODELS[name]
+    return Record(vid, model.identity, (), np.zeros((0, model.dim), np.int8))

@@ -496,10 +496,10 @@ def meaning(
             raise unlinked
         if collection and not _has_collections(conn):
             raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
+        query = embed.quantize(embedder.embed([text]))  # first: an endpoint's model knows its size from it
         index = linked.Index(conn, embedder.model.dim, embedder.model.identity)
         if not len(index.vectors):
             raise unlinked
-        query = embed.quantize(embedder.embed([text]))
         units = embed.similarity(index.vectors, query)[:, 0]
         order = np.argsort(-units, kind="stable")[:MEANING_CANDIDATES]
         sql = _select(conn) + " WHERE c.vid = ? AND c.claim_id = ?" + (" AND " + extra if extra else "")
