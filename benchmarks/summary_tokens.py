@@ -26,9 +26,9 @@ def hour(folder: Path, segments: int = 800) -> dict:
     with (folder / "stsb_test.tsv").open(newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     sentences = [r["sentence1"].strip() for r in rows if r["sentence1"].strip()]
-    step = 3600 / segments
+    step, n = 3600 / segments, len(sentences)
     return {"status": "ok", "segments": [{"id": i + 1, "start": i * step, "end": (i + 1) * step,
-                                          "text": " ".join(sentences[2 * i % len(sentences): 2 * i % len(sentences) + 2])}
+                                          "text": " ".join(sentences[2 * i % n : 2 * i % n + 2])}
                                          for i in range(segments)]}  # fmt: skip
 
 
