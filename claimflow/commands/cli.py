@@ -14,7 +14,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from claimflow import __version__
 from claimflow.core import config as cf_config
@@ -378,15 +380,24 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
                           since=args.since, until=args.until, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         return _fail("search", str(exc))
-    if args.json:
-        print(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
-        return EXIT_OK if rows else EXIT_NOT_FINE
-    for row in rows:
+
+    def show(row: query.SaidRow) -> None:
         print(f'"{row.text.strip()}"')
         homes = f", in {row.collections}" if row.collections else ""
         print(f"  {row.title or row.vid} ({row.vid}{homes})")
         print(f"  {row.link}")
-    print(f"{len(rows)} segment(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
+
+    return _found(args, rows, "segment(s)", show)
+
+
+def _found(args: argparse.Namespace, rows: list, noun: str, show: Callable[[Any], None]) -> int:
+    """Rows found: as JSON (--json), else each shown and the count on stderr; exit 1 for none."""
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return EXIT_OK if rows else EXIT_NOT_FINE
+    for row in rows:
+        show(row)
+    print(f"{len(rows)} {noun} found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
           file=sys.stderr)  # fmt: skip
     return EXIT_OK if rows else EXIT_NOT_FINE
 
@@ -399,19 +410,16 @@ def _search_summaries(config: dict, args: argparse.Namespace) -> int:
                                since=args.since, until=args.until, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         return _fail("search", str(exc))
-    if args.json:
-        print(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
-        return EXIT_OK if rows else EXIT_NOT_FINE
-    for row in rows:
+
+    def show(row: query.SummaryRow) -> None:
         print(f"{row.title or row.vid} ({row.vid})")
         print(f"  {row.summary}")
         for point in row.key_points:
             print(f"  - {point}")
         if row.source:
             print(f"  {row.source}")
-    print(f"{len(rows)} summar{'y' if len(rows) == 1 else 'ies'} found"
-          + (f" (--limit {args.limit})" if len(rows) == args.limit else ""), file=sys.stderr)  # fmt: skip
-    return EXIT_OK if rows else EXIT_NOT_FINE
+
+    return _found(args, rows, "summary(ies)", show)
 
 
 def _videos_naming(config: dict, name: str) -> set[str]:

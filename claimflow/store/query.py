@@ -228,19 +228,27 @@ class SaidRow:
         return href(self.link, self.source, self.start)
 
 
+def _videos_where(column: str, vid: list[str] | None, collection: list[str] | None, since: str | None,
+                  until: str | None) -> tuple[list[str], list[Any]]:  # fmt: skip
+    """The conditions (on `column`, a video id, and `v`, its videos row) that keep the videos a
+    search is filtered to: by id, collection and upload date."""
+    where, args = _dates(since, until)
+    if vid:
+        where.append(f"{column} IN ({', '.join('?' for _ in vid)})")
+        args += list(vid)
+    if collection:
+        where.append(
+            f"{column} IN (SELECT vid FROM collection_videos WHERE cid IN ({', '.join('?' for _ in collection)}))"
+        )
+        args += list(collection)
+    return where, args
+
+
 def said(database: str | Path, text: str, *, vid: list[str] | None = None, collection: list[str] | None = None,
          since: str | None = None, until: str | None = None, limit: int = 20) -> list[SaidRow]:  # fmt: skip
     """Transcript segments matching the FTS5 query `text`, best first: what was said anywhere in
     the batch, in a claim or not."""
-    where, args = _dates(since, until)
-    if vid:
-        where.append(f"s.vid IN ({', '.join('?' for _ in vid)})")
-        args += list(vid)
-    if collection:
-        where.append(
-            f"s.vid IN (SELECT vid FROM collection_videos WHERE cid IN ({', '.join('?' for _ in collection)}))"
-        )
-        args += list(collection)
+    where, args = _videos_where("s.vid", vid, collection, since, until)
     conn = connect(database)
     try:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'segments_fts'").fetchone():
@@ -286,15 +294,7 @@ def summaries(database: str | Path, vids: list[str] | None = None, *, text: str 
               limit: int | None = None) -> list[SummaryRow]:  # fmt: skip
     """The videos' summaries: those matching the FTS5 query `text` best first, or (no text)
     every one by video id; filtered by video, collection and upload date as the other searches."""
-    where, args = _dates(since, until)
-    if vids:
-        where.append(f"m.vid IN ({', '.join('?' for _ in vids)})")
-        args += list(vids)
-    if collection:
-        where.append(
-            f"m.vid IN (SELECT vid FROM collection_videos WHERE cid IN ({', '.join('?' for _ in collection)}))"
-        )
-        args += list(collection)
+    where, args = _videos_where("m.vid", vids, collection, since, until)
     conn = connect(database)
     try:
         if not _has_summaries(conn):
