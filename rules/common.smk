@@ -43,7 +43,15 @@ except cf_settings.SettingsError as error:
 # Each stage's result settings as a param value: the same for every job, so made once.
 PARAMS = {
     stage: cf_settings.as_param(getattr(SETTINGS, stage))
-    for stage in ("transcribe", "mine", "evaluate", "embed", "link", "judge", "summarize")
+    for stage in (
+        "transcribe",
+        "mine",
+        "evaluate",
+        "embed",
+        "link",
+        "judge",
+        "summarize",
+    )
 }
 
 # This run is alive in this folder, for `claimflow run` (claimflow/commands/runlock.py): a kernel lock,
@@ -266,7 +274,9 @@ def get_stored_markers(wildcards):
     # With summaries on, the summary and the report wait for them too: the report the run ends
     # with shows every video's summary.
     pending = []
-    names = [cf_layout.STORED] + ([cf_layout.SUMMARIZED] if SETTINGS.summarize_enabled else [])
+    names = [cf_layout.STORED] + (
+        [cf_layout.SUMMARIZED] if SETTINGS.summarize_enabled else []
+    )
     return [
         RESULTS.video(vid, name) for vid in batch_vids(pending) for name in names
     ] + pending
