@@ -93,7 +93,17 @@ def test_watch_redraws_in_place_under_a_terminal(demo_run: Path):
             except OSError:
                 break
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 0  # Ctrl-C ends the watch cleanly
+    # Read on while it ends: a terminal nobody reads fills, and the watch's last writes (the
+    # frame it was drawing, the cursor shown again) would block it past any bound.
+    deadline = time.time() + 30
+    while proc.poll() is None and time.time() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.2)
+        if ready:
+            try:
+                screen += os.read(primary, 65536)
+            except OSError:
+                break
+    assert proc.wait(timeout=5) == 0  # Ctrl-C ends the watch cleanly
     os.close(primary)
     text = screen.decode(errors="replace")
     assert text.count("claimflow batch:") >= 3, text[-2000:]
