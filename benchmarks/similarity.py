@@ -94,7 +94,23 @@ def main(name: str = "wordllama", folder: str = str(REPO.parent / "shared/wild/s
     near_negations = int((scos[contra] >= threshold).sum())
     print(f"SICK test ({len(sick)} pairs, {int(both.sum())} two-way entailments): at {threshold:.2f} "
           f"precision {p:.3f}, recall {r:.3f}; contradictions at or above it: {near_negations} of "
-          f"{int(contra.sum())} (an embedding cannot tell a claim from its negation: the LLM judges)")  # fmt: skip
+          f"{int(contra.sum())} (an embedding cannot tell a claim from its negation)")  # fmt: skip
+    # The link's negation rule (embed.negated): a pair at the threshold whose negation differs is
+    # no edge but a candidate pair judged "contradicts" by rule.
+    labels = np.array([r["entailment_label"] for r in sick])
+    flipped = np.array([embed.negated(r["sentence1"]) != embed.negated(r["sentence2"]) for r in sick])
+    ruled = (scos >= threshold) & flipped
+    told = {label: int((ruled & (labels == label)).sum()) for label in ("CONTRADICTION", "NEUTRAL", "ENTAILMENT")}
+    kept = (scos >= threshold) & ~flipped
+    print(f"  the negation rule: {int(ruled.sum())} pairs at or above {threshold:.2f} differ in saying no: {told} "
+          f"(precision of 'contradicts' {told['CONTRADICTION'] / max(1, int(ruled.sum())):.3f}); two-way entailments "
+          f"that lose their link {int((ruled & both).sum())}; "
+          f"'same' precision {int((kept & both).sum()) / max(1, int(kept.sum())):.3f} "
+          f"(without the rule {p:.3f}), recall {int((kept & both).sum()) / max(1, int(both.sum())):.3f}")  # fmt: skip
+    sts_flipped = np.array([embed.negated(x) != embed.negated(y) for x, y in zip(left, right, strict=True)])
+    p2, r2 = _pr(np.where(sts_flipped, -1.0, icos)[odd], same[odd], threshold)
+    print(f"  STS-B odd pairs with the rule: precision {p2:.3f}, recall {r2:.3f}; pairs at or above {threshold:.2f} "
+          f"that differ in saying no: {int(((icos >= threshold) & sts_flipped).sum())}")  # fmt: skip
 
 
 if __name__ == "__main__":

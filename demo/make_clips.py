@@ -1,7 +1,8 @@
 """Regenerate the bundled demo clips: espeak-ng speech, encoded to Opus in Ogg with PyAV.
 
-Run from the repository root: `.venv/bin/python demo/make_clips.py`. The texts are kept in
-`demo/texts/` so tests can measure transcription accuracy against what was spoken.
+Run from the repository root: `.venv/bin/python demo/make_clips.py [folder]` (default `demo`:
+the clips of `<folder>/texts/*.txt` into `<folder>`; tests/fixtures/linking holds the linking
+test's). The texts are kept so tests can measure transcription accuracy against what was spoken.
 """
 
 import subprocess
@@ -32,9 +33,9 @@ def encode_opus(wav: Path, out: Path, bitrate: int = 24_000) -> None:
     tmp.replace(out)
 
 
-def main() -> int:
-    for text_file in sorted((DEMO / "texts").glob("*.txt")):
-        out = DEMO / f"{text_file.stem}.ogg"
+def main(folder: Path = DEMO) -> int:
+    for text_file in sorted((folder / "texts").glob("*.txt")):
+        out = folder / f"{text_file.stem}.ogg"
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "speech.wav"
             subprocess.run(
@@ -47,4 +48,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*(Path(a) for a in sys.argv[1:])))

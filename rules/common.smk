@@ -551,7 +551,10 @@ def finish_run(exit_with_status=True, with_report=False):
     # adds a column, jobs that ran after the summary rule) would leave the report stale and
     # planned again by the next run: it is built again here, as after a failed run.
     stale = written is not None and summary.read_text() != written
-    if with_report or stale:
+    # Link and judge jobs that finished after the report was built (the report waits for the
+    # stores, not for them): the corpus view it ends the run with shows them too.
+    behind = cf_report.older_than_knowledge(RESULTS, vids)
+    if with_report or stale or behind:
         try:
             cf_report.build(
                 config,
@@ -559,10 +562,10 @@ def finish_run(exit_with_status=True, with_report=False):
                 RESULTS,
                 RESULTS.report,
                 # The report rule's figures too, so none of its outputs is older than the summary.
-                Path(RESULTS.figure("downloads")).parent if stale else None,
+                Path(RESULTS.figure("downloads")).parent if stale or behind else None,
                 config_files=get_config_files(),
             )
-            if stale and Path(RESULTS.benchmark("report")).is_file():
+            if (stale or behind) and Path(RESULTS.benchmark("report")).is_file():
                 # Snakemake counts the rule's benchmark among its outputs' times.
                 os.utime(RESULTS.benchmark("report"))
         except Exception as error:  # the summary and the last line matter more

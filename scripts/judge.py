@@ -16,10 +16,13 @@ vid = snakemake.wildcards.vid
 conn = sqlite3.connect(f"file:{snakemake.params.database}?mode=ro", uri=True, timeout=runtime.store.busy_timeout)
 try:
     pairs = clusters.pairs_of(conn, vid, settings.pairs_per_claim)
-    said = clusters.sides(conn, [key for a, b, _ in pairs for key in (a, b)])
+    said = clusters.sides(conn, [key for p in pairs for key in (p.a, p.b)])
 finally:
     conn.close()
-asked = [(judge.Side(a, *said[a]), judge.Side(b, *said[b])) for a, b, _ in pairs if a in said and b in said]
+known = [p for p in pairs if p.a in said and p.b in said]
+negations = [judge.by_negation(judge.Side(p.a, *said[p.a]), judge.Side(p.b, *said[p.b]), p.similarity)
+             for p in known if p.negation]  # fmt: skip
+asked = [(judge.Side(p.a, *said[p.a]), judge.Side(p.b, *said[p.b])) for p in known if not p.negation]
 verdicts, usage = [], {}
 if asked:  # the client (and the local model) only for a video with pairs to judge
     client = parts.llm_client(snakemake.config, "judge", settings.llm, runtime.llm_runtime, snakemake.threads,
@@ -30,10 +33,14 @@ judged = [v for v in verdicts if v.relation != "failed"]
 model = f"{settings.llm.provider}:{settings.llm.model}"
 clusters.record_judgements(snakemake.params.database, [(v.a, v.b, v.relation, v.reason) for v in judged], model,
                            timeout=runtime.store.busy_timeout)  # fmt: skip
+clusters.record_judgements(snakemake.params.database, [(v.a, v.b, v.relation, v.reason) for v in negations],
+                           judge.NEGATION_RULE, timeout=runtime.store.busy_timeout)  # fmt: skip
 failed = len(verdicts) - len(judged)
-log.info("%s: %d candidate pairs, %d judged, %d not answered", vid, len(asked), len(judged), failed)
+log.info("%s: %d candidate pairs, %d judged by the LLM, %d claims and their negations, %d not answered", vid,
+         len(known), len(judged), len(negations), failed)  # fmt: skip
 if failed:  # a pair the LLM could not answer fails the job: a plain rerun asks it again (the rest cached)
     raise judge.NotJudged(f"{vid}: {failed} of {len(asked)} candidate pairs not judged (the LLM did not answer)")
-record = {"vid": vid, "pairs": len(asked), "model": model, "usage": usage,
-          "verdicts": [v.__dict__ for v in verdicts], "judged_at": time.time()}  # fmt: skip
+record = {"vid": vid, "pairs": len(known), "model": model, "usage": usage,
+          "verdicts": [v.__dict__ for v in [*verdicts, *negations]], "negations": len(negations),
+          "judged_at": time.time()}  # fmt: skip
 atomic.write_json(snakemake.output.judged, record)

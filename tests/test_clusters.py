@@ -309,7 +309,7 @@ def test_near_claims_of_two_videos_become_pairs_whose_judgements_read_back_as_co
     conn = sqlite3.connect(db)
     pairs = clusters.pairs_of(conn, "v2", per_claim=3)
     # Near (0.74 and 0.87 by the bundled model) but not the same: candidate pairs, each once.
-    assert [(a, b) for a, b, _ in pairs] == [("v1/c002", "v2/c002"), ("v1/c001", "v2/c001")]
+    assert [(p.a, p.b, p.negation) for p in pairs] == [("v1/c002", "v2/c002", False), ("v1/c001", "v2/c001", False)]
     assert clusters.pairs_of(conn, "v1", per_claim=1) == pairs  # one per claim: each of v1's claims has one
     sides = clusters.sides(conn, ["v1/c001", "v2/c001"])
     assert sides["v2/c001"] == ("Coffee ruins your focus within an hour.", "Sleep is essential for memory.")
@@ -337,3 +337,80 @@ def test_near_claims_of_two_videos_become_pairs_whose_judgements_read_back_as_co
     page = "".join(report._contested(data))
     assert len(data.contested) == 2 and page.startswith("<h2>Contested claims</h2>")
     assert "Coffee ruins your focus within an hour." in page and "rise against cut" in page and "<q>" in page
+
+
+def test_a_claim_and_its_negation_are_never_one_cluster_but_a_pair_judged_by_rule(tmp_path):
+    """A static embedding puts "X does not cause Y" at 0.97 of "X causes Y": joined by the
+    threshold alone the contradiction would hide inside one cluster and never be judged."""
+    from claimflow.knowledge import judge
+    from claimflow.store import database as store
+    from tests.test_store import _docs
+
+    said = {
+        "v1": ["Deep sleep helps the brain store long-term memories."],
+        "v2": ["Deep sleep does not help the brain store long-term memories."],
+        "v3": ["Deep sleep helps the brain store long term memories."],  # v1's claim again
+        "v4": ["Interest rates rise when central banks fight inflation."],
+    }
+    model = embed.embedder("wordllama")
+    vectors = {vid: embed.quantize(model.embed(texts)) for vid, texts in said.items()}
+    units = int(embed.similarity(vectors["v1"], vectors["v2"])[0, 0])
+    assert units >= clusters.Linking().same_units  # alike enough to be joined, were negation not looked at
+    found = []
+    for order in (["v1", "v2", "v3", "v4"], ["v4", "v3", "v2", "v1"], ["v2", "v1", "v4", "v3"]):
+        db = tmp_path / f"{''.join(order)}.sqlite"
+        for vid in order:
+            download, transcript, claims_doc, evaluation = _docs(vid, 1)
+            claims_doc["claims"][0]["claim_text"] = said[vid][0]
+            store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+            clusters.link_record(db, embed.embed_video(vid, claims_doc, evaluation, model), clusters.Linking(), 5)
+        conn = sqlite3.connect(db)
+        pairs = sorted({p for vid in said for p in clusters.pairs_of(conn, vid, per_claim=3)}, key=lambda p: (p.a, p.b))
+        found.append((clusters.clusters(conn), [(p.a, p.b, p.negation) for p in pairs]))
+        conn.close()
+    assert found[0] == found[1] == found[2]  # any order of arrival: the same clusters and pairs
+    groups, pairs = found[0]
+    assert sorted(groups.values()) == [["v1/c001", "v3/c001"], ["v2/c001"], ["v4/c001"]]
+    # The negation is paired with both sayings of the claim, and only those pairs are negations.
+    assert [(a, b) for a, b, negation in pairs if negation] == [("v1/c001", "v2/c001"), ("v2/c001", "v3/c001")]
+    verdict = judge.by_negation(judge.Side("v2/c001", said["v2"][0], ""), judge.Side("v1/c001", said["v1"][0], ""),
+                                0.97)  # fmt: skip
+    assert (verdict.a, verdict.b, verdict.relation) == ("v1/c001", "v2/c001", "contradicts")
+
+
+def test_a_relink_splits_a_claim_from_its_negation_in_a_cluster_linked_before_the_rule(tmp_path):
+    """A batch linked before negations were looked at (schema 11) holds claims and their
+    negations in one cluster; when one of its videos is relinked the members left are rejoined
+    among themselves by the rule, so the cluster splits."""
+    from claimflow.store import database as store
+    from tests.test_store import _docs
+
+    said = {"v1": "Coffee improves focus for hours.", "v2": "Coffee does not improve focus for hours.",
+            "v3": "Coffee improves focus for many hours."}  # fmt: skip
+    model = embed.embedder("wordllama")
+    db = tmp_path / "claimflow.sqlite"
+    records = {}
+    for vid, text in said.items():
+        download, transcript, claims_doc, evaluation = _docs(vid, 1)
+        claims_doc["claims"][0]["claim_text"] = text
+        store.store_video(db, vid, store.rows_for(download, transcript, claims_doc, evaluation), timeout=5)
+        records[vid] = embed.embed_video(vid, claims_doc, evaluation, model)
+        clusters.link_record(db, records[vid], clusters.Linking(), 5)
+    conn = sqlite3.connect(db)
+    assert sorted(clusters.clusters(conn).values()) == [["v1/c001", "v3/c001"], ["v2/c001"]]
+    conn.execute("UPDATE claim_clusters SET cluster = 'v1/c001'")  # as the link before the rule made it
+    conn.commit()
+    conn.close()
+    clusters.link_record(db, records["v3"], clusters.Linking(), 5)  # v3 relinked
+    conn = sqlite3.connect(db)
+    assert sorted(clusters.clusters(conn).values()) == [["v1/c001", "v3/c001"], ["v2/c001"]]
+    conn.close()
+
+
+def test_negation_is_read_from_the_words():
+    said_no = ["Coffee does not improve focus.", "Coffee doesn't improve focus.", "Coffee doesn’t help.",
+               "No coffee improves focus.", "Nobody needs coffee.", "Coffee never helps.",
+               "You cannot sleep."]  # fmt: skip
+    said_yes = ["Coffee improves focus.", "Nothingness is a concept.", "Notes help memory.", "Canon cameras focus."]
+    assert all(embed.negated(t) for t in said_no)
+    assert not any(embed.negated(t) for t in said_yes)

@@ -89,3 +89,55 @@ def test_the_same_speech_in_two_videos_is_one_cluster_and_a_rebuild_gives_the_sa
     assert {r[4] for r in rows} == {c["canonical"] for c in found} and all(r[0] == "2" for r in rows)
     assert len(links) == 2 * len(found) and all(a.startswith("file:///") and "#t=" in a for a in links), links
     assert all(f"{DEMO_CLIPS[0].name} at 0:00:" in r[5] and "extra.ogg at 0:00:" in r[5] for r in rows)
+
+
+LINKING_CLIPS = REPO / "tests/fixtures/linking"  # espeak-ng speech: demo/make_clips.py tests/fixtures/linking
+
+
+def _cli_json(work: Path, *command: str) -> list[dict]:
+    done = subprocess.run([*CLAIMFLOW, *command, "--json", "--configfile", str(REPO / "config/config.yaml"),
+                           str(work / "test.yaml")], capture_output=True, text=True, cwd=work,
+                          env=os.environ | {"CI": "true"}, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_paraphrase_joins_a_claim_its_negation_is_contested_and_another_topic_links_to_neither(tmp_path: Path):
+    """Four videos of spoken claims, through the whole workflow (Whisper, the bundled LLM,
+    embed, link, judge): one says "Walking for thirty minutes a day lowers blood pressure", one
+    the same in other words, one the opposite, one something else."""
+    work = tmp_path / "batch"
+    work.mkdir()
+    clips = {name: LINKING_CLIPS / f"{name}.ogg" for name in ("walking", "walk-daily", "walking-myth", "ocean")}
+    (work / "sources.txt").write_text("".join(f"{clip}\n" for clip in clips.values()))
+    (work / "test.yaml").write_text(f"sources: {work / 'sources.txt'}\nresults: results\nstate: state\n")
+    run = run_workflow(work)
+    assert "4 ok" in run.stdout + run.stderr
+    said = {c["vid"]: c["claim_text"] for c in _cli_json(work, "search", "blood pressure", "--limit", "20")
+            if "claim_text" in c}  # fmt: skip
+    assert {"file-walking", "file-walk-daily", "file-walking-myth"} <= set(said), said  # what the model mined
+
+    found = _cli_json(work, "clusters")
+    # The claim and its paraphrase: one cluster of two videos (0.97 alike by the bundled model).
+    assert [sorted(m["vid"] for m in c["members"]) for c in found] == [["file-walk-daily", "file-walking"]], found
+    assert all(m["link"] for m in found[0]["members"])
+    # The negation (0.92 alike, one says no): not in the cluster but a contested pair, both
+    # claims with the quote each video said them in.
+    contested = _cli_json(work, "contested")
+    pairs = {tuple(sorted((p["first"]["vid"], p["second"]["vid"]))): p for p in contested}
+    assert ("file-walking", "file-walking-myth") in pairs, contested
+    pair = pairs[("file-walking", "file-walking-myth")]
+    sides = {pair["first"]["vid"]: pair["first"], pair["second"]["vid"]: pair["second"]}
+    assert "does not lower blood pressure" in sides["file-walking-myth"]["quote"]
+    assert "lowers blood pressure" in sides["file-walking"]["quote"] and sides["file-walking"]["link"]
+    # The other topic: in no cluster of two and in no pair, contested or not.
+    supports = _cli_json(work, "contested", "--supports")
+    assert all("file-ocean" not in (p["first"]["vid"], p["second"]["vid"]) for p in [*contested, *supports])
+    judged = json.loads((work / "results/file-walking-myth/judged.json").read_text())
+    assert judged["negations"] + json.loads((work / "results/file-walking/judged.json").read_text())["negations"] >= 1
+    assert json.loads((work / "results/file-ocean/judged.json").read_text())["pairs"] == 0
+    report = (work / "results/report.html").read_text()
+    contested_table = report[report.index("<table id=contested>") :]
+    assert "does not lower blood pressure" in contested_table.split("</table>")[0]
+    again = run_workflow(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr

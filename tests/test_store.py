@@ -97,7 +97,7 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert videos_before and before["claims"]
 
     conn = store.connect(db)
-    assert store.schema_version(conn) == store.SCHEMA_VERSION == 11
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 12
     for table, rows in before.items():
         assert _table_rows(conn, table, "*") == rows, table
     assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
@@ -112,11 +112,13 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert {"video_vectors", "claim_clusters", "claim_pairs"} <= linked  # 7 -> 8: empty until the link jobs
     assert "claim_judgements" in linked  # 8 -> 9: empty until the judge jobs
     assert "model" in {row[1] for row in conn.execute("PRAGMA table_info(video_vectors)")}  # 9 -> 10
+    assert "video_summaries" in linked  # 10 -> 11: empty until the summarize jobs
+    assert "negation" in {row[1] for row in conn.execute("PRAGMA table_info(claim_pairs)")}  # 11 -> 12
     # New rows go in next to the old ones, with the new column filled.
     store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
     conn.close()
-    assert store.schema_version(store.connect(db)) == 11  # a second connect changes nothing
+    assert store.schema_version(store.connect(db)) == 12  # a second connect changes nothing
 
 
 def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tmp_path):
@@ -184,7 +186,7 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 11"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 12"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
 

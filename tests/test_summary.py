@@ -100,7 +100,8 @@ def test_the_judge_jobs_spend_is_summed_beside_the_videos(tmp_path):
         (tmp_path / vid / "judged.json").write_text(json.dumps({"vid": vid, "pairs": 3 if vid == "v1" else 2,
                                                                 "usage": usage}))  # fmt: skip
     found = cf_summary.judge_usage(tmp_path, ["v1", "v2", "v3"])  # v3: not judged yet
-    assert found == {"pairs": 5, "requests": 2, "cached": 3, "prompt_tokens": 300, "completion_tokens": 40,
+    assert found == {"pairs": 5, "negations": 0, "requests": 2, "cached": 3, "prompt_tokens": 300,
+                     "completion_tokens": 40,
                      "cost_usd": 0.001}  # fmt: skip
 
 

@@ -227,8 +227,9 @@ def test_the_batch_usage_is_summed(demo_run: Path):
     assert usage["videos"] == 3 and usage["by_status"] == {"ok": 3}
     assert usage["cost_usd"] == 0.0  # the bundled model runs here
     assert usage["tokens_per_audio_hour"] > 0
-    judged = usage["judge"]  # the candidate pairs' judgements: one request (or cache hit) each
-    assert judged["requests"] + judged["cached"] == judged["pairs"] and judged["cost_usd"] == 0.0
+    judged = usage["judge"]  # the candidate pairs' judgements: one request (or cache hit) each, or by rule
+    assert judged["requests"] + judged["cached"] + judged["negations"] == judged["pairs"]
+    assert judged["cost_usd"] == 0.0
     rows = (demo_run / "results/summary.tsv").read_text().splitlines()
     header = rows[0].split("\t")
     tokens = sum(int(r.split("\t")[header.index("prompt_tokens")]) for r in rows[1:])

@@ -637,7 +637,8 @@ def _contested(data: ReportData) -> list[str]:
     """Where two videos disagree: each pair the LLM judged contradicting, both sides' quotes."""
     if not data.contested:
         return []
-    parts = ["<h2>Contested claims</h2><p>Claims of two videos that the LLM judged to contradict each other, the "
+    parts = ["<h2>Contested claims</h2><p>Claims of two videos judged to contradict each other (by the LLM, or "
+             "a claim and its negation by rule), the "
              "most alike first; `claimflow contested` lists them all.</p><table id=contested><tr><th>one video says"
              "</th><th>another says</th><th>why they contradict</th></tr>"]  # fmt: skip
     for pair in data.contested:
@@ -739,6 +740,24 @@ def context_for(config: dict[str, Any], results: str | Path, workdir: Path | Non
     root = str(Path(layout.Results.of(results).root).resolve())
     return Context(time.time(), root, tuple(str(f) for f in config_files), config["llm"]["provider"] == "local",
                    state, tuple(cf_status.runs(workdir)))  # fmt: skip
+
+
+def older_than_knowledge(results: str | Path | layout.Results, vids: list[str]) -> bool:
+    """Whether a link or judge job finished after the report was built (the report rule waits
+    for the stores only: a video's linking may end after it). One stat per video and marker."""
+    results = layout.Results.of(results)
+    try:
+        built = os.stat(results.report).st_mtime
+    except FileNotFoundError:
+        return False  # no report yet: the report rule makes it
+    for vid in vids:
+        for name in (layout.LINKED, layout.JUDGED):
+            try:
+                if os.stat(results.video(vid, name)).st_mtime > built:
+                    return True
+            except FileNotFoundError:
+                continue
+    return False
 
 
 def build(config: dict[str, Any], vids: list[str], results: str | Path, out: str | Path,

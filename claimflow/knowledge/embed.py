@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,18 @@ def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.
         block = np.asarray(rows[start : start + chunk], dtype=np.float32)
         out[start : start + chunk] = (block @ q).astype(np.int32)
     return out
+
+
+# What a static embedding cannot see: "X does not cause Y" sits at 0.97 of "X causes Y"
+# (benchmarks/similarity.py: 440 of SICK's 712 contradictions at or above the same-claim
+# threshold). A claim and its negation are never joined as one claim: linking makes them a
+# candidate pair instead, for the LLM to judge (claimflow/store/clusters.py).
+_NEGATION = re.compile(r"\b(?:not|no|never|nobody|none|nothing|neither|nor|nowhere|cannot)\b|n't\b|n’t\b", re.I)
+
+
+def negated(text: str) -> bool:
+    """Whether a claim says no (a negation word, or a contraction in n't)."""
+    return _NEGATION.search(text) is not None
 
 
 def cosine(units: np.ndarray | int) -> np.ndarray | float:

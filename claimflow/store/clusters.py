@@ -2,7 +2,8 @@
 same thing, in any video.
 
 A cluster is a connected component of the graph whose edges join two claims at least the
-threshold alike (claimflow/knowledge/embed.py: exact integer similarities of int8 vectors).
+threshold alike (claimflow/knowledge/embed.py: exact integer similarities of int8 vectors) that
+agree in saying no or not (embed.negated: a claim and its negation are a candidate pair instead).
 Components do not depend on the order claims arrive in, so linking one video at a time (each
 video's claims against the index, never revisiting the rest of the batch) gives the clusters a
 rebuild from the files gives, in any order. A cluster is named by its smallest member key, so
@@ -65,8 +66,9 @@ class Linked:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """The tables alone (what migrations 8 to 10 make), for a connection of the tests' own."""
-    for migration in database.MIGRATIONS[7:10]:
+    """The tables alone (the first schema, whose claims hold the texts, and what migrations 8 to
+    10 and 12 make), for a connection of the tests' own."""
+    for migration in [database.MIGRATIONS[0], *database.MIGRATIONS[7:10], database.MIGRATIONS[11]]:
         migration(conn)
 
 
@@ -116,6 +118,24 @@ def _video_vectors(conn: sqlite3.Connection, vid: str) -> tuple[str | None, list
     return model, [f"{vid}/{c}" for c in json.loads(ids)], np.frombuffer(data, dtype=np.int8).reshape(claims, -1)
 
 
+def _negated(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, bool]:
+    """Whether each claim (`<vid>/<claim id>`) says no, from its stored text (embed.negated); a
+    claim whose text is not stored counts as not negated."""
+    by_video: dict[str, list[str]] = {}
+    for key in keys:
+        vid, cid = key.split("/", 1)
+        by_video.setdefault(vid, []).append(cid)
+    found = dict.fromkeys(keys, False)
+    for vid, cids in sorted(by_video.items()):
+        for start in range(0, len(cids), 500):
+            chunk = cids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT claim_id, claim_text FROM claims WHERE vid = ? AND claim_id IN ({marks})"
+            for cid, text in conn.execute(query, (vid, *chunk)):
+                found[f"{vid}/{cid}"] = embed.negated(text)
+    return found
+
+
 def _components(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Union-find over `nodes`; each node's component named by its smallest node."""
     parent = {n: n for n in nodes}
@@ -159,8 +179,9 @@ def _unlink(conn: sqlite3.Connection, vid: str, threshold: int) -> None:
             same_model = [k for k in keys if (vectors_of[k][0] or "") == model]
             vectors = np.array([vectors_of[k][1] for k in same_model], dtype=np.int8)
             sims = embed.similarity(vectors, vectors)
+            negated = _negated(conn, same_model)
             edges += [(same_model[i], same_model[j]) for i, j in zip(*np.nonzero(sims >= threshold), strict=True)
-                      if i < j]  # fmt: skip
+                      if i < j and negated[same_model[i]] == negated[same_model[j]]]  # fmt: skip
         for key, root in _components(keys, edges).items():
             conn.execute("UPDATE claim_clusters SET cluster = ? WHERE claim_key = ?", (root, key))
 
@@ -185,19 +206,29 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
                  (vid, json.dumps(claim_ids), len(keys), vectors.tobytes(), model))  # fmt: skip
     to_old = embed.similarity(index.vectors, vectors) if len(index.vectors) else np.zeros((0, len(keys)), np.int32)
     within = embed.similarity(vectors, vectors)
-    edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(within >= same), strict=True) if i < j]
+    # Two claims at least `same` alike are one claim unless one says no and the other does not
+    # (a static embedding cannot see a negation): then they are a candidate pair, the nearest.
+    same_i, same_j = np.nonzero(to_old >= same)
+    matched = [index.key(int(i)) for i in same_i]
+    negated = _negated(conn, [*keys, *matched])
+    edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(within >= same), strict=True)
+             if i < j and negated[keys[i]] == negated[keys[j]]]  # fmt: skip
     # Whole-matrix masks (a column slice per claim would stride the index 50 times).
     linked_to: dict[str, list[str]] = {key: [] for key in keys}  # new claim -> the old claims it is the same as
-    for i, j in zip(*np.nonzero(to_old >= same), strict=True):
-        linked_to[keys[j]].append(index.key(int(i)))
-    # The nearest claims below the same-claim threshold: candidate pairs for the LLM.
+    # The nearest claims below the same-claim threshold, and the negations above it: candidate
+    # pairs for the LLM.
     band: dict[int, list[tuple[int, str]]] = {}
+    for i, j, other in zip(same_i, same_j, matched, strict=True):
+        if negated[keys[j]] == negated[other]:
+            linked_to[keys[j]].append(other)
+        else:
+            band.setdefault(int(j), []).append((-int(to_old[i, j]), other))
     for i, j in zip(*np.nonzero((to_old >= near) & (to_old < same)), strict=True):
         band.setdefault(int(j), []).append((-int(to_old[i, j]), index.key(int(i))))
-    pairs: list[tuple[str, str, float]] = []
+    pairs: list[tuple[str, str, float, int]] = []
     for j, found in band.items():
         for units, other in sorted(found)[: linking.pairs_per_claim]:
-            pairs.append((min(keys[j], other), max(keys[j], other), float(embed.cosine(-units))))
+            pairs.append((min(keys[j], other), max(keys[j], other), float(embed.cosine(-units)), int(-units >= same)))
     old = sorted({k for found in linked_to.values() for k in found})
     cluster_of = {}
     for start in range(0, len(old), 500):
@@ -219,7 +250,7 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
         target = name[roots[cluster]]
         if target != cluster:
             conn.execute("UPDATE claim_clusters SET cluster = ? WHERE cluster = ?", (target, cluster))
-    conn.executemany("INSERT OR REPLACE INTO claim_pairs (a, b, similarity) VALUES (?, ?, ?)", pairs)
+    conn.executemany("INSERT OR REPLACE INTO claim_pairs (a, b, similarity, negation) VALUES (?, ?, ?, ?)", pairs)
     joined_roots = {roots[c] for c in touched}
     joined = sum(1 for key in keys if roots[key] in joined_roots)
     return Linked(vid, len(keys), joined, max(0, len(touched) - len(joined_roots)), len(pairs))
@@ -233,20 +264,30 @@ def clusters(conn: sqlite3.Connection) -> dict[str, list[str]]:
     return found
 
 
-def pairs_of(conn: sqlite3.Connection, vid: str, per_claim: int) -> list[tuple[str, str, float]]:
+@dataclass(frozen=True)
+class Pair:
+    """A candidate pair: two claims of different videos, `a` < `b`."""
+
+    a: str
+    b: str
+    similarity: float  # cosine
+    negation: bool  # at least `link.same` alike, one of them saying no: a claim and its negation
+
+
+def pairs_of(conn: sqlite3.Connection, vid: str, per_claim: int) -> list[Pair]:
     """The candidate pairs one of whose claims is the video's: for each of its claims at most
     `per_claim`, the most alike first (then by key), whichever video's link made them."""
     prefix = f"{vid}/"
     rows = conn.execute(
-        "SELECT a, b, similarity FROM claim_pairs WHERE substr(a, 1, ?) = ? OR substr(b, 1, ?) = ? "
+        "SELECT a, b, similarity, negation FROM claim_pairs WHERE substr(a, 1, ?) = ? OR substr(b, 1, ?) = ? "
         "ORDER BY similarity DESC, a, b", (len(prefix), prefix, len(prefix), prefix)).fetchall()  # fmt: skip
     taken: dict[str, int] = {}
     kept = []
-    for a, b, similarity in rows:
+    for a, b, similarity, negation in rows:
         own = a if a.startswith(prefix) else b
         if taken.get(own, 0) < per_claim:
             taken[own] = taken.get(own, 0) + 1
-            kept.append((a, b, float(similarity)))
+            kept.append(Pair(a, b, float(similarity), bool(negation)))
     return kept
 
 

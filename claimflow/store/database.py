@@ -204,6 +204,10 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     ),
     # 10 -> 11: a summary per video (filled by the summarize jobs).
     lambda conn: _run_script(conn, SUMMARY_SCHEMA),
+    # 11 -> 12: a candidate pair that is a claim and its negation (at least `link.same` alike,
+    # one of them saying no: claimflow/store/clusters.py), judged by that rule, not the LLM.
+    # The pairs before were all below `link.same`: none of them is one.
+    lambda conn: _add_columns(conn, "claim_pairs", [("negation", "INTEGER NOT NULL DEFAULT 0")]),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

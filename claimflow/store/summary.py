@@ -239,10 +239,12 @@ def judge_usage(results: str | Path | layout.Results, vids: list[str]) -> dict[s
     from claimflow.llm.usage import UsageTotal  # (light: no provider)
 
     results = layout.Results.of(results)
-    total, pairs = UsageTotal(), 0
+    total, pairs, negations = UsageTotal(), 0, 0
     for vid in vids:
         record = atomic.read_json_or_empty(results.video(vid, layout.JUDGED))
         pairs += int(record.get("pairs") or 0)
+        negations += int(record.get("negations") or 0)  # judged by rule, no request
         total.add_record(record.get("usage") or {})
-    return {"pairs": pairs, "requests": total.requests, "cached": total.cached, "prompt_tokens": total.prompt_tokens,
+    return {"pairs": pairs, "negations": negations, "requests": total.requests, "cached": total.cached,
+            "prompt_tokens": total.prompt_tokens,
             "completion_tokens": total.completion_tokens, "cost_usd": total.cost_usd}  # fmt: skip
