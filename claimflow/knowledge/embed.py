@@ -214,7 +214,7 @@ def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.
 # What a static embedding cannot see: "X does not cause Y" sits at 0.97 of "X causes Y"
 # (benchmarks/similarity.py: 440 of SICK's 712 contradictions at or above the same-claim
 # threshold). A claim and its negation are never joined as one claim: linking makes them a
-# candidate pair instead, for the LLM to judge (claimflow/store/clusters.py).
+# candidate pair instead, which the judge decides by rule (claimflow/knowledge/judge.py NEGATION_RULE).
 _NEGATION = re.compile(r"\b(?:not|no|never|nobody|none|nothing|neither|nor|nowhere|cannot)\b|n't\b|n’t\b", re.I)
 
 
