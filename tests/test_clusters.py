@@ -69,6 +69,37 @@ def test_linking_a_video_at_a_time_gives_the_batchs_components_in_any_order():
     assert forwards == backwards == shuffled == whole
 
 
+def test_a_rebuild_in_one_process_gives_the_clusters_of_link_jobs_and_the_pairs_of_jobs_in_id_order():
+    batch = _batch(videos=20, claims=8)
+    # A topic's claims are 0.85 to 0.92 alike: both clusters and pairs, some claims with more
+    # near claims than `pairs_per_claim`.
+    linking = clusters.Linking(same=0.9, near=0.8, pairs_per_claim=2)
+    records = [embed.Record(vid, embed.WORDLLAMA.identity, tuple(k.split("/")[1] for k in keys), vectors)
+               for vid, (keys, vectors) in batch.items()]  # fmt: skip
+
+    def tables(conn):
+        return (clusters.clusters(conn),
+                conn.execute("SELECT a, b, similarity, negation FROM claim_pairs ORDER BY a, b").fetchall(),
+                conn.execute("SELECT vid, claim_ids, vectors, model FROM video_vectors ORDER BY vid")
+                .fetchall())  # fmt: skip
+
+    in_order = sqlite3.connect(":memory:")
+    clusters.create(in_order)
+    for vid in sorted(batch):
+        clusters.link(in_order, vid, *batch[vid], linking)
+    shuffled = sqlite3.connect(":memory:")
+    clusters.create(shuffled)
+    for vid in np.random.default_rng(3).permutation(sorted(batch)):
+        clusters.link(shuffled, str(vid), *batch[str(vid)], linking)
+    shuffled.execute("INSERT INTO claim_judgements (a, b, relation) VALUES ('v00/0', 'v01/0', 'supports')")
+    linked = clusters.rebuild(shuffled, reversed(records), linking)  # the order given does not matter
+    assert [v.vid for v in linked] == sorted(batch) and sum(v.claims for v in linked) == 160
+    assert tables(shuffled) == tables(in_order)
+    assert tables(shuffled)[0] == _components(batch, linking)
+    assert tables(shuffled)[1]  # pairs were made
+    assert shuffled.execute("SELECT COUNT(*) FROM claim_judgements").fetchone()[0] == 1  # verdicts are kept
+
+
 def test_a_relinked_video_leaves_the_clusters_a_batch_without_its_old_claims_has():
     batch = _batch(seed=11)
     linking = clusters.Linking(same=0.6, near=0.3)

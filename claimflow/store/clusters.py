@@ -109,6 +109,28 @@ class Index:
         return f"{self.vids[video]}/{self._decoded[video][row - self.starts[video]]}"
 
 
+class MemoryIndex:
+    """The index a rebuild grows in memory as it links video after video: the same rows a link
+    job reads from the database, already as float32 (exact for int8, see embed.similarity), so
+    no video's vectors are read or converted twice. 350,000 claims of 256 dimensions: 358 MB."""
+
+    def __init__(self, claims: int, dim: int):
+        self._rows = np.empty((claims, dim), dtype=np.float32)
+        self._keys: list[str] = []
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._rows[: len(self._keys)]
+
+    def key(self, row: int) -> str:
+        return self._keys[row]
+
+    def add(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        start = len(self._keys)
+        self._rows[start : start + len(keys)] = vectors
+        self._keys.extend(keys)
+
+
 def _video_vectors(conn: sqlite3.Connection, vid: str) -> tuple[str | None, list[str], np.ndarray]:
     """A video's model, claim keys and vectors (claims x the model's own dimensions)."""
     row = conn.execute("SELECT model, claim_ids, claims, vectors FROM video_vectors WHERE vid = ?", (vid,)).fetchone()
@@ -192,15 +214,49 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
     of embedding `model`) into the clusters of the videos embedded by the same model, replacing
     whatever the video had linked before. One transaction (the caller's connection commits): a
     crash leaves the previous state whole."""
-    dim = vectors.shape[1] if len(vectors) else embed.DIM
-    same, near = linking.same_units, linking.near_units
-    _unlink(conn, vid, same)
+    _unlink(conn, vid, linking.same_units)
     if not keys:
         return Linked(vid, 0, 0, 0, 0)
     order = sorted(range(len(keys)), key=lambda i: keys[i])
-    keys = [keys[i] for i in order]
     vectors = np.ascontiguousarray(vectors[order])
-    index = Index(conn, dim, model)
+    return _link_new(conn, vid, [keys[i] for i in order], vectors, linking, model, Index(conn, vectors.shape[1], model))
+
+
+def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: Linking = Linking(),
+            claims: int | None = None) -> list[Linked]:  # fmt: skip
+    """The whole batch linked again from its videos' records, in one process: the link tables
+    emptied, then each video linked as its link job would, in the order of their ids, against an
+    index held in memory (`claims`: the batch's claims, to size it; counted from the records when
+    not given). The clusters are those of any order of link jobs (they are components); the
+    judgements are kept, since a pair's verdict is its two claims' own. The caller commits."""
+    records = sorted(records, key=lambda r: r.vid)
+    total = claims if claims is not None else sum(len(r.claim_ids) for r in records)
+    conn.execute("DELETE FROM claim_clusters")
+    conn.execute("DELETE FROM claim_pairs")
+    conn.execute("DELETE FROM video_vectors")
+    indexes: dict[str, MemoryIndex] = {}  # a model's own: videos of two models are never compared
+    done = []
+    for record in records:
+        if not record.claim_ids:
+            done.append(Linked(record.vid, 0, 0, 0, 0))
+            continue
+        keys = [f"{record.vid}/{cid}" for cid in record.claim_ids]
+        order = sorted(range(len(keys)), key=lambda i: keys[i])
+        vectors = np.ascontiguousarray(record.vectors[order])
+        index = indexes.get(record.model)
+        if index is None:
+            index = indexes[record.model] = MemoryIndex(total, vectors.shape[1])
+        keys = [keys[i] for i in order]
+        done.append(_link_new(conn, record.vid, keys, vectors, linking, record.model, index))
+        index.add(keys, vectors)
+    return done
+
+
+def _link_new(conn: sqlite3.Connection, vid: str, keys: list[str], vectors: np.ndarray, linking: Linking,
+              model: str, index: Index | MemoryIndex) -> Linked:  # fmt: skip
+    """A video not linked (or no longer) against `index`, the other videos of its model: its
+    keys sorted, `vectors` in their order."""
+    same, near = linking.same_units, linking.near_units
     claim_ids = [k.split("/", 1)[1] for k in keys]
     conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors, model) VALUES (?, ?, ?, ?, ?)",
                  (vid, json.dumps(claim_ids), len(keys), vectors.tobytes(), model))  # fmt: skip
