@@ -136,7 +136,7 @@ def main(videos: int = 7000, claims: int = 50, segments: int = 600, probes: int 
         linking = clusters.Linking()
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        linked = clusters.rebuild(conn, records, linking, claims=videos * claims)
+        linked = clusters.rebuild(conn, records, linking)
         conn.execute("COMMIT")
         relinked = time.perf_counter() - started
         started = time.perf_counter()

@@ -217,20 +217,24 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
     _unlink(conn, vid, linking.same_units)
     if not keys:
         return Linked(vid, 0, 0, 0, 0)
+    keys, vectors = _in_key_order(keys, vectors)
+    return _link_new(conn, vid, keys, vectors, linking, model, Index(conn, vectors.shape[1], model))
+
+
+def _in_key_order(keys: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """A video's keys sorted, and its vectors in their order (the index's rows are)."""
     order = sorted(range(len(keys)), key=lambda i: keys[i])
-    vectors = np.ascontiguousarray(vectors[order])
-    return _link_new(conn, vid, [keys[i] for i in order], vectors, linking, model, Index(conn, vectors.shape[1], model))
+    return [keys[i] for i in order], np.ascontiguousarray(vectors[order])
 
 
-def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: Linking = Linking(),
-            claims: int | None = None) -> list[Linked]:  # fmt: skip
+def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: Linking = Linking()) -> list[Linked]:
     """The whole batch linked again from its videos' records, in one process: the link tables
     emptied, then each video linked as its link job would, in the order of their ids, against an
-    index held in memory (`claims`: the batch's claims, to size it; counted from the records when
-    not given). The clusters are those of any order of link jobs (they are components); the
-    judgements are kept, since a pair's verdict is its two claims' own. The caller commits."""
+    index held in memory, sized by the records' claims. The clusters are those of any order of
+    link jobs (they are components); the judgements are kept, since a pair's verdict is its two
+    claims' own. The caller commits."""
     records = sorted(records, key=lambda r: r.vid)
-    total = claims if claims is not None else sum(len(r.claim_ids) for r in records)
+    total = sum(len(r.claim_ids) for r in records)
     conn.execute("DELETE FROM claim_clusters")
     conn.execute("DELETE FROM claim_pairs")
     conn.execute("DELETE FROM video_vectors")
@@ -240,13 +244,10 @@ def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: 
         if not record.claim_ids:
             done.append(Linked(record.vid, 0, 0, 0, 0))
             continue
-        keys = [f"{record.vid}/{cid}" for cid in record.claim_ids]
-        order = sorted(range(len(keys)), key=lambda i: keys[i])
-        vectors = np.ascontiguousarray(record.vectors[order])
+        keys, vectors = _in_key_order([f"{record.vid}/{cid}" for cid in record.claim_ids], record.vectors)
         index = indexes.get(record.model)
         if index is None:
             index = indexes[record.model] = MemoryIndex(total, vectors.shape[1])
-        keys = [keys[i] for i in order]
         done.append(_link_new(conn, record.vid, keys, vectors, linking, record.model, index))
         index.add(keys, vectors)
     return done
