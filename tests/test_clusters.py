@@ -150,6 +150,26 @@ def test_similarities_are_exact_integers_and_the_threshold_is_in_their_units():
     assert (embed.similarity(vectors, vectors, chunk=7) == exact).all()
     assert embed.threshold_units(0.8) == int(np.ceil(0.8 * 127 * 127))
     assert abs(embed.cosine(int(exact[0, 0])) - 1.0) < 0.01  # a unit vector with itself
+    small = vectors[:40]  # made in integers, not by BLAS
+    assert (embed.similarity(small, small) == exact[:40, :40]).all()
+
+
+def test_the_pairs_above_a_threshold_are_those_of_the_whole_matrix_in_blocks_of_any_size():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(30, embed.DIM)).astype(np.float32)
+    rows = embed.quantize(np.repeat(base, 20, axis=0) + rng.normal(scale=0.6, size=(600, embed.DIM)))
+    queries = embed.quantize(base[:12] + rng.normal(scale=0.6, size=(12, embed.DIM)))
+    exact = rows.astype(np.int64) @ queries.astype(np.int64).T
+    threshold = embed.threshold_units(0.5)
+    want_i, want_j = np.nonzero(exact >= threshold)
+    assert 0 < len(want_i) < exact.size // 4  # some pairs, not all
+    for cells in (1, 12 * 7, 12 * 599, 1 << 20):
+        i, j, units = embed.above(rows, queries, threshold, cells=cells)
+        assert i.tolist() == want_i.tolist() and j.tolist() == want_j.tolist()
+        assert units.tolist() == exact[want_i, want_j].tolist()
+    nothing = embed.above(rows, queries, int(exact.max()) + 1)
+    assert [len(a) for a in nothing] == [0, 0, 0]
+    assert [len(a) for a in embed.above(rows[:0], queries, threshold)] == [0, 0, 0]
 
 
 def test_near_claims_of_other_videos_become_candidate_pairs_bounded_per_claim():

@@ -199,16 +199,49 @@ def threshold_units(cosine: float) -> int:
     return int(np.ceil(cosine * SCALE * SCALE - 1e-9))
 
 
+SMALL_PRODUCT = 1 << 14  # cells: 128 x 128 claims
+
+
 def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """The integer dot products of int8 `rows` (n x d) with int8 `queries` (m x d): an n x m
     int32 array, exact (float32 matrix products of small integers), in chunks of rows so a
-    memory-mapped index is read a slice at a time."""
+    memory-mapped index is read a slice at a time. A small product (one video's claims among
+    themselves) is made in integers: a BLAS call's threads cost more than its arithmetic."""
+    if rows.shape[0] * queries.shape[0] <= SMALL_PRODUCT:
+        return np.asarray(rows, dtype=np.int32) @ np.asarray(queries, dtype=np.int32).T
     out = np.empty((rows.shape[0], queries.shape[0]), dtype=np.int32)
     q = queries.astype(np.float32).T
     for start in range(0, rows.shape[0], chunk):
         block = np.asarray(rows[start : start + chunk], dtype=np.float32)
         out[start : start + chunk] = (block @ q).astype(np.int32)
     return out
+
+
+def above(rows: np.ndarray, queries: np.ndarray, threshold: int, cells: int = 1 << 20,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The pairs of int8 `rows` (n x d) and `queries` (m x d) at least `threshold` alike (integer
+    units, as `similarity`): their row and query indices, sorted by row then query, and their
+    similarities. The products are made and thresholded a block of rows at a time (about `cells`
+    similarities, 4 MB), so the n x m matrix is never held (at 350,000 rows it is 70 MB a
+    video), and only the rows whose best similarity reaches the threshold are searched for
+    their pairs (a row's maximum is a fast reduction; finding the few pairs among all cells is
+    not: benchmarks/corpus_scale.py)."""
+    q = np.ascontiguousarray(queries, dtype=np.float32).T
+    step = max(1, cells // max(1, queries.shape[0]))
+    found_rows, found_queries, found_units = [], [], []
+    for start in range(0, rows.shape[0], step):
+        block = np.asarray(rows[start : start + step], dtype=np.float32) @ q  # exact: small integers
+        candidates = np.flatnonzero(block.max(axis=1, initial=-np.inf) >= threshold)
+        if not len(candidates):
+            continue
+        hits = block[candidates]
+        i, j = np.nonzero(hits >= threshold)
+        found_rows.append(candidates[i] + start)
+        found_queries.append(j)
+        found_units.append(hits[i, j].astype(np.int32))
+    if not found_rows:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.int32)
+    return np.concatenate(found_rows), np.concatenate(found_queries), np.concatenate(found_units)
 
 
 # What a static embedding cannot see: "X does not cause Y" sits at 0.97 of "X causes Y"

@@ -67,8 +67,8 @@ class Linked:
 
 def create(conn: sqlite3.Connection) -> None:
     """The tables alone (the first schema, whose claims hold the texts, and what migrations 8 to
-    10 and 12 make), for a connection of the tests' own."""
-    for migration in [database.MIGRATIONS[0], *database.MIGRATIONS[7:10], database.MIGRATIONS[11]]:
+    10, 12 and 13 make), for a connection of the tests' own."""
+    for migration in [database.MIGRATIONS[0], *database.MIGRATIONS[7:10], *database.MIGRATIONS[11:13]]:
         migration(conn)
 
 
@@ -175,16 +175,23 @@ def _components(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[
     return {n: find(n) for n in nodes}
 
 
+# A video's pairs: the keys `<vid>/...` sort from "<vid>/" to just before "<vid>0" ("0" follows
+# "/"), a range each of the pairs' two indexes answers (a prefix test would read every pair).
+_OF_VIDEO = "(a >= ? AND a < ?) OR (b >= ? AND b < ?)"
+
+
+def _of_video(vid: str) -> tuple[str, str, str, str]:
+    return f"{vid}/", f"{vid}0", f"{vid}/", f"{vid}0"
+
+
 def _unlink(conn: sqlite3.Connection, vid: str, threshold: int) -> None:
     """Remove a video's claims; a cluster they held together may fall apart: its remaining
     members' components are recomputed among themselves (the only edges that can have changed;
     a cluster's members share one model, but should a row of another be there, each model's
     members are compared among themselves only)."""
     touched = [r[0] for r in conn.execute("SELECT DISTINCT cluster FROM claim_clusters WHERE vid = ?", (vid,))]
-    prefix = f"{vid}/"
     conn.execute("DELETE FROM claim_clusters WHERE vid = ?", (vid,))
-    conn.execute("DELETE FROM claim_pairs WHERE substr(a, 1, ?) = ? OR substr(b, 1, ?) = ?",
-                 (len(prefix), prefix, len(prefix), prefix))  # fmt: skip
+    conn.execute(f"DELETE FROM claim_pairs WHERE {_OF_VIDEO}", _of_video(vid))
     conn.execute("DELETE FROM video_vectors WHERE vid = ?", (vid,))
     for cluster in touched:
         members = conn.execute("SELECT claim_key, vid FROM claim_clusters WHERE cluster = ? ORDER BY claim_key",
@@ -238,6 +245,9 @@ def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: 
     conn.execute("DELETE FROM claim_clusters")
     conn.execute("DELETE FROM claim_pairs")
     conn.execute("DELETE FROM video_vectors")
+    # Every claim's negation read once (a link job reads those of the claims it meets).
+    negations = {f"{vid}/{cid}": embed.negated(text) for vid, cid, text in
+                 conn.execute("SELECT vid, claim_id, claim_text FROM claims")}  # fmt: skip
     indexes: dict[str, MemoryIndex] = {}  # a model's own: videos of two models are never compared
     done = []
     for record in records:
@@ -248,44 +258,45 @@ def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: 
         index = indexes.get(record.model)
         if index is None:
             index = indexes[record.model] = MemoryIndex(total, vectors.shape[1])
-        done.append(_link_new(conn, record.vid, keys, vectors, linking, record.model, index))
+        done.append(_link_new(conn, record.vid, keys, vectors, linking, record.model, index, negations))
         index.add(keys, vectors)
     return done
 
 
 def _link_new(conn: sqlite3.Connection, vid: str, keys: list[str], vectors: np.ndarray, linking: Linking,
-              model: str, index: Index | MemoryIndex) -> Linked:  # fmt: skip
+              model: str, index: Index | MemoryIndex, negations: dict[str, bool] | None = None) -> Linked:  # fmt: skip
     """A video not linked (or no longer) against `index`, the other videos of its model: its
-    keys sorted, `vectors` in their order."""
+    keys sorted, `vectors` in their order. `negations`: whether each claim says no, where known
+    already (a rebuild reads them all at once); otherwise read from the stored texts."""
     same, near = linking.same_units, linking.near_units
     claim_ids = [k.split("/", 1)[1] for k in keys]
     conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors, model) VALUES (?, ?, ?, ?, ?)",
                  (vid, json.dumps(claim_ids), len(keys), vectors.tobytes(), model))  # fmt: skip
-    to_old = embed.similarity(index.vectors, vectors) if len(index.vectors) else np.zeros((0, len(keys)), np.int32)
+    # The claims of other videos at least `near` alike, a block of the index at a time.
+    rows, columns, units = embed.above(index.vectors, vectors, near)
     within = embed.similarity(vectors, vectors)
     # Two claims at least `same` alike are one claim unless one says no and the other does not
     # (a static embedding cannot see a negation): then they are a candidate pair, the nearest.
-    same_i, same_j = np.nonzero(to_old >= same)
-    matched = [index.key(int(i)) for i in same_i]
-    negated = _negated(conn, [*keys, *matched])
+    others = [index.key(int(i)) for i in rows]
+    is_same = units >= same
+    if negations is None:
+        negations = _negated(conn, [*keys, *(o for o, s in zip(others, is_same, strict=True) if s)])
+    negated = {key: negations.get(key, False) for key in keys}
     edges = [(keys[i], keys[j]) for i, j in zip(*np.nonzero(within >= same), strict=True)
              if i < j and negated[keys[i]] == negated[keys[j]]]  # fmt: skip
-    # Whole-matrix masks (a column slice per claim would stride the index 50 times).
     linked_to: dict[str, list[str]] = {key: [] for key in keys}  # new claim -> the old claims it is the same as
     # The nearest claims below the same-claim threshold, and the negations above it: candidate
     # pairs for the LLM.
     band: dict[int, list[tuple[int, str]]] = {}
-    for i, j, other in zip(same_i, same_j, matched, strict=True):
-        if negated[keys[j]] == negated[other]:
+    for j, other, u, alike in zip(columns.tolist(), others, units.tolist(), is_same.tolist(), strict=True):
+        if alike and negated[keys[j]] == negations.get(other, False):
             linked_to[keys[j]].append(other)
         else:
-            band.setdefault(int(j), []).append((-int(to_old[i, j]), other))
-    for i, j in zip(*np.nonzero((to_old >= near) & (to_old < same)), strict=True):
-        band.setdefault(int(j), []).append((-int(to_old[i, j]), index.key(int(i))))
+            band.setdefault(j, []).append((-u, other))
     pairs: list[tuple[str, str, float, int]] = []
     for j, found in band.items():
-        for units, other in sorted(found)[: linking.pairs_per_claim]:
-            pairs.append((min(keys[j], other), max(keys[j], other), float(embed.cosine(-units)), int(-units >= same)))
+        for minus, other in sorted(found)[: linking.pairs_per_claim]:
+            pairs.append((min(keys[j], other), max(keys[j], other), float(embed.cosine(-minus)), int(-minus >= same)))
     old = sorted({k for found in linked_to.values() for k in found})
     cluster_of = {}
     for start in range(0, len(old), 500):
@@ -335,9 +346,8 @@ def pairs_of(conn: sqlite3.Connection, vid: str, per_claim: int) -> list[Pair]:
     """The candidate pairs one of whose claims is the video's: for each of its claims at most
     `per_claim`, the most alike first (then by key), whichever video's link made them."""
     prefix = f"{vid}/"
-    rows = conn.execute(
-        "SELECT a, b, similarity, negation FROM claim_pairs WHERE substr(a, 1, ?) = ? OR substr(b, 1, ?) = ? "
-        "ORDER BY similarity DESC, a, b", (len(prefix), prefix, len(prefix), prefix)).fetchall()  # fmt: skip
+    rows = conn.execute(f"SELECT a, b, similarity, negation FROM claim_pairs WHERE {_OF_VIDEO} "
+                        "ORDER BY similarity DESC, a, b", _of_video(vid)).fetchall()  # fmt: skip
     taken: dict[str, int] = {}
     kept = []
     for a, b, similarity, negation in rows:
