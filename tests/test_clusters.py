@@ -69,7 +69,7 @@ def test_linking_a_video_at_a_time_gives_the_batchs_components_in_any_order():
     assert forwards == backwards == shuffled == whole
 
 
-def test_a_rebuild_in_one_process_gives_the_clusters_of_link_jobs_and_the_pairs_of_jobs_in_id_order():
+def test_a_rebuild_in_one_process_gives_the_clusters_of_link_jobs_and_the_pairs_of_jobs_in_id_order(monkeypatch):
     batch = _batch(videos=20, claims=8)
     # A topic's claims are 0.85 to 0.92 alike: both clusters and pairs, some claims with more
     # near claims than `pairs_per_claim`.
@@ -92,9 +92,12 @@ def test_a_rebuild_in_one_process_gives_the_clusters_of_link_jobs_and_the_pairs_
     for vid in np.random.default_rng(3).permutation(sorted(batch)):
         clusters.link(shuffled, str(vid), *batch[str(vid)], linking)
     shuffled.execute("INSERT INTO claim_judgements (a, b, relation) VALUES ('v00/0', 'v01/0', 'supports')")
-    linked = clusters.rebuild(shuffled, reversed(records), linking)  # the order given does not matter
-    assert [v.vid for v in linked] == sorted(batch) and sum(v.claims for v in linked) == 160
-    assert tables(shuffled) == tables(in_order)
+    # Videos a product at a time, two at a time (8 + 8 claims), and all 20 in one.
+    for group_claims in (1, 20, clusters.GROUP_CLAIMS):
+        monkeypatch.setattr(clusters, "GROUP_CLAIMS", group_claims)
+        linked = clusters.rebuild(shuffled, reversed(records), linking)  # the order given does not matter
+        assert [v.vid for v in linked] == sorted(batch) and sum(v.claims for v in linked) == 160
+        assert tables(shuffled) == tables(in_order), group_claims
     assert tables(shuffled)[0] == _components(batch, linking)
     assert tables(shuffled)[1]  # pairs were made
     assert shuffled.execute("SELECT COUNT(*) FROM claim_judgements").fetchone()[0] == 1  # verdicts are kept

@@ -249,31 +249,63 @@ def rebuild(conn: sqlite3.Connection, records: Iterable[embed.Record], linking: 
     negations = {f"{vid}/{cid}": embed.negated(text) for vid, cid, text in
                  conn.execute("SELECT vid, claim_id, claim_text FROM claims")}  # fmt: skip
     indexes: dict[str, MemoryIndex] = {}  # a model's own: videos of two models are never compared
-    done = []
+    done = {r.vid: Linked(r.vid, 0, 0, 0, 0) for r in records}
+    for group in _groups(records):
+        model = group[0].model
+        videos = [_in_key_order([f"{r.vid}/{cid}" for cid in r.claim_ids], r.vectors) for r in group]
+        index = indexes.get(model)
+        if index is None:
+            index = indexes[model] = MemoryIndex(total, videos[0][1].shape[1])
+        # The group's claims against the videos before it in one product (a wider product is
+        # twice the arithmetic per second of one video's 50 columns), then each video against
+        # the group's videos before it.
+        start = len(index.vectors)
+        claims = np.concatenate([v for _, v in videos])
+        rows, columns, units = embed.above(index.vectors, claims, linking.near_units)
+        offset = 0
+        for record, (keys, vectors) in zip(group, videos, strict=True):
+            mine = (columns >= offset) & (columns < offset + len(keys))
+            near_rows, near_columns, near_units = embed.above(index.vectors[start:], vectors, linking.near_units)
+            hits = (np.concatenate([rows[mine], near_rows + start]),
+                    np.concatenate([columns[mine] - offset, near_columns]),
+                    np.concatenate([units[mine], near_units]))  # fmt: skip
+            done[record.vid] = _link_new(conn, record.vid, keys, vectors, linking, model, index, negations, hits)
+            index.add(keys, vectors)
+            offset += len(keys)
+    return list(done.values())
+
+
+GROUP_CLAIMS = 256  # a rebuild's product: about five videos' claims at a time
+
+
+def _groups(records: list[embed.Record]) -> list[list[embed.Record]]:
+    """The records with claims, in order, in runs of one model of about GROUP_CLAIMS claims."""
+    groups: list[list[embed.Record]] = []
+    size = 0
     for record in records:
         if not record.claim_ids:
-            done.append(Linked(record.vid, 0, 0, 0, 0))
             continue
-        keys, vectors = _in_key_order([f"{record.vid}/{cid}" for cid in record.claim_ids], record.vectors)
-        index = indexes.get(record.model)
-        if index is None:
-            index = indexes[record.model] = MemoryIndex(total, vectors.shape[1])
-        done.append(_link_new(conn, record.vid, keys, vectors, linking, record.model, index, negations))
-        index.add(keys, vectors)
-    return done
+        if not groups or groups[-1][0].model != record.model or size + len(record.claim_ids) > GROUP_CLAIMS:
+            groups.append([])
+            size = 0
+        groups[-1].append(record)
+        size += len(record.claim_ids)
+    return groups
 
 
 def _link_new(conn: sqlite3.Connection, vid: str, keys: list[str], vectors: np.ndarray, linking: Linking,
-              model: str, index: Index | MemoryIndex, negations: dict[str, bool] | None = None) -> Linked:  # fmt: skip
+              model: str, index: Index | MemoryIndex, negations: dict[str, bool] | None = None,
+              hits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Linked:  # fmt: skip
     """A video not linked (or no longer) against `index`, the other videos of its model: its
-    keys sorted, `vectors` in their order. `negations`: whether each claim says no, where known
-    already (a rebuild reads them all at once); otherwise read from the stored texts."""
+    keys sorted, `vectors` in their order. A rebuild passes what it knows already: `negations`
+    (whether each claim says no; otherwise read from the stored texts) and `hits` (embed.above
+    of the index and the vectors at `link.near`)."""
     same, near = linking.same_units, linking.near_units
     claim_ids = [k.split("/", 1)[1] for k in keys]
     conn.execute("INSERT INTO video_vectors (vid, claim_ids, claims, vectors, model) VALUES (?, ?, ?, ?, ?)",
                  (vid, json.dumps(claim_ids), len(keys), vectors.tobytes(), model))  # fmt: skip
     # The claims of other videos at least `near` alike, a block of the index at a time.
-    rows, columns, units = embed.above(index.vectors, vectors, near)
+    rows, columns, units = embed.above(index.vectors, vectors, near) if hits is None else hits
     within = embed.similarity(vectors, vectors)
     # Two claims at least `same` alike are one claim unless one says no and the other does not
     # (a static embedding cannot see a negation): then they are a candidate pair, the nearest.
