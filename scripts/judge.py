@@ -19,10 +19,10 @@ try:
     said = clusters.sides(conn, [key for p in pairs for key in (p.a, p.b)])
 finally:
     conn.close()
-known = [p for p in pairs if p.a in said and p.b in said]
-negations = [judge.by_negation(judge.Side(p.a, *said[p.a]), judge.Side(p.b, *said[p.b]), p.similarity)
-             for p in known if p.negation]  # fmt: skip
-asked = [(judge.Side(p.a, *said[p.a]), judge.Side(p.b, *said[p.b])) for p in known if not p.negation]
+sides = {key: judge.Side(key, text, quote) for key, (text, quote) in said.items()}
+known = [(p, sides[p.a], sides[p.b]) for p in pairs if p.a in sides and p.b in sides]
+negations = [judge.by_negation(a, b, p.similarity) for p, a, b in known if p.negation]
+asked = [(a, b) for p, a, b in known if not p.negation]
 verdicts, usage = [], {}
 if asked:  # the client (and the local model) only for a video with pairs to judge
     client = parts.llm_client(snakemake.config, "judge", settings.llm, runtime.llm_runtime, snakemake.threads,

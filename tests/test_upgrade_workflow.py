@@ -24,9 +24,10 @@ pytestmark = pytest.mark.slow
 FIXTURES = REPO / "tests/fixtures"
 # Each earlier release's batches: d1630c9 from before the captions pass; a945f25 its first step,
 # which asked the pass about media addresses too (later releases do not); d2401ce, the first that
-# linked claims (schema 9: its vectors carry no model, migration 10 names it).
+# linked claims (schema 9: its vectors carry no model, migration 10 names it); 5d58f22, the last
+# at schema 12 (negation pairs; 13 indexes the pairs' second claim).
 MADE_BY = json.loads((FIXTURES / "upgrade-fixtures.json").read_text())["commits"]
-LINKED_BY = ("d2401ce",)  # the releases whose batches already ran the link stages
+LINKED_BY = ("d2401ce", "5d58f22")  # the releases whose batches already ran the link stages
 # What a rerun may add: the records of what the downloads were made with (claimflow/download/captionspass.py).
 RECORDS = ("downloaded-before-captions.txt", "asked-before-captions.txt")
 # Stages later than the releases before LINKED_BY: their jobs run once for each stored video, and
