@@ -191,6 +191,38 @@ def test_what_was_said_outside_any_claim_is_found_with_its_moment(database: Path
         query.said(database, '"unterminated')
 
 
+def test_a_word_said_more_often_than_a_search_ranks_is_ranked_among_the_latest_and_the_command_says_so(
+        tmp_path: Path, monkeypatch, capsys):  # fmt: skip
+    from claimflow.commands import cli as cf_cli
+
+    path = tmp_path / "results" / "claimflow.sqlite"
+    conn = store.connect(path)
+    # Six videos stored in turn; "tide" once in each, the earliest in the shortest (best) line.
+    for n in range(6):
+        text = "Tide." if n == 0 else f"The tide came in at {n} o'clock over the long flat sands of the bay."
+        claims = [(f"Tide {n} rises.", "factual", "A", 1.0)]
+        download, transcript, claims_doc, evaluation = video(f"v{n}", f"file:///t/{n}.ogg", claims)
+        transcript["segments"] += [{"id": 9, "start": 30.0, "end": 34.0, "text": text}]
+        store.upsert(conn, f"v{n}", store.rows_for(download, transcript, claims_doc, evaluation))
+    conn.close()
+    best_of_all = [(r.vid, r.segment_id) for r in query.said(path, "tide", limit=1)]
+    assert best_of_all == [("v0", 9)] and query.ranked_all(path, "segments_fts", "tide")
+    monkeypatch.setattr(query, "RANKED", 4)
+    # Twelve segments say it (a claim's own line and the other): the latest four stored are v4's
+    # and v5's.
+    assert {r.vid for r in query.said(path, "tide")} == {"v4", "v5"}
+    assert {r.vid for r in query.said(path, "tide", vid=["v0", "v1"])} == {"v0", "v1"}  # a filter first
+    assert {r.vid for r in query.search(path, "tide")} == {"v2", "v3", "v4", "v5"}  # a claim each
+    assert {r.vid for r in query.search(path, "tide", vid=["v0"])} == {"v0"}
+    assert not query.ranked_all(path, "segments_fts", "tide") and query.ranked_all(path, "segments_fts", '"came in at 3"')
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "sources": [str(tmp_path / "x.ogg")]}))
+    assert cf_cli.main(["search", "tide", "--said", "--configfile", str(config)]) == 0
+    assert "'tide' is in more than 4 segments: the best among the latest 4 stored" in capsys.readouterr().err
+    assert cf_cli.main(["search", '"came in at 3"', "--said", "--configfile", str(config)]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_a_database_from_before_the_index_of_what_was_said_is_filled_by_the_migration(tmp_path: Path):
     import sqlite3
 

@@ -387,7 +387,18 @@ def _search_said(config: dict, args: argparse.Namespace) -> int:
         print(f"  {row.title or row.vid} ({row.vid}{homes})")
         print(f"  {row.link}")
 
+    _note_ranked(config, "segments_fts", args, "segments")
     return _found(args, rows, "segment(s)", show)
+
+
+def _note_ranked(config: dict, table: str, args: argparse.Namespace, what: str) -> None:
+    """On stderr, when the words were found in more places than a search ranks (query.RANKED)."""
+    from claimflow.store import query  # (as _search)
+
+    if not query.ranked_all(_database(config), table, args.text):
+        print(f"note: {args.text!r} is in more than {query.RANKED:,} {what}: the best among the latest "
+              f"{query.RANKED:,} stored are shown; a phrase in quotes or a rarer word ranks every match",
+              file=sys.stderr)  # fmt: skip
 
 
 def _found(args: argparse.Namespace, rows: list, noun: str, show: Callable[[Any], None]) -> int:
@@ -508,6 +519,8 @@ def _search(config: dict, args: argparse.Namespace) -> int:
         if row.quote:
             print(f'  "{row.quote}"')
         print(f"  {row.link}")
+    if not args.meaning:
+        _note_ranked(config, "claims_fts", args, "claims")
     print(f"{len(rows)} claim(s) found" + (f" (--limit {args.limit})" if len(rows) == args.limit else ""),
           file=sys.stderr)  # fmt: skip
     return EXIT_OK if rows else EXIT_NOT_FINE

@@ -189,22 +189,34 @@ def search(
     matches first. `collection`: only videos of these collections (their names or ids);
     `since`, `until`: only videos uploaded then (YYYYMMDD)."""
     extra, args = _filters(tier, vid, claim_type, collection, since, until)
+    # Of each index's matches (the filters' own), the latest RANKED are ranked (`said`); the
+    # best `limit` are chosen before the rows are made (their quotes and collections are a
+    # query each).
+    joins = "WHERE "
+    if extra:
+        joins = ("JOIN claims c ON c.vid = f.vid AND c.claim_id = f.{id} LEFT JOIN evaluations e ON e.vid = c.vid "
+                 f"AND e.claim_id = c.claim_id LEFT JOIN videos v ON v.vid = c.vid WHERE {extra} AND ")  # fmt: skip
     sql = f"""
     WITH hits AS (
-        SELECT vid, claim_id, bm25(claims_fts) AS rank FROM claims_fts WHERE claims_fts MATCH ?
+        SELECT * FROM (SELECT f.vid, f.claim_id, bm25(claims_fts) AS rank FROM claims_fts f
+                       {joins.format(id="claim_id")} claims_fts MATCH ? ORDER BY f.rowid DESC LIMIT {RANKED})
         UNION ALL
-        SELECT vid, owner_id, bm25(quotes_fts) + 1.0 FROM quotes_fts WHERE quotes_fts MATCH ?
-    ), best AS (SELECT vid, claim_id, MIN(rank) AS rank FROM hits GROUP BY vid, claim_id)
+        SELECT * FROM (SELECT f.vid, f.owner_id, bm25(quotes_fts) + 1.0 FROM quotes_fts f
+                       {joins.format(id="owner_id")} quotes_fts MATCH ? ORDER BY f.rowid DESC LIMIT {RANKED})
+    ), best AS (
+        SELECT h.vid, h.claim_id, MIN(h.rank) AS rank, e.score FROM hits h
+        LEFT JOIN evaluations e ON e.vid = h.vid AND e.claim_id = h.claim_id
+        GROUP BY h.vid, h.claim_id ORDER BY rank, e.score DESC, h.vid, h.claim_id LIMIT ?
+    )
     {{select}}
     JOIN best b ON b.vid = c.vid AND b.claim_id = c.claim_id
-    {"WHERE " + extra if extra else ""}
-    ORDER BY b.rank, e.score DESC LIMIT ?
+    ORDER BY b.rank, b.score DESC, c.vid, c.claim_id
     """
     conn = connect(database)
     try:
         if collection and not _has_collections(conn):
             raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
-        rows = conn.execute(sql.replace("{select}", _select(conn)), [text, text, *args, limit]).fetchall()
+        rows = conn.execute(sql.replace("{select}", _select(conn)), [*args, text, *args, text, limit]).fetchall()
     except sqlite3.OperationalError as exc:
         message = str(exc)
         if "no such table" in message:
@@ -214,6 +226,23 @@ def search(
     finally:
         conn.close()
     return [_row(r) for r in rows]
+
+
+# Full-text matches ranked per search, the latest stored: ranking costs about 5 us a match.
+RANKED = 10_000
+
+
+def ranked_all(database: str | Path, table: str, text: str) -> bool:
+    """Whether a search of `text` in `table` (segments_fts, claims_fts, quotes_fts) ranked every
+    match, rather than the latest RANKED (a count of matches, which is fast)."""
+    conn = connect(database)
+    try:
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT {RANKED + 1})"
+        return conn.execute(sql, (text,)).fetchone()[0] <= RANKED
+    except sqlite3.OperationalError:
+        return True  # the search itself names what is wrong
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True)
@@ -264,11 +293,19 @@ def said(database: str | Path, text: str, *, vid: list[str] | None = None, colle
         if collection and not _has_collections(conn):
             raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
         homes = _HOMES.replace("c.vid", "s.vid") if _has_collections(conn) else "NULL"
+        # The matches ranked are the latest RANKED stored (a word said in a sixth of 4.2 million
+        # segments costs a second to rank in full): the rest of the batch is reached by a
+        # phrase, a filter or a rarer word (`ranked_all` says when the bound was met).
         sql = f"""
+        WITH found AS (
+            SELECT f.rowid AS id, bm25(segments_fts) AS rank FROM segments_fts f
+            {"JOIN segments s ON s.rowid = f.rowid LEFT JOIN videos v ON v.vid = s.vid" if where else ""}
+            WHERE segments_fts MATCH ? {"AND " + " AND ".join(where) if where else ""}
+            ORDER BY f.rowid DESC LIMIT {RANKED}
+        )
         SELECT s.vid, s.segment_id, s.start, s.end, s.text, v.title, v.source, {homes}
-        FROM segments_fts f JOIN segments s ON s.rowid = f.rowid LEFT JOIN videos v ON v.vid = s.vid
-        WHERE segments_fts MATCH ? {"AND " + " AND ".join(where) if where else ""}
-        ORDER BY bm25(segments_fts), s.vid, s.segment_id LIMIT ?
+        FROM found JOIN segments s ON s.rowid = found.id LEFT JOIN videos v ON v.vid = s.vid
+        ORDER BY found.rank, s.vid, s.segment_id LIMIT ?
         """
         rows = conn.execute(sql, [text, *args, limit]).fetchall()
     except sqlite3.OperationalError as exc:
