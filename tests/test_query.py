@@ -214,7 +214,9 @@ def test_a_word_said_more_often_than_a_search_ranks_is_ranked_among_the_latest_a
     assert {r.vid for r in query.said(path, "tide", vid=["v0", "v1"])} == {"v0", "v1"}  # a filter first
     assert {r.vid for r in query.search(path, "tide")} == {"v2", "v3", "v4", "v5"}  # a claim each
     assert {r.vid for r in query.search(path, "tide", vid=["v0"])} == {"v0"}
-    assert not query.ranked_all(path, "segments_fts", "tide") and query.ranked_all(path, "segments_fts", '"came in at 3"')
+    assert not query.ranked_all(path, "segments_fts", "tide") and query.ranked_all(
+        path, "segments_fts", '"came in at 3"'
+    )
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "sources": [str(tmp_path / "x.ogg")]}))
     assert cf_cli.main(["search", "tide", "--said", "--configfile", str(config)]) == 0

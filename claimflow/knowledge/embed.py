@@ -208,10 +208,10 @@ def similarity(rows: np.ndarray, queries: np.ndarray, chunk: int = 65536) -> np.
     memory-mapped index is read a slice at a time. A small product (one video's claims among
     themselves) and one query's are made in integers: a BLAS call's threads cost more than a
     small product's arithmetic, and one query's float copy of the index more than its own."""
-    if rows.shape[0] * queries.shape[0] <= SMALL_PRODUCT:
-        return np.asarray(rows, dtype=np.int32) @ np.asarray(queries, dtype=np.int32).T
     if queries.shape[0] == 1:  # a search: the int8 rows summed in int32, never copied to float (5 x faster)
         return np.einsum("ij,j->i", rows, queries[0].astype(np.int32), dtype=np.int32)[:, None]
+    if rows.shape[0] * queries.shape[0] <= SMALL_PRODUCT:
+        return np.asarray(rows, dtype=np.int32) @ np.asarray(queries, dtype=np.int32).T
     out = np.empty((rows.shape[0], queries.shape[0]), dtype=np.int32)
     q = queries.astype(np.float32).T
     for start in range(0, rows.shape[0], chunk):

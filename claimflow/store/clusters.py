@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +107,30 @@ class Index:
         if video not in self._decoded:
             self._decoded[video] = json.loads(self._ids[video])
         return f"{self.vids[video]}/{self._decoded[video][row - self.starts[video]]}"
+
+
+def nearest(conn: sqlite3.Connection, model: str, query: np.ndarray, k: int) -> Iterator[tuple[str, int]]:
+    """The `k` claims of `model`'s videos most alike one int8 `query` vector, the most alike
+    first (ties in the index's order, by video id), with their similarities: a search by
+    meaning, read lazily (a search with no filter reads its first 20). The videos' vectors are
+    read in the table's own order and multiplied a few hundred videos at a time, never gathered
+    into one matrix (at 7,000 videos that 90 MB copy cost more than the product)."""
+    rows = sorted(conn.execute("SELECT vid, claims, vectors, claim_ids FROM video_vectors WHERE model = ?", (model,)))
+    parts = []
+    for start in range(0, len(rows), 256):
+        vectors = b"".join(r[2] for r in rows[start : start + 256])
+        parts.append(embed.similarity(np.frombuffer(vectors, dtype=np.int8).reshape(-1, query.shape[-1]),
+                                      query.reshape(1, -1))[:, 0])  # fmt: skip
+    if not parts:
+        return
+    units = np.concatenate(parts)
+    starts = np.cumsum([0, *(r[1] for r in rows)])
+    decoded: dict[int, list[str]] = {}
+    for row in embed.nearest(units, k):
+        video = int(np.searchsorted(starts, row, side="right")) - 1
+        if video not in decoded:
+            decoded[video] = json.loads(rows[video][3])
+        yield f"{rows[video][0]}/{decoded[video][row - starts[video]]}", int(units[row])
 
 
 class MemoryIndex:

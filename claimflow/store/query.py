@@ -539,20 +539,18 @@ def meaning(
         if collection and not _has_collections(conn):
             raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
         query = embed.quantize(embedder.embed([text]))  # first: an endpoint's model knows its size from it
-        index = linked.Index(conn, embedder.model.dim, embedder.model.identity)
-        if not len(index.vectors):
-            raise unlinked
-        units = embed.similarity(index.vectors, query)[:, 0]
-        order = embed.nearest(units, MEANING_CANDIDATES)
         sql = _select(conn) + " WHERE c.vid = ? AND c.claim_id = ?" + (" AND " + extra if extra else "")
-        found = []
-        for row in order:
-            owner, claim_id = index.key(int(row)).split("/", 1)
+        found, linked_any = [], False
+        for key, units in linked.nearest(conn, embedder.model.identity, query, MEANING_CANDIDATES):
+            linked_any = True
+            owner, claim_id = key.split("/", 1)
             hit = conn.execute(sql, [owner, claim_id, *args]).fetchone()
             if hit is not None:
-                found.append((_row(hit), float(embed.cosine(int(units[row])))))
+                found.append((_row(hit), float(embed.cosine(units))))
                 if len(found) == limit:
                     break
+        if not linked_any:
+            raise unlinked
     finally:
         conn.close()
     return found
