@@ -103,6 +103,45 @@ def test_a_rebuild_in_one_process_gives_the_clusters_of_link_jobs_and_the_pairs_
     assert shuffled.execute("SELECT COUNT(*) FROM claim_judgements").fetchone()[0] == 1  # verdicts are kept
 
 
+def test_the_pairs_are_the_batchs_whatever_order_the_videos_are_linked_in_and_after_relinks():
+    batch = _batch(videos=20, claims=8)
+    linking = clusters.Linking(same=0.9, near=0.8, pairs_per_claim=2)
+
+    def records(videos: dict) -> list[embed.Record]:
+        return [embed.Record(vid, embed.WORDLLAMA.identity, tuple(k.split("/")[1] for k in keys), vectors)
+                for vid, (keys, vectors) in videos.items()]  # fmt: skip
+
+    def relations(conn) -> tuple:
+        pairs = conn.execute("SELECT a, b, similarity, negation FROM claim_pairs ORDER BY a, b").fetchall()
+        return clusters.clusters(conn), pairs
+
+    rebuilt = sqlite3.connect(":memory:")
+    clusters.create(rebuilt)
+    clusters.rebuild(rebuilt, records(batch), linking)
+    expected = relations(rebuilt)
+    # The bound binds: some claim has more near claims of earlier videos than its two places.
+    vectors = np.concatenate([batch[v][1] for v in sorted(batch)])
+    near = (embed.similarity(vectors, vectors) >= linking.near_units).sum(axis=1) - 1
+    assert near.max() > 2 * linking.pairs_per_claim and len(expected[1]) > 20
+    for seed in (3, 4, 5):
+        conn = sqlite3.connect(":memory:")
+        clusters.create(conn)
+        for vid in np.random.default_rng(seed).permutation(sorted(batch)):
+            clusters.link(conn, str(vid), *batch[str(vid)], linking)
+        assert relations(conn) == expected, seed
+    # One video re-mined (its claims now those of another video, shifted), one with no claim
+    # left: the pairs of the batch as it now is, as a rebuild of it gives.
+    changed = dict(batch)
+    changed["v05"] = ([f"v05/{c}" for c in range(8)], batch["v12"][1])
+    changed["v09"] = ([], np.zeros((0, embed.DIM), np.int8))
+    clusters.link(conn, "v05", *changed["v05"], linking)
+    clusters.link(conn, "v09", *changed["v09"], linking)
+    again = sqlite3.connect(":memory:")
+    clusters.create(again)
+    clusters.rebuild(again, records({v: kv for v, kv in changed.items() if kv[0]}), linking)
+    assert relations(conn) == relations(again) != expected
+
+
 def test_a_relinked_video_leaves_the_clusters_a_batch_without_its_old_claims_has():
     batch = _batch(seed=11)
     linking = clusters.Linking(same=0.6, near=0.3)
@@ -299,8 +338,9 @@ def test_a_search_by_meaning_finds_the_claim_in_other_words_with_the_bundled_mod
     assert cli.main([*argv, str(tmp_path / "c.yaml")]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 2 and rows[0]["claim_text"].startswith("Deep sleep") and rows[0]["similarity"] > 0
-    assert cli.main(["search", "x", "--meaning", "--said", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]) == 2
-    assert "--said and --meaning" in capsys.readouterr().err
+    argv = ["search", "x", "--meaning", "--said", "--tier", "A", "--configfile", DEMO_CONFIG, str(tmp_path / "c.yaml")]
+    assert cli.main(argv) == 2  # segments have no tier, by meaning or by words
+    assert "--said searches transcript segments" in capsys.readouterr().err
 
 
 def test_export_gives_the_clusters_a_row_per_member_in_csv(tmp_path, capsys):

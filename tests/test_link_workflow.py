@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -116,6 +117,13 @@ def test_a_paraphrase_joins_a_claim_its_negation_is_contested_and_another_topic_
     said = {c["vid"]: c["claim_text"] for c in _cli_json(work, "search", "blood pressure", "--limit", "20")
             if "claim_text" in c}  # fmt: skip
     assert {"file-walking", "file-walk-daily", "file-walking-myth"} <= set(said), said  # what the model mined
+    # What was said, by meaning: the run's summary job coded every video's segments, so the
+    # search finds the ocean's sentence without a word of it ("The Pacific Ocean is the largest
+    # ocean on Earth.") and codes nothing first.
+    coded = sqlite3.connect(work / "results/claimflow.sqlite").execute("SELECT COUNT(*) FROM said_codes").fetchone()
+    assert coded == (4,)
+    nearest = _cli_json(work, "search", "the biggest sea of the planet", "--said", "--meaning", "--limit", "1")
+    assert nearest[0]["vid"] == "file-ocean" and "ocean" in nearest[0]["text"].lower() and nearest[0]["start"] >= 0
 
     found = _cli_json(work, "clusters")
     # The claim and its paraphrase: one cluster of two videos (0.97 alike by the bundled model).

@@ -97,7 +97,7 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert videos_before and before["claims"]
 
     conn = store.connect(db)
-    assert store.schema_version(conn) == store.SCHEMA_VERSION == 13
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 14
     for table, rows in before.items():
         assert _table_rows(conn, table, "*") == rows, table
     assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
@@ -115,11 +115,12 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert "video_summaries" in linked  # 10 -> 11: empty until the summarize jobs
     assert "negation" in {row[1] for row in conn.execute("PRAGMA table_info(claim_pairs)")}  # 11 -> 12
     assert "claim_pairs_b" in {row[1] for row in conn.execute("PRAGMA index_list(claim_pairs)")}  # 12 -> 13
+    assert "said_codes" in linked  # 13 -> 14: empty until a search by meaning or a summary job
     # New rows go in next to the old ones, with the new column filled.
     store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
     conn.close()
-    assert store.schema_version(store.connect(db)) == 13  # a second connect changes nothing
+    assert store.schema_version(store.connect(db)) == 14  # a second connect changes nothing
 
 
 def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tmp_path):
@@ -187,7 +188,7 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 13"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 14"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
 

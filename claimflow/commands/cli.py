@@ -12,10 +12,12 @@ import argparse
 import dataclasses
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from claimflow import __version__
@@ -146,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "not apply)")  # fmt: skip
     search.add_argument("--meaning", action="store_true",
                         help="search by meaning: the accepted claims nearest the text (embedded by the batch's "
-                        "link.embedding model, offline), whatever their words; FTS5 syntax does not apply")  # fmt: skip
+                        "link.embedding model, offline), whatever their words; with --said, the transcript segments "
+                        "nearest it (the bundled model, offline); FTS5 syntax does not apply")  # fmt: skip
     search.add_argument("--limit", type=_positive, default=20, metavar="N",
                         help="at most N claims or segments (default: 20)")  # fmt: skip
     _with_json(search, "the claims (or segments) found")
@@ -375,20 +378,57 @@ def _database(config: dict) -> str:
 def _search_said(config: dict, args: argparse.Namespace) -> int:
     from claimflow.store import query  # (as _search)
 
+    near: dict[tuple[str, int], float] = {}
     try:
-        rows = query.said(_database(config), args.text, vid=args.video, collection=args.collection,
-                          since=args.since, until=args.until, limit=args.limit)  # fmt: skip
+        if args.meaning:
+            coder = _code_said(config)
+            found = query.said_by_meaning(_database(config), args.text, coder, vid=args.video,
+                                          collection=args.collection, since=args.since, until=args.until,
+                                          limit=args.limit)  # fmt: skip
+            near = {(row.vid, row.segment_id): similarity for row, similarity in found}
+            rows = [row for row, _ in found]
+        else:
+            rows = query.said(_database(config), args.text, vid=args.video, collection=args.collection,
+                              since=args.since, until=args.until, limit=args.limit)  # fmt: skip
     except query.QueryError as exc:
         return _fail("search", str(exc))
+    if args.json and near:
+        print(json.dumps([dataclasses.asdict(row) | {"similarity": near[row.vid, row.segment_id]} for row in rows],
+                         indent=2))  # fmt: skip
+        return EXIT_OK if rows else EXIT_NOT_FINE
 
     def show(row: query.SaidRow) -> None:
-        print(f'"{row.text.strip()}"')
+        similar = f" (similarity {near[row.vid, row.segment_id]:.2f})" if near else ""
+        print(f'"{row.text.strip()}"{similar}')
         homes = f", in {row.collections}" if row.collections else ""
         print(f"  {row.title or row.vid} ({row.vid}{homes})")
         print(f"  {row.link}")
 
-    _note_ranked(config, "segments_fts", args, "segments")
+    if not args.meaning:
+        _note_ranked(config, "segments_fts", args, "segments")
     return _found(args, rows, "segment(s)", show)
+
+
+def _code_said(config: dict) -> Any:
+    """The bundled model, after coding the segments of the videos stored since the last search
+    by meaning (claimflow/store/said.py); a database this user may not write is searched as it
+    is, with a note."""
+    from claimflow.knowledge import embed  # (as _search_meaning)
+    from claimflow.store import said
+
+    def announce(videos: int) -> None:
+        if videos > said.VIDEOS_PER_WRITE:
+            print(f"coding what was said in {videos:,} videos for the search by meaning (once: about "
+                  f"{max(1, round(videos / said.VIDEOS_PER_SECOND)):,} s)", file=sys.stderr)  # fmt: skip
+
+    coder = embed.WordLlamaEmbedder(embed.WORDLLAMA)
+    if Path(_database(config)).is_file():  # else the search names what is missing
+        try:
+            said.code_stored(_database(config), coder, announce)
+        except sqlite3.OperationalError as exc:  # a read-only file or folder, a lock held for minutes
+            print(f"note: what was said in the videos stored since the last search by meaning is not searched "
+                  f"({exc}): search where the database may be written", file=sys.stderr)  # fmt: skip
+    return coder
 
 
 def _note_ranked(config: dict, table: str, args: argparse.Namespace, what: str) -> None:
@@ -484,9 +524,6 @@ def _search(config: dict, args: argparse.Namespace) -> int:
         if args.tier or args.claim_type:
             return _fail("search", "--said searches transcript segments, which have no tier or type: drop --tier "
                          "and --type, or search the claims without --said")  # fmt: skip
-        if args.meaning:
-            return _fail("search", "--said and --meaning: the search by meaning covers claims, not segments; "
-                         "choose one")  # fmt: skip
         return _search_said(config, args)
     if args.summaries:
         if args.tier or args.claim_type or args.meaning:

@@ -87,6 +87,23 @@ def link_record(path: str | Path, record: embed.Record, linking: Linking, timeou
     return linked
 
 
+class RowKeys:
+    """Which video's which claim each row of videos' vectors laid end to end is (the rows of
+    `video_vectors`, in order), its claim ids decoded only for the videos of the rows asked."""
+
+    def __init__(self, rows: Sequence[tuple]):  # (vid, claims, ..., claim_ids JSON): a video_vectors row
+        self._vids = [r[0] for r in rows]
+        self._ids = [r[-1] for r in rows]
+        self._starts = np.cumsum([0, *(r[1] for r in rows)])
+        self._decoded: dict[int, list[str]] = {}
+
+    def key(self, row: int) -> str:
+        video = int(np.searchsorted(self._starts, row, side="right")) - 1
+        if video not in self._decoded:
+            self._decoded[video] = json.loads(self._ids[video])
+        return f"{self._vids[video]}/{self._decoded[video][row - self._starts[video]]}"
+
+
 class Index:
     """Every video's vectors of one embedding model as one int8 matrix, read in one query (a row
     per video: 7,000 rows, not 350,000); a row's claim key is decoded only for the rows a search
@@ -96,17 +113,9 @@ class Index:
         rows = conn.execute("SELECT vid, claims, vectors, claim_ids FROM video_vectors WHERE model = ? ORDER BY vid",
                             (model,)).fetchall()  # fmt: skip
         self.vids = [r[0] for r in rows]
-        self.starts = np.cumsum([0] + [r[1] for r in rows])
-        self._ids = [r[3] for r in rows]
-        self._decoded: dict[int, list[str]] = {}
+        self.key = RowKeys(rows).key
         data = b"".join(r[2] for r in rows)
         self.vectors = np.frombuffer(data, dtype=np.int8).reshape(-1, dim) if data else np.zeros((0, dim), np.int8)
-
-    def key(self, row: int) -> str:
-        video = int(np.searchsorted(self.starts, row, side="right")) - 1
-        if video not in self._decoded:
-            self._decoded[video] = json.loads(self._ids[video])
-        return f"{self.vids[video]}/{self._decoded[video][row - self.starts[video]]}"
 
 
 def nearest(conn: sqlite3.Connection, model: str, query: np.ndarray, k: int) -> Iterator[tuple[str, int]]:
@@ -124,13 +133,9 @@ def nearest(conn: sqlite3.Connection, model: str, query: np.ndarray, k: int) -> 
     if not parts:
         return
     units = np.concatenate(parts)
-    starts = np.cumsum([0, *(r[1] for r in rows)])
-    decoded: dict[int, list[str]] = {}
+    keys = RowKeys(rows)
     for row in embed.nearest(units, k):
-        video = int(np.searchsorted(starts, row, side="right")) - 1
-        if video not in decoded:
-            decoded[video] = json.loads(rows[video][3])
-        yield f"{rows[video][0]}/{decoded[video][row - starts[video]]}", int(units[row])
+        yield keys.key(int(row)), int(units[row])
 
 
 class MemoryIndex:
@@ -208,6 +213,60 @@ def _of_video(vid: str) -> tuple[str, str, str, str]:
     return f"{vid}/", f"{vid}0", f"{vid}/", f"{vid}0"
 
 
+def _video(key: str) -> str:
+    return key.split("/", 1)[0]
+
+
+def _pair(one: str, other: str, units: int, same: int) -> tuple[str, str, float, int]:
+    """A claim_pairs row: the two keys in order, the cosine, whether it is a claim and its negation."""
+    return min(one, other), max(one, other), float(embed.cosine(units)), int(units >= same)
+
+
+def _nearest_before(conn: sqlite3.Connection, key: str, offered: list[tuple[int, str]], k: int,
+                    ) -> list[tuple[int, str]]:  # fmt: skip
+    """A claim's pairs with the videos before its own, after `offered` ((-units, key) of new
+    claims) compete for its `k` places, the nearest first, ties by key: the pairs that lose
+    their place are deleted, and the places kept returned (the caller writes the new ones)."""
+    before = _video(key)
+    current = []
+    for a, b, similarity in conn.execute("SELECT a, b, similarity FROM claim_pairs WHERE a = ? OR b = ?", (key, key)):
+        partner = b if a == key else a
+        if _video(partner) < before:
+            current.append((-round(similarity * embed.SCALE * embed.SCALE), partner))
+    kept = sorted([*current, *offered])[:k]
+    places = {partner for _, partner in kept}
+    lost = [(min(key, p), max(key, p)) for _, p in current if p not in places]
+    conn.executemany("DELETE FROM claim_pairs WHERE a = ? AND b = ?", lost)
+    return kept
+
+
+def _refill(conn: sqlite3.Connection, keys: list[str], linking: Linking) -> None:
+    """Claims that lost pairs to a video unlinked (relinked with other claims, or none) take
+    their `pairs_per_claim` nearest among the videos before theirs again, from the whole index."""
+    same, wanted = linking.same_units, set(keys)
+    for vid in sorted({_video(k) for k in keys}):
+        model, own, vectors = _video_vectors(conn, vid)
+        mine = [i for i, k in enumerate(own) if k in wanted]
+        if model is None or not mine:
+            continue
+        index = Index(conn, vectors.shape[1], model)
+        rows, columns, units = embed.above(index.vectors, vectors[mine], linking.near_units)
+        others = [index.key(int(i)) for i in rows]
+        negations = _negated(conn, [*(own[i] for i in mine), *others])
+        band: dict[str, list[tuple[int, str]]] = {}
+        for j, other, u in zip(columns.tolist(), others, units.tolist(), strict=True):
+            key = own[mine[j]]
+            if _video(other) < vid and not (u >= same and negations[key] == negations[other]):
+                band.setdefault(key, []).append((-u, other))
+        for key in (own[i] for i in mine):
+            stale = [(a, b) for a, b in conn.execute("SELECT a, b FROM claim_pairs WHERE a = ? OR b = ?", (key, key))
+                     if _video(b if a == key else a) < vid]  # fmt: skip
+            conn.executemany("DELETE FROM claim_pairs WHERE a = ? AND b = ?", stale)
+            conn.executemany("INSERT OR REPLACE INTO claim_pairs (a, b, similarity, negation) VALUES (?, ?, ?, ?)",
+                             [_pair(key, other, -minus, same)
+                              for minus, other in sorted(band.get(key, []))[: linking.pairs_per_claim]])  # fmt: skip
+
+
 def _unlink(conn: sqlite3.Connection, vid: str, threshold: int) -> None:
     """Remove a video's claims; a cluster they held together may fall apart: its remaining
     members' components are recomputed among themselves (the only edges that can have changed;
@@ -245,11 +304,19 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
     of embedding `model`) into the clusters of the videos embedded by the same model, replacing
     whatever the video had linked before. One transaction (the caller's connection commits): a
     crash leaves the previous state whole."""
+    # The claims of later videos that held pairs with this one's old claims: their places are
+    # filled again once it is linked anew.
+    bereft = sorted({b if a.startswith(f"{vid}/") else a for a, b in
+                     conn.execute(f"SELECT a, b FROM claim_pairs WHERE {_OF_VIDEO}", _of_video(vid))
+                     if _video(b if a.startswith(f"{vid}/") else a) > vid})  # fmt: skip
     _unlink(conn, vid, linking.same_units)
-    if not keys:
-        return Linked(vid, 0, 0, 0, 0)
-    keys, vectors = _in_key_order(keys, vectors)
-    return _link_new(conn, vid, keys, vectors, linking, model, Index(conn, vectors.shape[1], model))
+    linked = Linked(vid, 0, 0, 0, 0)
+    if keys:
+        keys, vectors = _in_key_order(keys, vectors)
+        linked = _link_new(conn, vid, keys, vectors, linking, model, Index(conn, vectors.shape[1], model))
+    if bereft:
+        _refill(conn, bereft, linking)
+    return linked
 
 
 def _in_key_order(keys: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -343,16 +410,25 @@ def _link_new(conn: sqlite3.Connection, vid: str, keys: list[str], vectors: np.n
     linked_to: dict[str, list[str]] = {key: [] for key in keys}  # new claim -> the old claims it is the same as
     # The nearest claims below the same-claim threshold, and the negations above it: candidate
     # pairs for the LLM.
+    # pairs for the LLM. A pair belongs to its claim of the later video (by id): each claim
+    # keeps its `pairs_per_claim` nearest among the videos before its own, so the pairs are those
+    # of the final batch whatever order the videos were linked in. A new claim may take a place
+    # from a claim of a later video linked before it (`offers`).
     band: dict[int, list[tuple[int, str]]] = {}
+    offers: dict[str, list[tuple[int, str]]] = {}
     for j, other, u, alike in zip(columns.tolist(), others, units.tolist(), is_same.tolist(), strict=True):
         if alike and negated[keys[j]] == negations.get(other, False):
             linked_to[keys[j]].append(other)
-        else:
+        elif _video(other) < vid:
             band.setdefault(j, []).append((-u, other))
+        else:
+            offers.setdefault(other, []).append((-u, keys[j]))
     pairs: list[tuple[str, str, float, int]] = []
     for j, found in band.items():
-        for minus, other in sorted(found)[: linking.pairs_per_claim]:
-            pairs.append((min(keys[j], other), max(keys[j], other), float(embed.cosine(-minus)), int(-minus >= same)))
+        pairs += [_pair(keys[j], other, -minus, same) for minus, other in sorted(found)[: linking.pairs_per_claim]]
+    for later, offered in sorted(offers.items()):
+        kept = _nearest_before(conn, later, offered, linking.pairs_per_claim)
+        pairs += [_pair(later, key, -minus, same) for minus, key in kept if key.startswith(f"{vid}/")]
     old = sorted({k for found in linked_to.values() for k in found})
     cluster_of = {}
     for start in range(0, len(old), 500):

@@ -114,6 +114,19 @@ CREATE TABLE IF NOT EXISTS claim_judgements (  -- a candidate pair as the LLM ju
 
 
 # A summary per video (claimflow/knowledge/summarize.py), and its words in full-text search.
+# What was said, searchable by meaning (claimflow/store/said.py): each video's segments as sign
+# codes, filled by the search or the summary job from the stored segments, dropped when the
+# video is stored again.
+SAID_SCHEMA = """
+CREATE TABLE IF NOT EXISTS said_codes (
+    vid TEXT PRIMARY KEY,
+    model TEXT NOT NULL,                 -- the model the codes came from (said.CODES)
+    segments INTEGER NOT NULL,
+    segment_ids BLOB NOT NULL,           -- int32, the rows of `codes` in order
+    codes BLOB NOT NULL                  -- segments x 32 bytes (claimflow/knowledge/embed.py signs)
+)
+"""
+
 SUMMARY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS video_summaries (
     vid TEXT PRIMARY KEY,
@@ -212,6 +225,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     # so a link job's relink and a judge job's read are index lookups, not a scan of every pair
     # (700,000 pairs at 7,000 videos: benchmarks/corpus_scale.py).
     lambda conn: conn.execute("CREATE INDEX IF NOT EXISTS claim_pairs_b ON claim_pairs(b)"),
+    # 13 -> 14: what was said, searchable by meaning (filled from the segments already stored by
+    # the next search by meaning, or the next run's summary job).
+    lambda conn: _run_script(conn, SAID_SCHEMA),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -444,6 +460,8 @@ def upsert(conn: sqlite3.Connection, vid: str, rows: dict[str, list[dict[str, An
     try:
         for table in VIDEO_TABLES:
             conn.execute(f"DELETE FROM {table} WHERE vid = ?", (vid,))
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'said_codes'").fetchone():  # schema 14
+            conn.execute("DELETE FROM said_codes WHERE vid = ?", (vid,))  # its old segments' codes
         for table in VIDEO_TABLES:
             counts[table] = _insert(conn, table, rows.get(table, []))
         conn.execute("COMMIT")

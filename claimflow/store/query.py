@@ -316,6 +316,33 @@ def said(database: str | Path, text: str, *, vid: list[str] | None = None, colle
     return [SaidRow(*r, link=moment(r[6], r[2])) for r in rows]
 
 
+def said_by_meaning(database: str | Path, text: str, coder: Embedder, *, vid: list[str] | None = None,
+                    collection: list[str] | None = None, since: str | None = None, until: str | None = None,
+                    limit: int = 20) -> list[tuple[SaidRow, float]]:  # fmt: skip
+    """The transcript segments nearest `text` in meaning (claimflow/store/said.py: the segments
+    coded so far), each with its cosine similarity; the nearest first."""
+    from claimflow.store import said  # the search by meaning alone needs numpy
+
+    where, args = _videos_where("v.vid", vid, collection, since, until)
+    conn = connect(database)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'said_codes'").fetchone() is None:
+            raise QueryError(f"{database} has no codes of what was said yet (schema 14): `claimflow search --said "
+                             "--meaning` adds them when it may write the database")  # fmt: skip
+        if collection and not _has_collections(conn):
+            raise QueryError(f"{database} holds no collections (written before claimflow listed any)")
+        allowed = ({row[0] for row in conn.execute(f"SELECT v.vid FROM videos v WHERE {' AND '.join(where)}", args)}
+                   if where else None)  # fmt: skip
+        found = said.nearest(conn, coder, text, limit, allowed)
+        homes = _HOMES.replace("c.vid", "s.vid") if _has_collections(conn) else "NULL"
+        sql = f"""SELECT s.vid, s.segment_id, s.start, s.end, s.text, v.title, v.source, {homes}
+                  FROM segments s LEFT JOIN videos v ON v.vid = s.vid WHERE s.vid = ? AND s.segment_id = ?"""
+        rows = [(conn.execute(sql, (hit.vid, hit.segment_id)).fetchone(), hit.similarity) for hit in found]
+    finally:
+        conn.close()
+    return [(SaidRow(*r, link=moment(r[6], r[2])), similarity) for r, similarity in rows if r is not None]
+
+
 @dataclass(frozen=True)
 class SummaryRow:
     """A video's summary and key points (claimflow/knowledge/summarize.py), with its video."""
