@@ -65,8 +65,8 @@ def _sentences() -> list[str]:
 
 
 def _video_rows(rng: random.Random, n: int, pool: list[str], recurring: list[str], claims: int,
-                segments: int) -> dict[str, list[dict]]:  # fmt: skip
-    vid = f"v{n:05d}"
+                segments: int, vid: str | None = None) -> dict[str, list[dict]]:  # fmt: skip
+    vid = vid or f"v{n:05d}"
     said = []
     for s in range(segments):
         text = rng.choice(pool) + "." + (" " + rng.choice(pool) + "." if rng.random() < 0.5 else "")
@@ -173,6 +173,27 @@ def main(videos: int = 7000, claims: int = 50, segments: int = 600, probes: int 
         print(f"link one new video ({claims} claims) against {videos * claims} claims: median "
               f"{statistics.median(took):.2f} s, worst {max(took):.2f} s of {probes} "
               f"(its last joined {one.joined} to other videos, {one.pairs} pairs)")  # fmt: skip
+
+        # A video whose id falls among the batch's (linked late: the later videos' claims keep
+        # their places among the videos before theirs, and it may take some), and a video of
+        # the batch linked again with other claims (the places its old claims held refilled).
+        for kind in ("linked among the batch", "relinked with other claims"):
+            took = []
+            for probe in range(probes):
+                n = videos * (probe + 1) // (probes + 1)
+                vid = f"v{n:05d}m" if kind.startswith("linked") else f"v{n:05d}"
+                rows = _video_rows(rng, n, pool, recurring, claims, segments, vid=vid)
+                conn = store.connect(database)
+                store.upsert(conn, vid, rows)
+                conn.close()
+                vectors = embed.quantize(model.embed([c["claim_text"] for c in rows["claims"]]))
+                record = embed.Record(vid, model.model.identity, tuple(c["claim_id"] for c in rows["claims"]),
+                                      vectors)  # fmt: skip
+                started = time.perf_counter()
+                one = clusters.link_record(database, record, linking, timeout=60)
+                took.append(time.perf_counter() - started)
+            print(f"link one video {kind}: median {statistics.median(took):.2f} s, worst {max(took):.2f} s of "
+                  f"{probes} (its last: {one.pairs} pairs)")  # fmt: skip
 
         searches(database, rng, pool, model)
 

@@ -32,6 +32,7 @@ def test_hamming_distances_are_the_bits_that_differ_and_the_closest_are_a_stable
     distances = embed.hamming(codes, query_code)
     assert distances.tolist() == bits.sum(axis=1).tolist()
     assert distances[8] == 256 and distances[7] == distances[9] == 0
+    assert embed.hamming(codes, query_code, words=2).tolist() == bits[:, :128].sum(axis=1).tolist()
     for k in (1, 3, 50, 499, 500, 800):
         assert embed.closest(distances, k).tolist() == np.argsort(distances, kind="stable")[:k].tolist()
     vectors = rng.normal(size=(4, embed.DIM)).astype(np.float32)

@@ -269,18 +269,18 @@ def signs(vectors: np.ndarray) -> np.ndarray:
     return np.packbits(np.asarray(vectors) > 0, axis=1)
 
 
-def hamming(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """The Hamming distances (uint32) of n packed codes (n x 32 uint8) from one (32 uint8)."""
-    words = np.ascontiguousarray(codes).view(np.uint64)  # n x 4
-    counts = np.bitwise_count(words ^ np.ascontiguousarray(query).view(np.uint64))  # n x 4 uint8, each <= 64
-    if counts.shape[1] != 4:
-        return counts.sum(axis=1, dtype=np.uint32)
-    # The four counts summed by one multiply (the top byte of x * 0x01010101 is the sum of x's
-    # bytes; 2.5 x faster than sum): exact below 256, and 256 (all bits differ) wraps to 0.
-    packed = np.ascontiguousarray(counts).view(np.uint32)[:, 0]
-    distances = (packed * np.uint32(0x01010101)) >> np.uint32(24)
-    distances[(distances == 0) & (packed != 0)] = 256
-    return distances
+def hamming(codes: np.ndarray, query: np.ndarray, words: int | None = None) -> np.ndarray:
+    """The Hamming distances of n packed codes (n x 32 uint8) from one (32 uint8), or of their
+    first `words` 64-bit words alone (2: the first 128 dimensions' signs, a code of its own
+    since the model is trained Matryoshka-style; half the work). A word (a column) at a time:
+    twice as fast as XOR over the rows' all words at once, whose strides numpy walks slowly."""
+    rows, mine = np.ascontiguousarray(codes).view(np.uint64), np.ascontiguousarray(query).view(np.uint64)
+    words = rows.shape[1] if words is None else words
+    # Each word's count is at most 64: two words' sum fits in uint8, four need uint16 (256).
+    total = np.bitwise_count(rows[:, 0] ^ mine[0]).astype(np.uint8 if words <= 2 else np.uint16)
+    for word in range(1, words):
+        total += np.bitwise_count(rows[:, word] ^ mine[word])
+    return total
 
 
 def closest(distances: np.ndarray, k: int) -> np.ndarray:

@@ -29,6 +29,9 @@ CODES = f"{embed.WORDLLAMA.identity}:signs"  # what said_codes.model holds
 # The nearest codes ranked again by their vectors: at 4.2 million segments the 20 nearest by
 # cosine among the 300 nearest codes are those of all segments (benchmarks/said_meaning.py).
 RERANK = 300
+# The codes nearest by their first 128 bits (half the arithmetic over every code), among which
+# the RERANK nearest by all 256 are found.
+SHORTLIST = 4000
 VIDEOS_PER_WRITE = 64  # about 38,000 segments embedded (3 s on one core), then one short write
 VIDEOS_PER_SECOND = 12  # coded on one core, at 600 segments a video (benchmarks/said_meaning.py)
 
@@ -119,15 +122,22 @@ def nearest(conn: sqlite3.Connection, coder: embed.Embedder, text: str, k: int,
                   if vids is None or row[0] in vids)  # fmt: skip
     if not rows:
         return []
-    # A few hundred videos' codes at a time: the distances are small, the codes' one copy is not.
-    distances = np.concatenate([
+    # Every code's first 128 bits, a few hundred videos at a time (the distances are small, one
+    # copy of every code is not); the shortlist by all 256 bits; the nearest of those reranked.
+    first = np.concatenate([
         embed.hamming(np.frombuffer(b"".join(r[2] for r in rows[start : start + 256]), dtype=np.uint8)
-                      .reshape(-1, embed.CODE_BYTES), code)
+                      .reshape(-1, embed.CODE_BYTES), code, words=2)
         for start in range(0, len(rows), 256)])  # fmt: skip
     starts = np.cumsum([0, *(r[1] for r in rows)])
+    shortlist = np.sort(embed.closest(first, max(k, SHORTLIST)))
+    videos = np.searchsorted(starts, shortlist, side="right") - 1
+    size = embed.CODE_BYTES
+    whole = b"".join(rows[v][2][(r - starts[v]) * size : (r - starts[v] + 1) * size]
+                     for v, r in zip(videos.tolist(), shortlist.tolist(), strict=True))  # fmt: skip
+    second = embed.hamming(np.frombuffer(whole, dtype=np.uint8).reshape(-1, size), code)
     candidates = []
     ids: dict[int, np.ndarray] = {}
-    for row in embed.closest(distances, max(k, RERANK)):
+    for row in shortlist[embed.closest(second, max(k, RERANK))]:
         video = int(np.searchsorted(starts, row, side="right")) - 1
         if video not in ids:
             blob = conn.execute("SELECT segment_ids FROM said_codes WHERE vid = ?", (rows[video][0],)).fetchone()[0]
