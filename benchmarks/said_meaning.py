@@ -86,7 +86,7 @@ def main(database: Path, videos: int = 7000) -> None:
     else:
         exact_best = exact(database, coder, coder.embed(asks))
         np.save(cached, exact_best)
-    for shortlist, rerank in ((2000, 300), (4000, 100), (4000, 300), (4000, 1000), (16000, 300), (16000, 1000)):
+    for shortlist, rerank in ((4000, 100), (4000, 300), (4000, 500), (4000, 1000), (16000, 500)):
         said.SHORTLIST, said.RERANK = shortlist, rerank
         recalls, seconds = [], []
         for ask, truth in zip(asks, exact_best, strict=True):

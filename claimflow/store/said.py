@@ -3,9 +3,10 @@
 A video's segments are coded once (the bundled model's vectors, their signs: claimflow/knowledge/
 embed.py `signs`) into `said_codes`, by whoever needs them first: a search by meaning codes the
 videos stored since the last one, and the summary job at the end of a run codes the batch's. A
-search reads every code (134 MB at 4.2 million segments), keeps the `RERANK` nearest by Hamming
-distance, and ranks those by the cosine of their texts' float vectors, embedded again (the
-codes find the neighbourhood; the vectors decide the order).
+search reads every code (134 MB at 4.2 million segments), keeps the `SHORTLIST` nearest by the
+Hamming distance of their first 128 bits, then the `RERANK` nearest of those by all 256, and
+ranks those by the cosine of their texts' float vectors, embedded again (the codes find the
+neighbourhood; the vectors decide the order).
 
 The codes are always the bundled model's, whatever `link.embedding` names: coding millions of
 segments through an endpoint would be a paid request per few hundred segments, and a search
@@ -26,11 +27,14 @@ import numpy as np
 from claimflow.knowledge import embed
 
 CODES = f"{embed.WORDLLAMA.identity}:signs"  # what said_codes.model holds
-# The nearest codes ranked again by their vectors: at 4.2 million segments the 20 nearest by
-# cosine among the 300 nearest codes are those of all segments (benchmarks/said_meaning.py).
-RERANK = 300
+# The nearest codes ranked again by their vectors. At 4.2 million segments, the 20 nearest by
+# cosine among the 500 nearest codes are the exact search's for 50 of 50 queries; among 300,
+# a query whose nearest are twenty copies of one sentence found 7 of them (a code's distance
+# is coarse: ties at the cut are many). Each costs its text's embedding: 0.14 ms.
+RERANK = 500
 # The codes nearest by their first 128 bits (half the arithmetic over every code), among which
-# the RERANK nearest by all 256 are found.
+# the RERANK nearest by all 256 are found: 2,000 to 16,000 change no result
+# (benchmarks/said_meaning.py).
 SHORTLIST = 4000
 VIDEOS_PER_WRITE = 64  # about 38,000 segments embedded (3 s on one core), then one short write
 VIDEOS_PER_SECOND = 12  # coded on one core, at 600 segments a video (benchmarks/said_meaning.py)
