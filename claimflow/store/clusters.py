@@ -240,27 +240,47 @@ def _nearest_before(conn: sqlite3.Connection, key: str, offered: list[tuple[int,
     return kept
 
 
-def _refill(conn: sqlite3.Connection, keys: list[str], linking: Linking) -> None:
+def _refill(conn: sqlite3.Connection, keys: list[str], linking: Linking,
+            known: tuple[str, Index, list[str], np.ndarray] | None = None) -> None:  # fmt: skip
     """Claims that lost pairs to a video unlinked (relinked with other claims, or none) take
-    their `pairs_per_claim` nearest among the videos before theirs again, from the whole index."""
+    their `pairs_per_claim` nearest among the videos before theirs again, from the whole index:
+    one product per embedding model for all of them (an index read per claim's video cost
+    seconds at 1,000 videos). `known`: a model's index the caller read already, without the
+    relinked video, and that video's new keys and vectors (read again, the index would double
+    a relink's time)."""
     same, wanted = linking.same_units, set(keys)
+    by_model: dict[str, tuple[list[str], list[np.ndarray]]] = {}
     for vid in sorted({_video(k) for k in keys}):
         model, own, vectors = _video_vectors(conn, vid)
-        mine = [i for i, k in enumerate(own) if k in wanted]
-        if model is None or not mine:
+        if model is None:
             continue
-        index = Index(conn, vectors.shape[1], model)
-        rows, columns, units = embed.above(index.vectors, vectors[mine], linking.near_units)
-        others = [index.key(int(i)) for i in rows]
-        negations = _negated(conn, [*(own[i] for i in mine), *others])
+        found = by_model.setdefault(model, ([], []))
+        for key, row in zip(own, vectors, strict=True):
+            if key in wanted:
+                found[0].append(key)
+                found[1].append(row)
+    for model, (claims, rows) in sorted(by_model.items()):
+        vectors = np.array(rows, dtype=np.int8)
+        if known is not None and known[0] == model:
+            _, index, new_keys, new_vectors = known
+            hit_rows, columns, units = embed.above(index.vectors, vectors, linking.near_units)
+            others = [index.key(int(i)) for i in hit_rows]
+            new_rows, new_columns, new_units = embed.above(new_vectors, vectors, linking.near_units)
+            others += [new_keys[int(i)] for i in new_rows]
+            columns, units = np.concatenate([columns, new_columns]), np.concatenate([units, new_units])
+        else:
+            index = Index(conn, vectors.shape[1], model)
+            hit_rows, columns, units = embed.above(index.vectors, vectors, linking.near_units)
+            others = [index.key(int(i)) for i in hit_rows]
+        negations = _negated(conn, [*claims, *others])
         band: dict[str, list[tuple[int, str]]] = {}
         for j, other, u in zip(columns.tolist(), others, units.tolist(), strict=True):
-            key = own[mine[j]]
-            if _video(other) < vid and not (u >= same and negations[key] == negations[other]):
+            key = claims[j]
+            if _video(other) < _video(key) and not (u >= same and negations[key] == negations[other]):
                 band.setdefault(key, []).append((-u, other))
-        for key in (own[i] for i in mine):
+        for key in claims:
             stale = [(a, b) for a, b in conn.execute("SELECT a, b FROM claim_pairs WHERE a = ? OR b = ?", (key, key))
-                     if _video(b if a == key else a) < vid]  # fmt: skip
+                     if _video(b if a == key else a) < _video(key)]  # fmt: skip
             conn.executemany("DELETE FROM claim_pairs WHERE a = ? AND b = ?", stale)
             conn.executemany("INSERT OR REPLACE INTO claim_pairs (a, b, similarity, negation) VALUES (?, ?, ?, ?)",
                              [_pair(key, other, -minus, same)
@@ -310,12 +330,14 @@ def link(conn: sqlite3.Connection, vid: str, keys: Sequence[str], vectors: np.nd
                      conn.execute(f"SELECT a, b FROM claim_pairs WHERE {_OF_VIDEO}", _of_video(vid))
                      if _video(b if a.startswith(f"{vid}/") else a) > vid})  # fmt: skip
     _unlink(conn, vid, linking.same_units)
-    linked = Linked(vid, 0, 0, 0, 0)
+    linked, known = Linked(vid, 0, 0, 0, 0), None
     if keys:
         keys, vectors = _in_key_order(keys, vectors)
-        linked = _link_new(conn, vid, keys, vectors, linking, model, Index(conn, vectors.shape[1], model))
+        index = Index(conn, vectors.shape[1], model)
+        linked = _link_new(conn, vid, keys, vectors, linking, model, index)
+        known = (model, index, keys, vectors)
     if bereft:
-        _refill(conn, bereft, linking)
+        _refill(conn, bereft, linking, known)
     return linked
 
 
