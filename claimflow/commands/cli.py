@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -185,14 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     export = _with_config(sub.add_parser("export", help="every stored claim with its evaluation and evidence, one "
                                          "row each (or, --what, the batch's clusters, people, terms or the videos' "
                                          "summaries)"))  # fmt: skip
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
-                        help="jsonl: one JSON object a line with every quote; csv: the first quote and the count "
-                        "(default: jsonl)")  # fmt: skip
+    export.add_argument("--format", choices=["jsonl", "csv", "markdown"], default="jsonl",
+                        help="jsonl: one JSON object a line with every quote; csv: the first quote and the count; "
+                        "markdown: the whole batch as a vault of notes (videos, people, terms, clusters) in the "
+                        "folder -o names, rewriting only the notes that changed (default: jsonl)")  # fmt: skip
     export.add_argument("--what", choices=["claims", "clusters", "people", "terms", "summaries"], default="claims",
                         help="claims; clusters (the claims made in several videos, a row per member in csv); "
                         "people or terms (the catalogue, with catalogue.corrections); summaries (a video's summary "
                         "and key points each) (default: claims)")  # fmt: skip
-    export.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output); "
+                        "with --format markdown, the vault's folder (required)")  # fmt: skip
 
     about = "the batch's mined jargon ranked by how many videos use it, in the format `vocabulary` reads"
     vocab = _with_config(sub.add_parser("vocabulary", help=about + " (to seed the next batch)"))
@@ -357,18 +360,32 @@ def _status(config: dict, args: argparse.Namespace) -> int:
     if args.watch is None:
         console.print(statusview.render(status.collect(config), plain))
         return EXIT_OK
+    # Ctrl-C raises as usual, and also sets a flag the loop reads between frames: a KeyboardInterrupt
+    # raised while a finalizer runs (a connection or file collected mid-frame) is printed and
+    # dropped by Python, and the watch would go on until a second Ctrl-C.
+    interrupted: list[int] = []
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         if plain:  # piped: one frame after another, no cursor movement
-            while True:
+            while not interrupted:
                 console.print(statusview.render(status.collect(config), plain=True))
                 console.print()
                 time.sleep(args.watch)
+            return EXIT_OK
         with Live(statusview.render(status.collect(config)), console=console, auto_refresh=False) as live:
-            while True:
+            while not interrupted:
                 time.sleep(args.watch)
                 live.update(statusview.render(status.collect(config)), refresh=True)
     except KeyboardInterrupt:
-        return EXIT_OK
+        pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return EXIT_OK
 
 
 def _database(config: dict) -> str:
@@ -645,6 +662,8 @@ def _export(config: dict, args: argparse.Namespace) -> int:
     from claimflow.knowledge import catalogue
     from claimflow.store import query
 
+    if args.format == "markdown":
+        return _export_vault(config, args)
     try:
         if args.what == "claims":
             lines = query.export(_database(config), args.format)
@@ -660,6 +679,30 @@ def _export(config: dict, args: argparse.Namespace) -> int:
         return _fail("export", str(exc))
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+def _export_vault(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.knowledge import catalogue  # (as _export)
+    from claimflow.store import vault
+
+    if not args.output:
+        return _fail("export", "--format markdown writes a folder of notes: name it with -o DIR")
+    if args.what != "claims":
+        return _fail("export", f"--format markdown exports the whole batch (--what {args.what} is for jsonl and "
+                     "csv): leave --what out")  # fmt: skip
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        return _fail("export", f"{folder} is a file: -o names the vault's folder")
+    try:
+        fixes = catalogue.load_corrections((config.get("catalogue") or {}).get("corrections"))
+        done = vault.export(_database(config), folder, fixes)
+    except ValueError as exc:  # QueryError, a corrections file that cannot be read
+        return _fail("export", str(exc))
+    print(f"{folder}: {done.notes} notes, {len(done.written)} written, {done.unchanged} unchanged")
+    for path in done.kept:
+        print(f"  {path}: left as it is (its '{vault.USER_HEADING}' mark is gone, so what is yours there is "
+              "unknown): delete it to have it made again", file=sys.stderr)
     return EXIT_OK
 
 

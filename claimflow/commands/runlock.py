@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from claimflow.core import atomic
 from claimflow.core import config as cf_config
@@ -339,10 +340,35 @@ def launch(args: list[str], python: str = sys.executable, help_text: str = RUN_H
     closing = folder / CLOSING_NAME
     closing.unlink(missing_ok=True)
     env[HELD_ENV] = f"parent:{os.getpid()}"  # the child's parse sees its parent holds the lock
-    return _supervise(subprocess.Popen(command, env=env, pass_fds=(fd,)), closing)
+    notifier = _notifier(args, workdir)
+    return _supervise(subprocess.Popen(command, env=env, pass_fds=(fd,)), closing, notifier)
 
 
-def _supervise(child: subprocess.Popen, closing: Path) -> int:
+def _notifier(args: list[str], workdir: Path) -> Any:
+    """The run's alerts (claimflow/core/notify.py) when the config files list `notify:` URLs;
+    else None. Read from the files (`--config` on the command line is Snakemake's alone)."""
+    files = config_files(args)
+    try:
+        if not cf_config.merged(files).get("notify"):
+            return None
+        config = cf_config.load(files)
+    except cf_config.ConfigError:
+        return None  # the workflow names the fault itself, before its first job
+    from claimflow.core import notify  # only a run that sends alerts loads them
+
+    state = Path(config["state"])
+    if not state.is_absolute():
+        state = workdir / state
+
+    def digest() -> str:
+        from claimflow.commands import status, statusview  # (as above)
+
+        return statusview.digest(status.collect(config, workdir))
+
+    return notify.Notifier(config["notify"], state, config["notify_digest_hours"], digest)
+
+
+def _supervise(child: subprocess.Popen, closing: Path, notifier: Any = None) -> int:
     """Wait for the run. Ctrl-C reaches the child and its jobs from the terminal; a SIGTERM sent
     to this process (a supervisor's, `kill PID`) is passed on, and the workflow then stops its
     jobs at once. Afterwards: the workflow's closing lines, last, and its exit status."""
@@ -362,9 +388,16 @@ def _supervise(child: subprocess.Popen, closing: Path) -> int:
     try:
         doc = json.loads(closing.read_text())
     except (OSError, ValueError):
-        return code if code >= 0 else 128 - code
-    for line in doc.get("lines", []):
+        doc = None
+    lines = doc.get("lines", []) if doc else []
+    for line in lines:
         print(line, file=sys.stderr)
-    if doc.get("code") == 130 or code < 0:
-        return 130
+    if doc is None:
+        code = code if code >= 0 else 128 - code
+    elif doc.get("code") == 130 or code < 0:
+        code = 130
+    if notifier is not None:
+        from claimflow.core import notify  # (as _notifier)
+
+        notifier.close(*notify.run_ended(lines, code))
     return code

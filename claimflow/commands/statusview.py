@@ -123,3 +123,23 @@ def render(status: Status, plain: bool = False) -> Group:
             failed.append(f"\n  ... and {len(status.failed_videos) - 20} more")
         parts.append(failed)
     return Group(*parts)
+
+
+def digest(status: Status) -> str:
+    """The batch in a few plain lines, for an alert (claimflow/core/notify.py): the progress of
+    each stage, the ETA, the spend and any account that is not active."""
+    lines = [f"{status.videos} videos in {status.results}"]
+    for stage in STAGES:
+        counts = status.stages[stage]
+        extra = [f"{n} {what}" for n, what in ((counts.running, "running"), (counts.failed, "failed"),
+                                               (counts.unavailable, "unavailable")) if n]  # fmt: skip
+        lines.append(f"{stage}: {counts.done} of {status.videos} done" + (f" ({', '.join(extra)})" if extra else ""))
+    if status.eta_seconds is not None:
+        lines.append(f"ETA {eta(status.eta_seconds)}" + (f" (bound by {status.bound_by})" if status.bound_by else ""))
+    llm = status.llm
+    cost = "unknown (no price for this model)" if llm.cost_usd is None else f"${llm.cost_usd:.2f}"
+    lines.append(f"LLM: {llm.prompt_tokens + llm.completion_tokens} tokens, {llm.requests} requests, spent {cost}")
+    for account in status.accounts:
+        if account.status != "active":
+            lines.append(f"account {account.name}: {account.status}" + (f" ({account.reason})" if account.reason else ""))
+    return "\n".join(lines)

@@ -128,6 +128,7 @@ class State:
     llm_rate = Under("llm-rate.json")  # the request rate shared by every process
     llm_stop = Under("llm-stopped.json")  # a key refused mid-batch: LLM work stops
     downloads_stop = Under("downloads-environment.json")  # the environment stop
+    notify_events = Under("notify-events.jsonl")  # alerts for `claimflow run` to send (core/notify.py)
 
     @classmethod
     def of(cls, configured: str | Path | State) -> State:

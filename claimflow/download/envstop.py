@@ -19,7 +19,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from claimflow.core import atomic, layout
+from claimflow.core import atomic, layout, notify
 from claimflow.download.outcomes import ENVIRONMENT_FIXES, Outcome
 
 JOB_LEAD = "this run's downloads are stopped"
@@ -70,6 +70,8 @@ def record_failure(state_dir: str | Path, vid: str, outcome: Outcome, threshold:
             vids.append(vid)
         streak.update(vids=vids, reason=outcome.reason, reason_class=outcome.reason_class, at=time.time())
         atomic.write_json(path, streak)
+        if len(vids) == threshold:  # the failure that switched it on: said once, to `notify:`
+            notify.emit(state_dir, notify.DOWNLOADS_STOPPED, "claimflow: downloads stopped", message(streak))
         return len(vids) >= threshold
 
 

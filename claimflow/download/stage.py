@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from claimflow.core import atomic, layout
+from claimflow.core import atomic, layout, notify
 from claimflow.core.logs import redact
 from claimflow.core.settings import CaptionsPass, DownloadOptions, Pacing
 from claimflow.download import buffer, captions, captionspass, envstop, gate, health, outcomes, pace, roads, ytdlp
@@ -107,6 +107,20 @@ class Job:
         )
 
 
+def _disabled(job: Job, name: str, reason: str) -> None:
+    notify.emit(job.state_root, notify.ACCOUNT, f"claimflow: account {name} disabled",
+                f"Account {name} was disabled while downloading {job.vid}: {redact(reason)}. Its downloads go to "
+                "the other accounts. Fix: export its cookies again (the same file name); the account comes back "
+                "by itself at the next download once the file is replaced.")  # fmt: skip
+
+
+def _paused(job: Job, name: str, seconds: float, reason: str) -> None:
+    notify.emit(job.state_root, notify.ACCOUNT, f"claimflow: account {name} paused",
+                f"Account {name} was rate limited again and again ({redact(reason)}): paused for "
+                f"{seconds / 60:.0f} minutes, its pace slowed. The other accounts go on; nothing to do unless "
+                "it keeps happening (then: fewer accounts' downloads at once, or a slower pacing).")  # fmt: skip
+
+
 def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_paused: bool) -> dict[str, Any] | None:
     """One download attempt with `account`. Returns the manifest, or None when the account's
     cookies were refused (it is now disabled and the caller fails over)."""
@@ -156,12 +170,16 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
                 if outcome.kind == outcomes.AUTH_FAILED:
                     health.on_auth_failed(turn.state, redact(outcome.reason), now, health.cookie_mtime(account.cookies))
                     log.error("%s: account %s DISABLED: %s", job.vid, account.name, redact(outcome.reason))
+                    _disabled(job, account.name, outcome.reason)
                     return None
                 if outcome.kind == outcomes.RATE_LIMITED:
+                    pauses = turn.state.get("pauses", 0)
                     health.on_rate_limited(turn.state, adaptive, now, outcome.retry_after)
                     log.error("%s: %s rate limited (%s); multiplier now x%.2f%s", job.vid, account.name,
                               redact(outcome.reason), health.multiplier(turn.state),
                               " and paused" if turn.state.get("paused_until", 0) > now else "")  # fmt: skip
+                    if turn.state.get("pauses", 0) > pauses:
+                        _paused(job, account.name, turn.state["paused_until"] - now, outcome.reason)
                 else:
                     health.on_transient(turn.state, now)
                     log.error("%s: transient failure with %s: %s", job.vid, account.name, redact(outcome.reason))
@@ -174,6 +192,7 @@ def _try_account(job: Job, account: Account, manifest: dict[str, Any], allow_pau
                 # The download went through (anonymously), but the account's session is gone.
                 health.on_auth_failed(turn.state, redact(stale[0])[:200], now, health.cookie_mtime(account.cookies))
                 log.error("%s: account %s DISABLED: %s", job.vid, account.name, redact(stale[0]))
+                _disabled(job, account.name, stale[0][:200])
             with atomic.atomic_path(job.audio_out) as tmp:
                 shutil.move(audio, tmp)
             manifest.update(status="ok", reason=None, account=account.name, **ytdlp.select_info(info))
