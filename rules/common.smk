@@ -19,6 +19,7 @@ from claimflow.commands import runlock as cf_runlock
 from claimflow.core import atomic as cf_atomic
 from claimflow.core import config as cf_config
 from claimflow.core import layout as cf_layout
+from claimflow.core import notify as cf_notify
 from claimflow.core import settings as cf_settings
 from claimflow.download import accounts as cf_accounts
 from claimflow.download import captionspass as cf_captionspass
@@ -508,6 +509,14 @@ def preflight():
         if check.status != cf_doctor.OK:
             print(f"claimflow preflight: {check.line()}", file=sys.stderr)
     failed = [c for c in checks if c.status == cf_doctor.FAIL]
+    for check in failed:  # to `notify:`, sent by `claimflow run` before the run's end
+        kind = cf_notify.LLM_PREFLIGHT if check.name == "llm" else "preflight"
+        cf_notify.emit(
+            STATE.root,
+            kind,
+            f"claimflow: the {check.name} check failed before the first job",
+            check.line(),
+        )
     if failed:
         raise WorkflowError(
             f"claimflow: {len(failed)} setup check(s) failed before the first job; fix them and run "

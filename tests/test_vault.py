@@ -26,8 +26,9 @@ def _store(path: Path, vid: str, source: str, claims: list, people: list[str], t
     claims_doc["people"] = [{"name": name, "entity_type": "person", "role": "sleep scientist",
                              "mentions": [{"segment_id": 1, "quote": name, "t0": 1.0, "t1": 2.0}]}
                             for name in people]  # fmt: skip
+    span = {"segment_id": 1, "quote": "slow-wave sleep", "t0": 1.0, "t1": 2.0}
     claims_doc["jargon"] = [{"term": "slow-wave sleep", "definition": "the deepest stage of sleep",
-                             "evidence_spans": [{"segment_id": 1, "quote": "slow-wave sleep", "t0": 1.0, "t1": 2.0}]}]  # fmt: skip
+                             "evidence_spans": [span]}]  # fmt: skip
     conn = store.connect(path)
     store.upsert(conn, vid, store.rows_for(download, transcript, claims_doc, evaluation))
     conn.close()
@@ -114,7 +115,7 @@ def test_a_second_export_rewrites_nothing_and_the_users_notes_survive_a_change(d
 
 def test_file_names_are_safe_and_never_collide_by_case():
     assert vault.slug("Dr. José Ñúñez", "person:jose nunez").startswith("dr-jose-nunez-")
-    assert vault.slug("../../etc/passwd", "k") .startswith("etc-passwd-")
+    assert vault.slug("../../etc/passwd", "k").startswith("etc-passwd-")
     assert re.fullmatch(r"[0-9a-f]{6}", vault.slug("日本語", "term:日本語"))
     names = vault._video_names(["youtube-abcDEF", "youtube-abcdef"])
     assert len({n.lower() for n in names.values()}) == 2

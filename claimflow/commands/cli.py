@@ -232,13 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:  # every further argument is Snakemake's, as given
-        from claimflow.commands import runlock  # (as every subcommand: only what it needs)
+        from claimflow.commands import alerts, runlock  # (as every subcommand: only what it needs)
 
-        return runlock.launch(argv[1:])
+        return runlock.launch(argv[1:], alerts=alerts.for_run)
     if argv[:1] == ["refresh"]:  # `claimflow run ARGS` that lists every collection again first
-        from claimflow.commands import runlock  # (as above)
+        from claimflow.commands import alerts, runlock  # (as above)
 
-        return runlock.launch([*argv[1:], "--forcerun", "list_collection"], help_text=runlock.REFRESH_HELP)
+        return runlock.launch([*argv[1:], "--forcerun", "list_collection"], help_text=runlock.REFRESH_HELP,
+                              alerts=alerts.for_run)  # fmt: skip
     args = build_parser().parse_args(argv)
     try:
         config = cf_config.load(args.configfile)
@@ -701,8 +702,11 @@ def _export_vault(config: dict, args: argparse.Namespace) -> int:
         return _fail("export", str(exc))
     print(f"{folder}: {done.notes} notes, {len(done.written)} written, {done.unchanged} unchanged")
     for path in done.kept:
-        print(f"  {path}: left as it is (its '{vault.USER_HEADING}' mark is gone, so what is yours there is "
-              "unknown): delete it to have it made again", file=sys.stderr)
+        print(
+            f"  {path}: left as it is (its '{vault.USER_HEADING}' mark is gone, so what is yours there is "
+            "unknown): delete it to have it made again",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

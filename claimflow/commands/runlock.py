@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -304,9 +305,11 @@ def check_arguments(args: list[str]) -> str | None:
     return None
 
 
-def launch(args: list[str], python: str = sys.executable, help_text: str = RUN_HELP) -> int:
+def launch(args: list[str], python: str = sys.executable, help_text: str = RUN_HELP,
+           alerts: Callable[[list[str], Path], Any] | None = None) -> int:  # fmt: skip
     """`claimflow run ARGS`: Snakemake with ARGS as a child process, after the checks above, and
-    claimflow's closing lines after Snakemake's own. Returns the run's exit status."""
+    claimflow's closing lines after Snakemake's own. `alerts(args, workdir)`: the run's notifier
+    (claimflow/commands/alerts.py), or None. Returns the run's exit status."""
     if any(a in ("-h", "--help") for a in args):
         print(help_text, end="")
         return 0
@@ -340,32 +343,8 @@ def launch(args: list[str], python: str = sys.executable, help_text: str = RUN_H
     closing = folder / CLOSING_NAME
     closing.unlink(missing_ok=True)
     env[HELD_ENV] = f"parent:{os.getpid()}"  # the child's parse sees its parent holds the lock
-    notifier = _notifier(args, workdir)
+    notifier = alerts(args, workdir) if alerts else None
     return _supervise(subprocess.Popen(command, env=env, pass_fds=(fd,)), closing, notifier)
-
-
-def _notifier(args: list[str], workdir: Path) -> Any:
-    """The run's alerts (claimflow/core/notify.py) when the config files list `notify:` URLs;
-    else None. Read from the files (`--config` on the command line is Snakemake's alone)."""
-    files = config_files(args)
-    try:
-        if not cf_config.merged(files).get("notify"):
-            return None
-        config = cf_config.load(files)
-    except cf_config.ConfigError:
-        return None  # the workflow names the fault itself, before its first job
-    from claimflow.core import notify  # only a run that sends alerts loads them
-
-    state = Path(config["state"])
-    if not state.is_absolute():
-        state = workdir / state
-
-    def digest() -> str:
-        from claimflow.commands import status, statusview  # (as above)
-
-        return statusview.digest(status.collect(config, workdir))
-
-    return notify.Notifier(config["notify"], state, config["notify_digest_hours"], digest)
 
 
 def _supervise(child: subprocess.Popen, closing: Path, notifier: Any = None) -> int:
@@ -390,14 +369,14 @@ def _supervise(child: subprocess.Popen, closing: Path, notifier: Any = None) -> 
     except (OSError, ValueError):
         doc = None
     lines = doc.get("lines", []) if doc else []
-    for line in lines:
-        print(line, file=sys.stderr)
     if doc is None:
         code = code if code >= 0 else 128 - code
     elif doc.get("code") == 130 or code < 0:
         code = 130
-    if notifier is not None:
-        from claimflow.core import notify  # (as _notifier)
+    if notifier is not None:  # first: a receiver that is down says so before the counted line
+        from claimflow.core import notify  # only a run that sends alerts loads them
 
         notifier.close(*notify.run_ended(lines, code))
+    for line in lines:
+        print(line, file=sys.stderr)
     return code

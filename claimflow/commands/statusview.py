@@ -141,5 +141,7 @@ def digest(status: Status) -> str:
     lines.append(f"LLM: {llm.prompt_tokens + llm.completion_tokens} tokens, {llm.requests} requests, spent {cost}")
     for account in status.accounts:
         if account.status != "active":
-            lines.append(f"account {account.name}: {account.status}" + (f" ({account.reason})" if account.reason else ""))
+            lines.append(
+                f"account {account.name}: {account.status}" + (f" ({account.reason})" if account.reason else "")
+            )
     return "\n".join(lines)

@@ -265,8 +265,9 @@ def build(database: str | Path, corrections: Any = None) -> list[Note]:
                          f"{_moment(member.href, member.t0)}{score})")  # fmt: skip
         notes.append(Note(cluster_note[cluster.cluster], front, "\n".join(lines)))
 
-    index = ["# The batch", "", f"{len(videos)} videos, {sum(len(c) for c in accepted.values())} accepted claims, "
-             f"{len(people)} people, {len(terms)} terms, {len(clusters)} claims said in several videos.", ""]  # fmt: skip
+    counted = sum(len(c) for c in accepted.values())
+    index = ["# The batch", "", f"{len(videos)} videos, {counted} accepted claims, {len(people)} people, "
+             f"{len(terms)} terms, {len(clusters)} claims said in several videos.", ""]  # fmt: skip
     index += ["## Videos", ""] + [f"- {video_link(v.vid)}" for v in videos] + [""]
     if clusters:
         index += ["## Said in several videos", ""]
