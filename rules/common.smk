@@ -119,9 +119,7 @@ for _account in ACCOUNTS.values():
     if _account.resource not in workflow.global_resources:
         workflow.register_resource(_account.resource, 1)
 if "llm" not in workflow.global_resources:
-    workflow.register_resource(
-        "llm", cf_llm.concurrency_slots(SETTINGS.llm, SETTINGS.llm_runtime)
-    )
+    workflow.register_resource("llm", cf_llm.concurrency_slots(SETTINGS))
 
 
 def per_job(func):

@@ -25,7 +25,7 @@ negations = [judge.by_negation(a, b, p.similarity) for p, a, b in known if p.neg
 asked = [(a, b) for p, a, b in known if not p.negation]
 verdicts, usage = [], {}
 if asked:  # the client (and the local model) only for a video with pairs to judge
-    client = parts.llm_client(snakemake.config, "judge", settings.llm, runtime.llm_runtime, snakemake.threads,
+    client = parts.llm_client(snakemake.config, "judge", settings.llm, runtime.llm_runtimes["judge"], snakemake.threads,
                               runtime.state)  # fmt: skip
     verdicts = judge.judge(asked, client, settings.judge_prompt)
     usage = client.usage.as_dict()

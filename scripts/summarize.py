@@ -16,8 +16,8 @@ transcript = atomic.read_json(snakemake.input.transcript)
 title = atomic.read_json(snakemake.input.manifest).get("title")
 client = None
 if (transcript.get("status") in (None, "ok")) and transcript.get("segments"):  # the model only when there is speech
-    client = parts.llm_client(snakemake.config, "summarize", settings.llm, runtime.llm_runtime, snakemake.threads,
-                              runtime.state)  # fmt: skip
+    client = parts.llm_client(snakemake.config, "summarize", settings.llm, runtime.llm_runtimes["summarize"],
+                              snakemake.threads, runtime.state)  # fmt: skip
 result = summarize.summarize(vid, transcript, title, client, prompt=settings.prompt,
                              transcript_chars=settings.transcript_chars, key_points=settings.key_points)  # fmt: skip
 if client is not None:

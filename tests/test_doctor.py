@@ -68,6 +68,17 @@ def test_doctor_names_an_endpoint_on_a_closed_port_and_the_fix(tmp_path):
     assert run.stdout.rstrip().endswith("1 check(s) failed")
 
 
+def test_doctor_checks_each_stages_model_and_names_the_stages_own_keys(tmp_path):
+    # Mining on the bundled model, evaluation on an endpoint that is not running.
+    base = f"http://127.0.0.1:{_closed_port()}/v1"
+    run = _doctor(tmp_path, {"evaluate": {"llm": {"provider": "openai", "base_url": base, "model": "strong"}}})
+    assert run.returncode == 1
+    line = _lines(run)["llm"]
+    assert line.startswith("FAIL") and f"evaluate: endpoint {base} did not answer" in line, line
+    assert "mine, judge: local model SmolLM2-135M-Instruct" in line, line  # the other model answered
+    assert "fix: evaluate: start the server, or correct evaluate.llm.base_url" in line, line
+
+
 def test_doctor_names_a_missing_api_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "CLAIMFLOW_TEST_KEY"}
     llm = {"provider": "openai", "model": "gpt-4o-mini", "api_key_env": "CLAIMFLOW_TEST_KEY"}

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CONFIG, REPO, run_workflow
+from tests.conftest import DEMO_CONFIG, REPO, planned_jobs, run_workflow
 from tests.harness.llmserver import FaultProxy, LLMFault
 
 pytestmark = pytest.mark.slow
@@ -78,3 +79,46 @@ def test_a_rate_limited_api_at_the_batchs_first_requests_costs_no_job(llama_base
         assert not json.loads((tmp_path / "results" / vid / "claims.json").read_text())["failed_windows"]
     formats = [r.response_format for r in proxy.requests]
     assert formats.count("json_schema") == 4  # one probe sequence for the batch, then json_object
+
+
+def test_each_stage_asks_its_own_model_and_a_new_evaluation_model_reruns_evaluation_only(llama_base_url, tmp_path):
+    # A cheap model for the mining windows, a stronger one for evaluation, on one endpoint (the
+    # real llama_cpp.server answers any model name with its one model; the proxy counts by name).
+    with FaultProxy(llama_base_url) as proxy:
+        config = {
+            "sources": TWO_CLIPS,
+            "llm": {"provider": "openai", "base_url": proxy.base_url, "model": "cheap-miner", "timeout": 300,
+                    "requests_per_minute": 600},
+            "evaluate": {"llm": {"model": "strong-rater", "max_tokens": 1200}},
+        }  # fmt: skip
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        _snakemake(tmp_path)
+        asked = Counter(r.model for r in proxy.requests)
+    results = tmp_path / "results"
+    spent = Counter()
+    for vid in ("file-sleep", "file-forests"):
+        claims = json.loads((results / vid / "claims.json").read_text())
+        evaluation = json.loads((results / vid / "evaluation.json").read_text())
+        assert claims["provenance"]["model"] == "cheap-miner", claims["provenance"]
+        assert evaluation["provenance"]["model"] == "strong-rater", evaluation["provenance"]
+        spent["cheap-miner"] += claims["usage"]["requests"]
+        spent["strong-rater"] += evaluation["usage"]["requests"]
+    assert set(asked) <= {"cheap-miner", "strong-rater"} and spent["cheap-miner"] > 0 and spent["strong-rater"] > 0
+    # Each model's requests at the server: its stage's, plus its own response-format probe.
+    assert asked["cheap-miner"] >= spent["cheap-miner"] and asked["strong-rater"] >= spent["strong-rater"]
+    assert asked["strong-rater"] <= spent["strong-rater"] + 1, asked
+
+    def planned(change: dict) -> set[tuple[str, str]]:
+        (tmp_path / "change.yaml").write_text(yaml.safe_dump(change))
+        run = run_workflow(tmp_path, "-n", configs=(DEMO_CONFIG, tmp_path / "config.yaml", tmp_path / "change.yaml"))
+        return {job for job in planned_jobs(run.stdout + run.stderr) if job[1]}
+
+    vids = ("file-sleep", "file-forests")
+    stronger = {"evaluate": {"llm": {"model": "stronger-rater", "max_tokens": 1200}}}
+    assert planned(stronger) == {
+        (rule, vid) for rule in ("evaluate", "store", "embed", "link", "judge") for vid in vids
+    }
+    # Its endpoint, key and rate are runtime: moving the evaluation model to another server reruns nothing.
+    moved = {"evaluate": {"llm": {"model": "strong-rater", "max_tokens": 1200, "base_url": "http://127.0.0.1:9/v1",
+                                  "api_key_env": "OTHER_KEY", "requests_per_minute": 30}}}  # fmt: skip
+    assert planned(moved) == set()

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from claimflow.commands import configdoc
-from claimflow.core import settings
+from claimflow.core import layout, settings
 from claimflow.core.config import SCHEMA
+from claimflow.core.config import load as load_config
 from tests.conftest import REPO, run_workflow
 
 
@@ -107,3 +108,71 @@ def test_a_yt_dlp_option_outside_the_passthrough_set_fails_at_start_naming_it(tm
     said = run.stdout + run.stderr
     assert "config key download.ytdlp.outtmpl is not a setting claimflow knows" in said
     assert "extractor_args" in said  # the options that may pass through are listed
+
+
+# -- per-stage models --------------------------------------------------------------------------
+def test_with_no_stage_model_every_llm_stage_keeps_the_llm_sections_identity_byte_for_byte():
+    # What a batch made before per-stage models holds in its params: the llm section's identity.
+    loaded = settings.load({"summarize": {"enabled": True}})
+    identity = settings.as_param(loaded.llm)
+    for stage in ("mine", "evaluate", "judge", "summarize"):
+        assert settings.as_param(getattr(loaded, stage))["llm"] == identity, stage
+        assert loaded.llm_runtimes[stage] == loaded.llm_runtime, stage
+
+
+def test_a_stage_model_is_a_result_of_that_stage_only_and_its_endpoint_reruns_nothing():
+    base = settings.load()
+    strong = settings.load({"llm": {"provider": "openai", "model": "cheap", "base_url": "http://a/v1"},
+                            "evaluate": {"llm": {"model": "strong", "base_url": "http://b/v1",
+                                                 "api_key_env": "STRONG_KEY", "requests_per_minute": 10}}})  # fmt: skip
+    assert strong.mine.llm.model == "cheap" and strong.evaluate.llm.model == "strong"
+    assert strong.judge.llm.model == "cheap" and strong.summarize.llm.model == "cheap"
+    assert strong.evaluate.llm.provider == "openai"  # the keys it leaves out are the llm section's
+    assert strong.llm_runtimes["evaluate"].base_url == "http://b/v1"
+    assert strong.llm_runtimes["evaluate"].api_key_env == "STRONG_KEY"
+    assert strong.llm_runtimes["evaluate"].requests_per_minute == 10
+    assert strong.llm_runtimes["mine"].base_url == "http://a/v1"
+    assert strong.llm_runtimes["evaluate"].timeout == base.llm_runtime.timeout
+    # The endpoint of a stage's own model is runtime: moving it changes no param.
+    moved = settings.load({"llm": {"provider": "openai", "model": "cheap", "base_url": "http://a/v1"},
+                           "evaluate": {"llm": {"model": "strong", "base_url": "http://c/v1"}}})  # fmt: skip
+    for stage in ("mine", "evaluate", "judge", "summarize"):
+        assert settings.as_param(getattr(moved, stage)) == settings.as_param(getattr(strong, stage)), stage
+    judged = settings.load({"link": {"judge_llm": {"temperature": 0.4}}})
+    assert judged.judge.llm.temperature == 0.4 and judged.evaluate.llm.temperature == base.llm.temperature
+    assert settings.as_param(judged.mine) == settings.as_param(base.mine)
+
+
+def test_the_configuration_table_says_a_stage_model_reruns_its_stage_and_its_endpoint_nothing():
+    assert configdoc.reruns("evaluate.llm.model").startswith("evaluate, store")
+    assert "mine" not in configdoc.reruns("evaluate.llm.model")
+    assert configdoc.reruns("link.judge_llm.model") == "judge"
+    assert configdoc.reruns("summarize.llm.model") == "summarize where summarize.enabled"
+    assert configdoc.reruns("mine.llm.base_url") == "nothing"
+    assert configdoc.reruns("evaluate.llm.requests_per_minute") == "nothing"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        (
+            {"evaluate": {"llm": {"provider": "openai"}}},
+            "evaluate.llm.provider is openai but evaluate.llm.model is not set",
+        ),
+        (
+            {"llm": {"provider": "openai", "model": "gpt-4o-mini"}, "mine": {"llm": {"provider": "local"}}},
+            "mine.llm.provider is local but mine.llm.model is not set",
+        ),
+    ],
+    ids=["endpoint-without-model", "local-without-model"],
+)
+def test_a_stage_that_changes_provider_without_a_model_is_refused_naming_its_key(overrides, said):
+    with pytest.raises(settings.SettingsError, match=said):
+        settings.check(load_config(overrides=overrides))
+
+
+def test_each_endpoint_has_its_own_rate_file_and_the_default_keeps_its_name(tmp_path):
+    state = layout.State.of(tmp_path)
+    assert state.llm_rate_of(None) == state.llm_rate
+    assert state.llm_rate_of("http://a/v1") == state.llm_rate_of("http://a/v1") != state.llm_rate_of("http://b/v1")
+    assert "http" not in state.llm_rate_of("http://a/v1")  # a URL never becomes a path

@@ -293,6 +293,8 @@ TABLE_CASES = {
     "evaluate.tiers": {"evaluate": {"tiers": {"A": 8.5, "B": 6.5, "C": 5.0}}},  # evaluation
     "vocabulary": {"vocabulary": ["Kubrelix"]},  # the batch's terms
     "link.embedding": {"link": {"embedding": "wordllama-128"}},  # linking
+    "evaluate.llm.temperature": {"evaluate": {"llm": {"temperature": 0.2}}},  # a stage's own model
+    "mine.llm.base_url": {"mine": {"llm": {"base_url": "http://127.0.0.1:9/v1"}}},  # its endpoint: runtime
 }
 
 

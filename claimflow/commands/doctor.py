@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import socket
 import sqlite3
 import stat
@@ -26,7 +27,7 @@ from claimflow.commands.runlock import FREE_SPACE, no_space
 from claimflow.core.config import WORKFLOW_DIR
 from claimflow.core.logs import redact, register_secret
 from claimflow.core.models import bundled_gguf_path
-from claimflow.core.settings import LLMIdentity, LLMRuntime, Settings
+from claimflow.core.settings import STAGE_LLM, LLMIdentity, LLMRuntime, Settings
 from claimflow.download.cookies import CookieFileError
 from claimflow.download.cookies import check as check_cookie_file
 from claimflow.llm import local as localllm
@@ -142,10 +143,39 @@ def check_cookies(config: dict[str, Any]) -> Check:
 
 # -- the LLM ---------------------------------------------------------------------------------
 def check_llm(config: dict[str, Any]) -> Check:
+    """Each model the batch's LLM stages ask answers a request."""
+    return _each_model(config, lambda identity, runtime: (_check_local if identity.provider == "local"
+                                                          else _check_endpoint)(identity, runtime))  # fmt: skip
+
+
+def _each_model(config: dict[str, Any], check: Callable[[LLMIdentity, LLMRuntime], Check]) -> Check:
+    """`check` of each distinct model (provider, model, endpoint, key) the batch's LLM stages ask,
+    as one check: with every stage on the llm section's model, its check as it is; with stages
+    of their own, each model's line prefixed by its stages, the worst status, and the messages
+    naming the stage's own keys (`evaluate.llm.model`)."""
     loaded = Settings.from_config(config)
-    if loaded.llm.provider == "local":
-        return _check_local(loaded.llm, loaded.llm_runtime)
-    return _check_endpoint(loaded.llm, loaded.llm_runtime)
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for stage in loaded.llm_stages():
+        identity, runtime = loaded.stage_llm(stage)
+        groups.setdefault((identity, runtime.base_url, runtime.api_key_env), []).append(stage)
+    own = {stage for stage in loaded.llm_stages()
+           if config[STAGE_LLM[stage][0]].get(STAGE_LLM[stage][1])}  # fmt: skip
+    if len(groups) == 1 and not own:
+        return check(loaded.llm, loaded.llm_runtime)
+    results = []
+    for stages in groups.values():
+        identity, runtime = loaded.stage_llm(stages[0])
+        found = check(identity, runtime)
+        named = next((s for s in stages if s in own), None)
+        if named is not None:  # the keys that set this model are the stage's own
+            section = ".".join(STAGE_LLM[named])
+            found = Check(found.name, found.status, re.sub(r"\bllm\.", f"{section}.", found.detail),
+                          re.sub(r"\bllm\.", f"{section}.", found.fix))  # fmt: skip
+        results.append((stages, found))
+    worst = next(s for s in (FAIL, WARN, OK) if any(c.status == s for _, c in results))
+    detail = "; ".join(f"{', '.join(stages)}: {c.detail}" for stages, c in results)
+    fix = "; ".join(f"{', '.join(stages)}: {c.fix}" for stages, c in results if c.fix and c.status != OK)
+    return Check("llm", worst, detail, fix)
 
 
 def _local_model(identity: LLMIdentity) -> str | Check:
@@ -211,10 +241,12 @@ def check_llm_reachable(config: dict[str, Any]) -> Check:
     """The cheap half of the LLM check: the local model's file is there, or the endpoint has
     the key it needs and answers its model list (with the configured retries, so a rate limit
     at the start of a batch is waited out, not reported)."""
+    return _each_model(config, _check_reachable)
+
+
+def _check_reachable(identity: LLMIdentity, runtime: LLMRuntime) -> Check:
     import openai  # the openai client is heavy: only for an endpoint
 
-    loaded = Settings.from_config(config)
-    identity, runtime = loaded.llm, loaded.llm_runtime
     if identity.provider == "local":
         path = _local_model(identity)
         return path if isinstance(path, Check) else Check("llm", OK, f"local model {Path(path).name} is in place")

@@ -428,7 +428,7 @@ def from_config(
         else:
             why = "nothing measured" if use_measured else "--measured uses this folder's runs"
             seconds[stage], origins[stage] = TYPICAL_SECONDS[stage], f"typical hour-long video ({why})"
-    slots = cf_llm.concurrency_slots(settings.llm, settings.llm_runtime)
+    slots = cf_llm.concurrency_slots(settings)
     default_workers = {"transcribe": max(1, (os.cpu_count() or 2) // 2), "mine": slots, "evaluate": slots, "store": 1}
     default_workers.update(workers)
     pacing = settings.pacing

@@ -9,7 +9,8 @@ rules, the stages, the store and every command take their paths from.
     downloaded-before-captions.txt
     state/accounts/<name>.json (+ .lock), state/captions/<identity>.json (+ .lock),
     state/collections/<cid>.json, state/llm-cache/, state/embedding-cache/,
-    state/llm-endpoints.json, state/llm-rate.json, state/llm-stopped.json,
+    state/llm-endpoints.json, state/llm-rate.json (llm-rate-<endpoint>.json for a stage's own endpoint),
+    state/llm-stopped.json,
     state/downloads-environment.json
 
 A path is a string as the rules give it (the `results:` setting as written, no trailing slash):
@@ -20,6 +21,7 @@ A wildcard is passed as itself: `Results("results").video("{vid}", DOWNLOAD)` is
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +138,13 @@ class State:
 
     def account(self, name: str) -> str:
         return f"{self.accounts}/{name}.json"
+
+    def llm_rate_of(self, base_url: str | None) -> str:
+        """The rate file of one endpoint: the stages that ask it share its limit (OpenAI's own, a
+        llama.cpp server's); another endpoint (a stage's own base_url) has its own."""
+        if base_url is None:
+            return self.llm_rate
+        return f"{self.root}/llm-rate-{hashlib.sha256(base_url.encode()).hexdigest()[:12]}.json"
 
     def collection_history(self, cid: str) -> str:
         """Every entry a collection's listings ever had (one gone from it is kept, as no longer listed)."""

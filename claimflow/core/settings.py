@@ -124,6 +124,25 @@ class LLMRuntime:
     prices: dict[str, dict[str, float]]
 
 
+# Each LLM stage may name its own model (`mine.llm`, ...): where it is set in the config. A key
+# the stage leaves out is the `llm` section's, so with none set every stage's identity is the
+# llm section's, byte for byte (a batch made before per-stage models reruns nothing).
+STAGE_LLM = {"mine": ("mine", "llm"), "evaluate": ("evaluate", "llm"), "judge": ("link", "judge_llm"),
+             "summarize": ("summarize", "llm")}  # fmt: skip
+
+
+def stage_llm_section(config: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The `llm` section as `stage` sees it: its own keys over the llm section's."""
+    section, key = STAGE_LLM[stage]
+    return {**config["llm"], **(config[section].get(key) or {})}
+
+
+def stage_llm_key(stage: str, key: str) -> str:
+    """The config key that sets `key` for `stage` (for messages): its own where it sets one."""
+    section, name = STAGE_LLM[stage]
+    return f"{section}.{name}.{key}"
+
+
 # -- mining and evaluation -------------------------------------------------------------------
 @dataclass(frozen=True)
 class MineLimits:
@@ -294,8 +313,9 @@ class Settings:
     store: StoreOptions
     transcribe: TranscribeResult
     transcribe_runtime: TranscribeRuntime
-    llm: LLMIdentity
+    llm: LLMIdentity  # the llm section's
     llm_runtime: LLMRuntime
+    llm_runtimes: dict[str, LLMRuntime]  # by LLM stage (STAGE_LLM): its endpoint, key and rate
     mine: MineResult
     evaluate: EvaluateResult
     link_enabled: bool
@@ -313,14 +333,19 @@ class Settings:
             names = {f.name for f in dataclasses.fields(kind)}
             return {k: v for k, v in config[section].items() if k in names}
 
+        def fields(data: dict[str, Any], kind: type) -> dict[str, Any]:
+            return {f.name: data[f.name] for f in dataclasses.fields(kind) if f.name in data}
+
         llm = build(LLMIdentity, pick("llm", LLMIdentity))
-        mine = dict(config["mine"], llm=dataclasses.asdict(llm))
+        stage_llm = {stage: stage_llm_section(config, stage) for stage in STAGE_LLM}
+        identity = {stage: fields(merged, LLMIdentity) for stage, merged in stage_llm.items()}
+        mine = dict(config["mine"], llm=identity["mine"])
         mine["prompt_version"] = prompts.fingerprint(mine["prompt"])
-        evaluate = dict(config["evaluate"], llm=dataclasses.asdict(llm))
+        evaluate = dict(config["evaluate"], llm=identity["evaluate"])
         evaluate["prompt_version"] = prompts.fingerprint(evaluate["prompt"])
-        judge = dict(pick("link", JudgeResult), llm=dataclasses.asdict(llm))
+        judge = dict(pick("link", JudgeResult), llm=identity["judge"])
         judge["prompt_version"] = prompts.fingerprint(judge["judge_prompt"])
-        summarize = dict(pick("summarize", SummarizeResult), llm=dataclasses.asdict(llm))
+        summarize = dict(pick("summarize", SummarizeResult), llm=identity["summarize"])
         summarize["prompt_version"] = prompts.fingerprint(summarize["prompt"])
         return cls(
             results=config["results"],
@@ -333,6 +358,7 @@ class Settings:
             transcribe_runtime=build(TranscribeRuntime, pick("transcribe", TranscribeRuntime)),
             llm=llm,
             llm_runtime=build(LLMRuntime, pick("llm", LLMRuntime)),
+            llm_runtimes={stage: build(LLMRuntime, fields(merged, LLMRuntime)) for stage, merged in stage_llm.items()},
             mine=build(MineResult, mine),
             evaluate=build(EvaluateResult, evaluate),
             link_enabled=bool(config["link"]["enabled"]),
@@ -343,6 +369,15 @@ class Settings:
             summarize_enabled=bool(config["summarize"]["enabled"]),
             summarize=build(SummarizeResult, summarize),
         )
+
+    def stage_llm(self, stage: str) -> tuple[LLMIdentity, LLMRuntime]:
+        """The model `stage` asks (its result setting) and how (runtime)."""
+        return getattr(self, stage).llm, self.llm_runtimes[stage]
+
+    def llm_stages(self) -> list[str]:
+        """The LLM stages this batch runs."""
+        return ["mine", "evaluate", *(["judge"] if self.judge_enabled else []),
+                *(["summarize"] if self.summarize_enabled else [])]  # fmt: skip
 
 
 def load(overrides: dict[str, Any] | None = None) -> Settings:
@@ -360,16 +395,19 @@ def rule_params() -> dict[str, tuple[str, ...]]:
     def section(name: str, kind: type) -> tuple[str, ...]:
         return tuple(f"{name}.{f}" for f in sorted(result_keys()[name] & {f.name for f in dataclasses.fields(kind)}))
 
+    def own(stage: str) -> tuple[str, ...]:  # the stage's own model: its identity's keys
+        return tuple(stage_llm_key(stage, f.name) for f in dataclasses.fields(LLMIdentity))
+
     return {
         "transcribe": (*section("transcribe", TranscribeResult), "vocabulary", "collections[].vocabulary"),
-        "mine": (*section("llm", LLMIdentity), *section("mine", MineResult)),
-        "evaluate": (*section("llm", LLMIdentity), *section("evaluate", EvaluateResult)),
+        "mine": (*section("llm", LLMIdentity), *own("mine"), *section("mine", MineResult)),
+        "evaluate": (*section("llm", LLMIdentity), *own("evaluate"), *section("evaluate", EvaluateResult)),
         "list_collection": ("collections[].url",),
         "select_collection": ("filters.", "collections[].filters."),
         "embed": section("link", EmbedResult),
         "link": section("link", LinkResult),
-        "judge": (*section("llm", LLMIdentity), *section("link", JudgeResult)),
-        "summarize": (*section("llm", LLMIdentity), *section("summarize", SummarizeResult)),
+        "judge": (*section("llm", LLMIdentity), *own("judge"), *section("link", JudgeResult)),
+        "summarize": (*section("llm", LLMIdentity), *own("summarize"), *section("summarize", SummarizeResult)),
     }
 
 
@@ -420,6 +458,16 @@ def check(config: dict[str, Any]) -> list[str]:
         raise SettingsError(f"llm.provider is {llm['provider']} but llm.model is not set (its default, `bundled`, "
                             "names the local model): set llm.model to a model the endpoint serves, e.g. "
                             "gpt-4o-mini")  # fmt: skip
+    for stage, (section, key) in STAGE_LLM.items():
+        own = config[section].get(key) or {}
+        if "provider" in own and own["provider"] != llm["provider"] and "model" not in own:
+            raise SettingsError(f"{section}.{key}.provider is {own['provider']} but {section}.{key}.model is not set "
+                                f"(llm.model, '{llm['model']}', is a model of provider {llm['provider']}): set "
+                                f"{section}.{key}.model")  # fmt: skip
+        merged = stage_llm_section(config, stage)
+        if merged["provider"] != "local" and merged["model"] == "bundled":
+            raise SettingsError(f"{section}.{key}.provider is {merged['provider']} but its model is `bundled`, the "
+                                f"local model: set {section}.{key}.model to a model the endpoint serves")  # fmt: skip
     warnings = []
     for account in config["accounts"]:
         floor = account.get("floor", pacing["floor"])

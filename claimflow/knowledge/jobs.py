@@ -35,7 +35,7 @@ def run(snakemake: Any, name: str) -> dict[str, Any]:
     stage = STAGES[name]
     settings = from_param(stage.settings, snakemake.params.settings)  # a change reruns the stage
     runtime = Settings.from_config(snakemake.config)  # endpoint, key, rates, timeouts: rerun nothing
-    client = parts.llm_client(snakemake.config, name, settings.llm, runtime.llm_runtime, snakemake.threads,
+    client = parts.llm_client(snakemake.config, name, settings.llm, runtime.llm_runtimes[name], snakemake.threads,
                               runtime.state)  # fmt: skip
     result = stage.run(atomic.read_json(snakemake.input[stage.input]), client, settings)
     atomic.write_json(snakemake.output[stage.output], result)

@@ -58,16 +58,21 @@ class EndpointError(RuntimeError):
 # The LLM stop: an endpoint that refused the key refuses every request after it, so the first
 # job that meets it records the stop here and every later LLM job of the run fails before any
 # request, naming the variable to fix (the workflow's onstart clears it: a new run tries again).
-def llm_stop(state_dir: str | Path | None) -> str | None:
-    """The stop's message when this run's LLM work is stopped, else None."""
+def llm_stop(state_dir: str | Path | None, key: str | None = None) -> str | None:
+    """The stop's message when this run's LLM work is stopped (that of the endpoint and key
+    `key`, when given), else None."""
     if state_dir is None:
         return None
-    return atomic.read_json_or_empty(layout.State.of(state_dir).llm_stop).get("message")
+    stop = atomic.read_json_or_empty(layout.State.of(state_dir).llm_stop)
+    if key is not None and stop.get("key", key) != key:
+        return None
+    return stop.get("message")
 
 
-def stop_llm(state_dir: str | Path | None, message: str) -> None:
+def stop_llm(state_dir: str | Path | None, message: str, key: str | None = None) -> None:
     if state_dir is not None:
-        atomic.write_json(layout.State.of(state_dir).llm_stop, {"message": message, "at": round(time.time(), 3)})
+        atomic.write_json(layout.State.of(state_dir).llm_stop,
+                          {"message": message, "at": round(time.time(), 3), "key": key})  # fmt: skip
 
 
 def reset_llm_stop(state_dir: str | Path) -> None:
@@ -84,6 +89,7 @@ class Client:
     threads: int = 1
     state_dir: Path | None = None
     usage: Usage = field(default_factory=Usage)
+    section: str = "llm"  # where its model is set, for messages: `evaluate.llm` for a stage's own
 
     @property
     def provider(self) -> str:
@@ -138,7 +144,7 @@ class Client:
         import openai  # the openai client is heavy: only for an endpoint
 
         where = self.runtime.base_url or "api.openai.com"
-        if llm_stop(self.state_dir):  # an earlier job met a refused key: no request, and a short line
+        if llm_stop(self.state_dir, self._key_of()):  # an earlier job met a refused key: no request, a short line
             raise EndpointError("this run's LLM work is stopped: the endpoint refused the key earlier in the run "
                                 "(the run's last lines say what to fix)")  # fmt: skip
         try:
@@ -148,11 +154,12 @@ class Client:
             message = (f"LLM work stopped: endpoint {where} refused the key in ${key} (HTTP {exc.status_code}), so "
                        f"no further LLM request is sent this run. Fix: export a valid key as {key}, then run the "
                        "same command again; finished work is kept")  # fmt: skip
-            stop_llm(self.state_dir, message)
+            stop_llm(self.state_dir, message, self._key_of())
             raise EndpointError(message) from None
         except openai.NotFoundError as exc:
             raise EndpointError(f"endpoint {where} does not know model '{self.model}' (HTTP {exc.status_code}). "
-                                "Fix: set llm.model to a model it serves, then run the same command again",
+                                f"Fix: set {self.section}.model to a model it serves, then run the same command "
+                                "again",
                                 ) from None  # fmt: skip
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
             last = getattr(exc, "status_code", None) or type(exc).__name__
@@ -240,7 +247,8 @@ class Client:
     def _limiter(self) -> RateLimiter | None:
         if self.state_dir is None:
             return None
-        return _rate_limiter(layout.State.of(self.state_dir).llm_rate, self.runtime.requests_per_minute)
+        return _rate_limiter(layout.State.of(self.state_dir).llm_rate_of(self.runtime.base_url),
+                             self.runtime.requests_per_minute)  # fmt: skip
 
     def _formats_file(self) -> Path | None:
         return Path(layout.State.of(self.state_dir).llm_endpoints) if self.state_dir else None
@@ -263,6 +271,11 @@ class Client:
 
     def _endpoint(self) -> str:
         return f"{self.runtime.base_url}|{self.model}"
+
+    def _key_of(self) -> str:
+        """The endpoint and the key's variable: what a refused key stops (another stage's own
+        endpoint, with its own key, goes on)."""
+        return f"{self.runtime.base_url}|{self.runtime.api_key_env}"
 
     # -- cache -----------------------------------------------------------------------
     def _cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
@@ -357,20 +370,22 @@ def _openai_client(
                          http_client=http_client)  # fmt: skip
 
 
-def concurrency_slots(identity: LLMIdentity, runtime: LLMRuntime, threads_per_job: int = 2) -> int:
-    """How many LLM jobs may run at once. A remote endpoint takes `max_concurrency`; a local
-    model is CPU-bound, and oversubscribed llama.cpp threads slow every job down, so it also
-    stays within the machine's cores."""
-    slots = runtime.max_concurrency
-    if identity.provider == "local":
+def concurrency_slots(loaded: settings.Settings, threads_per_job: int = 2) -> int:
+    """How many LLM jobs may run at once. A remote endpoint takes `llm.max_concurrency`; a local
+    model is CPU-bound, and oversubscribed llama.cpp threads slow every job down, so a batch
+    where any stage runs the local model also stays within the machine's cores (the slots are
+    one pool: Snakemake's resource `llm`)."""
+    slots = loaded.llm_runtime.max_concurrency
+    if any(loaded.stage_llm(stage)[0].provider == "local" for stage in loaded.llm_stages()):
         slots = min(slots, max(1, (os.cpu_count() or 1) // max(1, threads_per_job)))
     return slots
 
 
-def client(identity: LLMIdentity, runtime: LLMRuntime, threads: int = 1, state_dir: str | Path | None = None) -> Client:
+def client(identity: LLMIdentity, runtime: LLMRuntime, threads: int = 1, state_dir: str | Path | None = None,
+           section: str = "llm") -> Client:  # fmt: skip
     """A client; `state_dir` holds the response cache, the shared rate-limit slot file and what
-    each endpoint accepts as response_format."""
-    made = Client(identity, runtime, threads, Path(state_dir) if state_dir else None)
+    each endpoint accepts as response_format; `section` is where its model is set."""
+    made = Client(identity, runtime, threads, Path(state_dir) if state_dir else None, section=section)
     if identity.provider == "local":
         made.usage.price = {"prompt": 0.0, "completion": 0.0}  # runs here: no bill
     else:

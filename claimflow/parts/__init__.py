@@ -9,7 +9,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from claimflow.core.settings import LLMIdentity, LLMRuntime, TranscribeResult, TranscribeRuntime
+from claimflow.core.settings import STAGE_LLM, LLMIdentity, LLMRuntime, TranscribeResult, TranscribeRuntime
 from claimflow.download import ytdlp
 from claimflow.llm import client as llm
 from claimflow.parts import standins
@@ -41,8 +41,11 @@ def transcriber(config: dict[str, Any], settings: TranscribeResult, runtime: Tra
 def llm_client(config: dict[str, Any], stage: str, identity: LLMIdentity, runtime: LLMRuntime, threads: int,
                state_dir: str | Path | None) -> llm.Client:  # fmt: skip
     """The LLM client of a stage (mine, evaluate, judge and summarize: benchmark mode's evaluate
-    sleep stands for the last two)."""
+    sleep stands for the last two): `identity` from the stage's param, `runtime` its own
+    (Settings.stage_llm)."""
     pause = standins.seconds(config, "evaluate" if stage in ("judge", "summarize") else stage)
     if pause is None:
-        return llm.client(identity, runtime, threads=threads, state_dir=state_dir)
+        section, key = STAGE_LLM[stage]
+        named = f"{section}.{key}" if (config[section].get(key) or {}).get("model") else "llm"
+        return llm.client(identity, runtime, threads=threads, state_dir=state_dir, section=named)
     return standins.SleepClient(identity, runtime, threads, None, pause=pause)

@@ -76,6 +76,7 @@ class Seen:
     answer: str
     response_format: str | None
     authorization: str | None = None  # the request's Authorization header, as sent
+    model: str | None = None  # the model the request named
 
 
 class FaultProxy(LoopbackServer):
@@ -119,7 +120,8 @@ class FaultProxy(LoopbackServer):
                 answer = "ok" if fault is None else (fault.action if fault.action != "status" else str(fault.status))
                 kind = (request.get("response_format") or {}).get("type")
                 with proxy._lock:
-                    proxy.requests.append(Seen(time.time(), answer, kind, self.headers.get("Authorization")))
+                    proxy.requests.append(Seen(time.time(), answer, kind, self.headers.get("Authorization"),
+                                               request.get("model")))  # fmt: skip
                 if fault is not None and fault.action == "status":
                     return self._send(fault.status, {"error": {"message": "injected", "type": "fault"}}, fault.headers)
                 if fault is not None and fault.action == "hang":
