@@ -25,6 +25,7 @@ from claimflow.download import accounts as cf_accounts
 from claimflow.download import captionspass as cf_captionspass
 from claimflow.download import envstop as cf_envstop
 from claimflow.download import roads as cf_roads
+from claimflow.llm import budget as cf_budget
 from claimflow.llm import client as cf_llm
 from claimflow.store import database as cf_store
 from claimflow.store import summary as cf_summary
@@ -539,6 +540,22 @@ def collection_lines():
     return [f"claimflow: collection {line}" for line in lines]
 
 
+def held_by_budget(rows):
+    """Stored videos whose judge or summary the budget stopped (their outcome stays theirs)."""
+    held = set()
+    if SETTINGS.judge_enabled:
+        held.update(
+            cf_summary.link_failures(
+                RESULTS, rows, judged=True, mark=cf_budget.BUDGET_MARK
+            )
+        )
+    if SETTINGS.summarize_enabled:
+        held.update(
+            cf_summary.summary_failures(RESULTS, rows, mark=cf_budget.BUDGET_MARK)
+        )
+    return held
+
+
 def finish_run(exit_with_status=True, with_report=False):
     """Write summary.tsv and usage.json for the whole batch (and, after a failed run, whose
     report rule could not run, the report), say the closing lines (each collection's counts and
@@ -591,12 +608,19 @@ def finish_run(exit_with_status=True, with_report=False):
             if SETTINGS.summarize_enabled
             else 0
         ),
+        len(held_by_budget(rows)),
     )
     if cf_runlock.Stop.interrupted:
         code = cf_summary.EXIT_INTERRUPTED
     stopped = cf_llm.llm_stop(STATE.root)
+    budget = cf_budget.reached(RESULTS.root, SETTINGS.llm_runtime.budget)
     cf_runlock.close_run(
-        [*collection_lines(), *([f"claimflow: {stopped}"] if stopped else []), line],
+        [
+            *collection_lines(),
+            *([f"claimflow: {stopped}"] if stopped else []),
+            *([f"claimflow: {budget}"] if budget else []),
+            line,
+        ],
         code,
     )
     if code and exit_with_status:

@@ -3,7 +3,8 @@
 Every subcommand reads config exactly as the workflow does: the shipped defaults, then each
 --configfile in order. Exit status, the same for every subcommand: 0 done; 1 what was asked
 about is not fine (videos failed, a check failed, nothing found); 2 bad input (an argument, a
-config file, the sources; a second run refused); 3 videos partial (run); 130 interrupted (run).
+config file, the sources; a second run refused); 3 videos partial (run); 4 LLM budget reached
+(run); 130 interrupted (run).
 """
 
 from __future__ import annotations
@@ -762,6 +763,7 @@ def _pairs(items: list[str], kind: type, what: str) -> dict:
 def _plan(config: dict, args: argparse.Namespace) -> int:
     from claimflow.batch import collections, sources  # what this subcommand alone needs
     from claimflow.commands import plan
+    from claimflow.core.settings import Settings
 
     try:
         minutes = _pairs(args.minutes, float, "--minutes")
@@ -774,7 +776,16 @@ def _plan(config: dict, args: argparse.Namespace) -> int:
     batch, origins = plan.from_config(config, videos, minutes, workers, args.accounts,
                                       tuple(args.gap) if args.gap else None, use_measured=args.measured,
                                       captioned=args.captioned)  # fmt: skip
-    print(json.dumps(plan.summary(batch, origins), indent=2) if args.json else plan.render(batch, origins))
+    projection, origin = plan.spend(config, videos, use_measured=args.measured)
+    budget = Settings.from_config(config).llm_runtime.budget
+    if args.json:
+        summary = plan.summary(batch, origins)
+        summary["llm_spend"] = {"projection": dataclasses.asdict(projection) if projection else None,
+                                "from": origin, "budget": dataclasses.asdict(budget)}  # fmt: skip
+        print(json.dumps(summary, indent=2))
+    else:
+        said = projection.line(budget) if projection else "unknown"
+        print(plan.render(batch, origins) + f"\n\nLLM spend, {said}\n  ({origin})")
     return EXIT_OK
 
 

@@ -28,6 +28,7 @@ from claimflow.download import roads
 from claimflow.download.accounts import from_config as from_accounts
 from claimflow.download.accounts import pacing_of
 from claimflow.llm import client as cf_llm
+from claimflow.llm.budget import Projection
 
 PROCESSING = ("transcribe", "mine", "evaluate", "store")
 
@@ -469,3 +470,21 @@ def measured_share(results: str) -> tuple[float, str]:
         return 0.0, "nothing asked yet (--captioned gives a share)"
     usable = sum(any(t.get("kind") == "human" for t in r.get("tracks") or []) for r in asked)
     return usable / len(asked), f"measured ({usable} of {len(asked)} videos asked had human captions)"
+
+
+# -- the LLM spend ----------------------------------------------------------------------------------
+def spend(config: dict, videos: int, use_measured: bool = False) -> tuple[Projection | None, str]:
+    """The batch's projected LLM spend: the tokens (and dollars) per audio hour this folder's
+    stored videos cost (results/usage.json, written at every run's end) times the batch's
+    hours (a typical hour-long video each; with `use_measured`, the stored videos' mean
+    length). None, with why, before any video was mined here."""
+    settings = Settings.from_config(config)
+    usage = atomic.read_json_or_empty(Path(settings.results) / "usage.json")
+    hours, stored = float(usage.get("audio_hours") or 0.0), int(usage.get("videos") or 0)
+    tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+    if not hours or not tokens:
+        return None, "nothing mined in this folder yet: run a few videos, then plan again"
+    per_video = hours / stored if use_measured and stored else 1.0
+    projection = Projection.of(tokens, usage.get("cost_usd"), hours, per_video * videos)
+    length = f"{per_video * 60:.1f} min a video (measured)" if use_measured and stored else "an hour a video"
+    return projection, f"measured over {hours:.2f} audio hours in {settings.results}, {length}"

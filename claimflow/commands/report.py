@@ -45,7 +45,8 @@ FIGURES = {
 }
 CAPTIONS = WORKFLOW_DIR / "report"
 # Outcomes in the order a reader asks about them (summary.tsv's `status`, its stage aside).
-OUTCOME_ORDER = ("ok", "partial", "failed", "interrupted", "unavailable", "no_speech", "not_english", "pending")
+OUTCOME_ORDER = ("ok", "partial", "failed", "interrupted", "budget", "unavailable", "no_speech", "not_english",
+                 "pending")  # fmt: skip
 TOP_VIDEOS = 50  # videos with their best claims in the page; the database holds every one
 TOP_CLAIMS = 3  # claims per video shown
 TOP_CLUSTERS = 20  # claims made in several videos shown (the most videos first)
@@ -706,9 +707,9 @@ def _top_claims(data: ReportData) -> list[str]:
 
 def _problems(data: ReportData) -> list[str]:
     """The videos a reader must act on, one by one (bounded); pending ones counted by stage."""
-    parts = ["<h2>Unavailable, failed, partial, interrupted and pending videos</h2>"]
+    parts = ["<h2>Unavailable, failed, partial, interrupted, budget-stopped and pending videos</h2>"]
     problems = [r for r in data.rows if _outcome(r.get("status")) in ("unavailable", "failed", "partial",
-                                                                       "interrupted")]  # fmt: skip
+                                                                       "interrupted", "budget")]  # fmt: skip
     statuses = [str(r.get("status")) for r in data.rows]
     pending = Counter(status.split(":", 1)[1] for status in statuses if status.startswith("pending:"))
     if not problems and not pending:

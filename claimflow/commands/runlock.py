@@ -35,6 +35,7 @@ from typing import Any
 from claimflow.core import atomic
 from claimflow.core import config as cf_config
 from claimflow.core.config import EXIT_BAD_INPUT
+from claimflow.llm.budget import EXIT_BUDGET
 
 LOCK_NAME = "claimflow-run.lock"
 HELD_ENV = "CLAIMFLOW_RUN_LOCK_HELD"  # set by `claimflow run` for its Snakemake: "parent:<its pid>"
@@ -229,8 +230,9 @@ Run the workflow: `snakemake SNAKEMAKE_ARGS` with claimflow's guard around it.
   - Ctrl-C or SIGTERM (kill PID) stops the running jobs at once; the next run redoes them
     (exit 130).
   - claimflow's counted line is the last line printed. Exit status: 0 every video done (ok,
-    unavailable or without speech), 1 videos failed, 2 bad input, 3 videos partial,
-    130 interrupted. A plain rerun of the same command moves 1, 3 and 130 towards 0.
+    unavailable or without speech), 1 videos failed, 2 bad input, 3 videos partial, 4 LLM
+    budget reached (llm.budget: raise it and rerun), 130 interrupted. A plain rerun of the same
+    command moves 1, 3 and 130 towards 0.
 
 The arguments you will use:
   --profile profiles/local   a laptop or workstation (every core); profiles/slurm: a cluster
@@ -373,6 +375,8 @@ def _supervise(child: subprocess.Popen, closing: Path, notifier: Any = None) -> 
         code = code if code >= 0 else 128 - code
     elif doc.get("code") == 130 or code < 0:
         code = 130
+    elif doc.get("code") == EXIT_BUDGET and code == 1:  # Snakemake counts the budget's stopped jobs failed
+        code = EXIT_BUDGET
     if notifier is not None:  # first: a receiver that is down says so before the counted line
         from claimflow.core import notify  # only a run that sends alerts loads them
 

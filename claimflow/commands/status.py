@@ -25,11 +25,13 @@ from claimflow.batch import sources as cf_sources
 from claimflow.batch.collections import count_lines, vids_on_disk
 from claimflow.commands.runlock import live_runs
 from claimflow.core import atomic, layout
-from claimflow.core.layout import FAILED_MARK, INTERRUPTED_MARK
+from claimflow.core.layout import BUDGET_MARK, FAILED_MARK, INTERRUPTED_MARK
 from claimflow.core.logs import last_mark
 from claimflow.core.settings import Settings
 from claimflow.download import accounts as cf_accounts
 from claimflow.download import gate, health, roads
+from claimflow.llm import budget as cf_budget
+from claimflow.llm.budget import Projection
 from claimflow.llm.usage import UsageTotal
 
 STAGES = layout.STAGES
@@ -44,6 +46,7 @@ class StageStatus:
     waiting: int = 0  # inputs ready, not started (for download: not downloaded yet)
     failed: int = 0  # its job failed (the stage log says so); a plain rerun retries it
     interrupted: int = 0  # Snakemake marked it in progress, but no Snakemake runs here any more
+    budget: int = 0  # its job stopped at llm.budget (a rerun with a raised budget does it)
     unavailable: int = 0
     last_hour: int = 0
     per_hour: float | None = None  # overall, since the batch's first download
@@ -71,6 +74,18 @@ class BufferStatus:
     min: int
     target: int
     max: int
+
+
+@dataclass
+class BudgetStatus:
+    tokens: int  # spent so far, the batch's every stage and run (results/llm-spend.json)
+    usd: float | None  # None: a model without a price
+    cap_tokens: int | None  # llm.budget
+    cap_usd: float | None
+    spent: str  # the spend against the caps, as a line says it
+    reached: str | None  # the budget's message once asking stopped at it (until the cap is raised)
+    projection: Projection | None
+    projected: str | None  # the projection against the caps, as a line says it
 
 
 @dataclass
@@ -107,6 +122,8 @@ class Status:
     linked: int = 0
     # Videos summarized by the LLM (summarized.json), of the batch's `videos`.
     summarized: int = 0
+    # The LLM spend against llm.budget, and the whole batch's projected from it.
+    budget: BudgetStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,6 +284,7 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
     stages = {stage: StageStatus() for stage in STAGES}
     finished: dict[str, list[float]] = {stage: [] for stage in STAGES}
     audio: list[tuple[float, float]] = []  # (transcribed at, hours)
+    mined_hours = 0.0  # of the videos whose LLM usage is counted: what the spend per audio hour is over
     usage = UsageTotal()
     buffer_size = 0
     first_download: tuple[float, Path] | None = None
@@ -328,6 +346,8 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
                 failed_videos.append({"vid": vid, "stage": stage, "log": paths.log(stage, vid)})
             elif mark == INTERRUPTED_MARK:
                 counts.interrupted += 1
+            elif mark == BUDGET_MARK:
+                counts.budget += 1
             else:
                 counts.waiting += 1
         # Audio hours and LLM usage: from the database when stored, else from the video's files.
@@ -335,11 +355,14 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
             if layout.TRANSCRIPT in present and row["duration"]:
                 audio.append((present[layout.TRANSCRIPT], row["duration"] / HOUR))
             usage.add_record(row)
+            mined_hours += (row["duration"] or 0.0) / HOUR if row["requests"] or row["prompt_tokens"] else 0.0
         else:
             if layout.TRANSCRIPT in present:
                 duration = atomic.read_json_or_empty(folder / layout.TRANSCRIPT).get("duration") or 0.0
                 audio.append((present[layout.TRANSCRIPT], float(duration) / HOUR))
             partial = False
+            if layout.CLAIMS in present and layout.TRANSCRIPT in present:
+                mined_hours += audio[-1][1]
             for name in (layout.CLAIMS, layout.EVALUATION):
                 if name in present:
                     doc = atomic.read_json_or_empty(folder / name)
@@ -399,7 +422,37 @@ def collect(config: dict[str, Any], workdir: Path | None = None, now: float | No
         captions_asked=asked,
         linked=linked,
         summarized=summarized,
+        budget=budget_status(
+            results,
+            settings,
+            usage,
+            mined_hours,
+            (audio_hours / len(audio) if audio else 0.0) * (total - stages["download"].unavailable),
+        ),
     )
+
+
+def budget_status(results: Path, settings: Settings, usage: UsageTotal, mined_hours: float,
+                  batch_hours: float) -> BudgetStatus:  # fmt: skip
+    """The spend (the shared ledger; the videos' own records before any request was counted
+    there) against llm.budget, and the whole batch's projected from the spend per audio hour."""
+    budget = settings.llm_runtime.budget
+    ledger = cf_budget.read(results)
+    if not ledger:
+        ledger = {"tokens": usage.prompt_tokens + usage.completion_tokens, "usd": usage.cost_usd or 0.0,
+                  "priced": usage.cost_usd is not None}  # fmt: skip
+    usd = ledger.get("usd", 0.0) if ledger.get("priced", True) else None
+    # Per audio hour from the videos' own records (what mining and evaluating an hour cost), the
+    # batch's hours at the mean length of those transcribed so far.
+    projection = Projection.of(usage.prompt_tokens + usage.completion_tokens, usage.cost_usd, mined_hours,
+                               batch_hours)  # fmt: skip
+    return BudgetStatus(
+        tokens=int(ledger.get("tokens", 0)), usd=usd, cap_tokens=budget.tokens, cap_usd=budget.usd,
+        spent=cf_budget.spent_text(ledger, budget),
+        reached=cf_budget.reached_message(ledger, budget) if cf_budget.still_reached(ledger.get("reached"), budget)
+        else None,
+        projection=projection, projected=projection.line(budget) if projection else None,
+    )  # fmt: skip
 
 
 def _eta(stages: dict[str, StageStatus]) -> tuple[float | None, str | None]:

@@ -99,6 +99,8 @@ def render(status: Status, plain: bool = False) -> Group:
         f"LLM: {llm.prompt_tokens + llm.completion_tokens} tokens ({llm.prompt_tokens} prompt, "
         f"{llm.completion_tokens} completion), {llm.requests} requests, {llm.cached} from cache, cost {cost}"
     )
+    if status.budget is not None:
+        footer.append("\n" + "\n".join(budget_lines(status)))
     if status.outcomes:
         footer.append(
             "\noutcomes: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(status.outcomes.items()))
@@ -125,6 +127,21 @@ def render(status: Status, plain: bool = False) -> Group:
     return Group(*parts)
 
 
+def budget_lines(status: Status) -> list[str]:
+    """The spend against llm.budget, the batch's projected, and the stop once it was reached."""
+    budget = status.budget
+    capped = budget.cap_usd is not None or budget.cap_tokens is not None
+    lines = [f"LLM spend: {budget.spent}" + ("" if capped else " (no llm.budget)")]
+    if budget.projected:
+        lines.append(f"  projected: {budget.projected}")
+    stopped = {stage: counts.budget for stage, counts in status.stages.items() if counts.budget}
+    if budget.reached or stopped:
+        where = ", ".join(f"at {stage}: {n}" for stage, n in stopped.items())
+        lines.append("  budget reached" + (f" ({where})" if where else "") + ": no new LLM request starts; raise "
+                     "llm.budget and run the same command again")  # fmt: skip
+    return lines
+
+
 def digest(status: Status) -> str:
     """The batch in a few plain lines, for an alert (claimflow/core/notify.py): the progress of
     each stage, the ETA, the spend and any account that is not active."""
@@ -139,6 +156,8 @@ def digest(status: Status) -> str:
     llm = status.llm
     cost = "unknown (no price for this model)" if llm.cost_usd is None else f"${llm.cost_usd:.2f}"
     lines.append(f"LLM: {llm.prompt_tokens + llm.completion_tokens} tokens, {llm.requests} requests, spent {cost}")
+    if status.budget is not None:
+        lines += budget_lines(status)
     for account in status.accounts:
         if account.status != "active":
             lines.append(

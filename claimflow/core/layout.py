@@ -3,6 +3,7 @@ rules, the stages, the store and every command take their paths from.
 
     results/<vid>/captions.json, download.json ... stored.json   each stage's outputs (STAGE_FILE)
     results/logs/<rule>/<vid>.log                 a job's log (FAILED_MARK when it failed)
+    results/llm-spend.json (+ .lock)              the batch's LLM spend, against llm.budget
     results/benchmarks/<rule>/<vid>.tsv           a job's time and memory (Snakemake's `benchmark:`)
     results/collections/<cid>/listing.json, selection.json, stored.json
     results/claimflow.sqlite, summary.tsv, usage.json, report.html, report/<figure>.svg, retries.json,
@@ -63,6 +64,8 @@ COLLECTION_STORED = "stored.json"
 # -- what a job's log says last: its job failed, or was stopped (Ctrl-C, SIGTERM) ---------------------
 FAILED_MARK = "job failed:"
 INTERRUPTED_MARK = "job interrupted:"
+BUDGET_MARK = "job stopped by the budget:"  # llm.budget reached: not failed, not done (llm/budget.py)
+MARKS = (FAILED_MARK, INTERRUPTED_MARK, BUDGET_MARK)
 
 
 class Under:
@@ -87,6 +90,7 @@ class Results:
     database = Under("claimflow.sqlite")
     summary = Under("summary.tsv")  # one row per video, every run
     usage = Under("usage.json")  # the batch's LLM tokens and cost
+    llm_spend = Under("llm-spend.json")  # what the batch's requests cost, shared (+ .lock): llm.budget
     report = Under("report.html")
     retries = Under("retries.json")  # videos whose stage ended partial, and their round
     # The videos downloaded before the captions pass existed (written once, by the first run of

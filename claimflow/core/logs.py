@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from claimflow.core.layout import FAILED_MARK, INTERRUPTED_MARK
+from claimflow.core.layout import FAILED_MARK, INTERRUPTED_MARK, MARKS
 
 _SECRETS: set[str] = set()
 _URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
@@ -81,11 +81,9 @@ def _interrupted_by(signum: int, _frame: object) -> None:
 
 
 def last_mark(text: str) -> str | None:
-    """FAILED_MARK or INTERRUPTED_MARK, whichever a log says last (None: neither)."""
-    failed, interrupted = text.rfind(FAILED_MARK), text.rfind(INTERRUPTED_MARK)
-    if failed < 0 and interrupted < 0:
-        return None
-    return FAILED_MARK if failed > interrupted else INTERRUPTED_MARK
+    """FAILED_MARK, INTERRUPTED_MARK or BUDGET_MARK, whichever a log says last (None: none)."""
+    where, mark = max((text.rfind(mark), mark) for mark in MARKS)
+    return mark if where >= 0 else None
 
 
 def setup(log_path: str | Path | None, level: int = logging.INFO) -> logging.Logger:
@@ -129,7 +127,11 @@ def _log_then_say(log_path: str | Path | None, kind: type[BaseException], error:
         logging.getLogger("claimflow").warning("%s stopped by %s; the same command again redoes it", INTERRUPTED_MARK,
                                                how)  # fmt: skip
         return
-    logging.getLogger("claimflow").error("%s %s: %s", FAILED_MARK, kind.__name__, error, exc_info=(kind, error, tb))
+    mark = getattr(error, "log_mark", FAILED_MARK)  # an error that is an outcome of its own names its mark
+    if mark != FAILED_MARK:  # (the budget reached: no traceback, its message says what to do)
+        logging.getLogger("claimflow").warning("%s %s", mark, error)
+    else:
+        logging.getLogger("claimflow").error("%s %s: %s", mark, kind.__name__, error, exc_info=(kind, error, tb))
     if not log_path:
         sys.__excepthook__(kind, redact_exception(error), tb)
         return

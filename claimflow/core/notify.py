@@ -213,7 +213,14 @@ class Notifier:
 
 def run_ended(lines: list[str], code: int) -> tuple[str, str]:
     """The run-ended message: the status in the title, the run's last lines in the body."""
-    word = {0: "done", 1: "videos failed", 2: "bad input", 3: "videos partial", 130: "interrupted"}.get(code, "failed")
+    word = {
+        0: "done",
+        1: "videos failed",
+        2: "bad input",
+        3: "videos partial",
+        4: "budget reached",
+        130: "interrupted",
+    }.get(code, "failed")
     last = [line for line in lines if line.strip()]
     body = "\n".join(last) if last else "The run ended before any claimflow line (Snakemake's own output says why)."
     return f"claimflow run ended: {word} (exit {code})", f"{body}\nExit status: {code}."

@@ -109,8 +109,20 @@ class LLMIdentity:
 
 
 @dataclass(frozen=True)
+class LLMBudget:
+    """The most the batch's requests may spend (runtime: it decides when asking stops, never an answer)."""
+
+    usd: float | None
+    tokens: int | None
+
+    @property
+    def capped(self) -> bool:
+        return self.usd is not None or self.tokens is not None
+
+
+@dataclass(frozen=True)
 class LLMRuntime:
-    """How requests are made: where, with which key, how fast, how patiently."""
+    """How requests are made: where, with which key, how fast, how patiently, within what budget."""
 
     base_url: str | None
     api_key_env: str
@@ -122,6 +134,7 @@ class LLMRuntime:
     n_ctx: int
     cache: bool
     prices: dict[str, dict[str, float]]
+    budget: LLMBudget
 
 
 # Each LLM stage may name its own model (`mine.llm`, ...): where it is set in the config. A key
@@ -468,6 +481,17 @@ def check(config: dict[str, Any]) -> list[str]:
         if merged["provider"] != "local" and merged["model"] == "bundled":
             raise SettingsError(f"{section}.{key}.provider is {merged['provider']} but its model is `bundled`, the "
                                 f"local model: set {section}.{key}.model to a model the endpoint serves")  # fmt: skip
+    if llm["budget"]["usd"] is not None:  # a budget in money needs every model's price
+        link, summarize = config["link"], config["summarize"]
+        stages = ["mine", "evaluate", *(["judge"] if link["enabled"] and link["judge"] else []),
+                  *(["summarize"] if summarize["enabled"] else [])]  # fmt: skip
+        for stage in stages:
+            merged = stage_llm_section(config, stage)
+            if merged["provider"] != "local" and merged["model"] not in llm["prices"]:
+                model, key = merged["model"], stage_llm_key(stage, "model")
+                raise SettingsError(f"llm.budget.usd is set but model '{model}' ({key} or llm.model) has no "
+                                    f"price: add it to llm.prices, e.g. {{{model}: {{prompt: 0.15, completion: 0.6}}}} "
+                                    "(USD per million tokens), or cap llm.budget.tokens instead")  # fmt: skip
     warnings = []
     for account in config["accounts"]:
         floor = account.get("floor", pacing["floor"])

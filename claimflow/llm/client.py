@@ -34,6 +34,7 @@ from claimflow.core.logs import register_secret
 from claimflow.core.models import bundled_gguf_path
 from claimflow.core.settings import LLMIdentity, LLMRuntime
 from claimflow.llm import local as localllm
+from claimflow.llm.budget import BudgetReached, Cost, Ledger, bound_of
 from claimflow.llm.ratelimit import RateLimiter
 from claimflow.llm.usage import Usage
 
@@ -90,6 +91,8 @@ class Client:
     state_dir: Path | None = None
     usage: Usage = field(default_factory=Usage)
     section: str = "llm"  # where its model is set, for messages: `evaluate.llm` for a stage's own
+    ledger: Ledger | None = None  # the batch's spend, shared: checked before each request (llm.budget)
+    notify: Any = None  # called (title, message) once, by the request whose refusal stopped the asking
 
     @property
     def provider(self) -> str:
@@ -139,6 +142,25 @@ class Client:
 
     # -- providers -------------------------------------------------------------------
     def _raw(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
+        if self.ledger is None:
+            return self._ask(messages, schema, name)
+        model = Path(self.model).name if self.provider == "local" else self.model
+        bound = bound_of(messages, schema, self.identity.max_tokens, self.usage.price)
+        try:
+            held = self.ledger.reserve(bound, model)
+        except BudgetReached as reached:
+            if reached.first and self.notify is not None:
+                self.notify("claimflow: LLM budget reached", str(reached))
+            raise
+        prompt, completion = self.usage.prompt_tokens, self.usage.completion_tokens
+        try:
+            return self._ask(messages, schema, name)
+        finally:  # what it cost in place of what it held (nothing, for a request that got no answer)
+            spent = Cost.of(self.usage.prompt_tokens - prompt, self.usage.completion_tokens - completion,
+                            self.usage.price)  # fmt: skip
+            self.ledger.settle(held, spent, model)
+
+    def _ask(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> str:
         if self.provider == "local":
             return self._local(messages, schema)
         import openai  # the openai client is heavy: only for an endpoint

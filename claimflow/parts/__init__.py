@@ -9,9 +9,11 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from claimflow.core import notify
 from claimflow.core.settings import STAGE_LLM, LLMIdentity, LLMRuntime, TranscribeResult, TranscribeRuntime
 from claimflow.download import ytdlp
 from claimflow.llm import client as llm
+from claimflow.llm.budget import Ledger
 from claimflow.parts import standins
 from claimflow.transcribe.whisper import WhisperTranscriber
 
@@ -47,5 +49,10 @@ def llm_client(config: dict[str, Any], stage: str, identity: LLMIdentity, runtim
     if pause is None:
         section, key = STAGE_LLM[stage]
         named = f"{section}.{key}" if (config[section].get(key) or {}).get("model") else "llm"
-        return llm.client(identity, runtime, threads=threads, state_dir=state_dir, section=named)
+        made = llm.client(identity, runtime, threads=threads, state_dir=state_dir, section=named)
+        # Every request counts against the batch's spend (llm.budget; without one, status still shows it).
+        made.ledger = Ledger.of_results(config["results"], runtime.budget, runtime.timeout, runtime.max_retries)
+        if state_dir is not None:
+            made.notify = functools.partial(notify.emit, state_dir, notify.BUDGET)
+        return made
     return standins.SleepClient(identity, runtime, threads, None, pause=pause)

@@ -3,8 +3,9 @@
 Written at the end of every run, successful or not (the workflow's onsuccess and onerror),
 so a batch with failed videos still gets its summary: that is where the user looks for them.
 Stored videos are read back from the database (ok, partial, unavailable, no_speech,
-not_english); a video not stored is `failed:<stage>`, `interrupted:<stage>` or
-`pending:<stage>` at the first stage whose output it lacks, with the reason its log gives.
+not_english); a video not stored is `failed:<stage>`, `interrupted:<stage>`, `budget:<stage>`
+(llm.budget reached before its LLM work was done) or `pending:<stage>` at the first stage whose
+output it lacks, with the reason its log gives.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from collections import Counter
 from pathlib import Path
 
 from claimflow.core import atomic, layout
-from claimflow.core.layout import FAILED_MARK
+from claimflow.core.layout import BUDGET_MARK, FAILED_MARK, INTERRUPTED_MARK
 from claimflow.core.logs import last_mark
 from claimflow.download import roads
+from claimflow.llm.budget import EXIT_BUDGET
 from claimflow.store import database as store
 
 # The exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+OUTCOME_OF_MARK = {FAILED_MARK: "failed", INTERRUPTED_MARK: "interrupted", BUDGET_MARK: "budget"}
 
 COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "transcript", "segments", "claims",
            "accepted",
@@ -68,7 +71,8 @@ def totals(rows: list[dict[str, object]]) -> dict[str, object]:
 def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str | None]:
     """A video that is not in the database, and why: `failed:<stage>` when the job of the first
     stage whose output it lacks failed (its log says so last; the reason is the log's line),
-    `interrupted:<stage>` when that job was stopped (Ctrl-C, SIGTERM), else `pending:<stage>`
+    `interrupted:<stage>` when that job was stopped (Ctrl-C, SIGTERM), `budget:<stage>` when it
+    stopped at llm.budget, else `pending:<stage>`
     (not reached yet, or outside this run's target, e.g. `snakemake downloads`)."""
     results = layout.Results.of(results)
     stage = next((stage for stage, name in layout.STAGE_FILE.items()
@@ -86,14 +90,14 @@ def unstored(results: str | Path | layout.Results, vid: str) -> tuple[str, str |
         return f"pending:{stage}", None
     line = text[text.rfind(mark) :].splitlines()[0]
     reason = line.removeprefix(mark).strip()[:500] or None
-    return f"{'failed' if mark == FAILED_MARK else 'interrupted'}:{stage}", reason
+    return f"{OUTCOME_OF_MARK[mark]}:{stage}", reason
 
 
 def link_failures(results: str | Path | layout.Results, rows: list[dict[str, object]],
-                  judged: bool = False) -> list[str]:  # fmt: skip
+                  judged: bool = False, mark: str = FAILED_MARK) -> list[str]:  # fmt: skip
     """Stored videos whose claims are not linked because the embed, link or (with `judged`)
-    judge job failed (its log says so last); a video whose linking has not run yet is not one.
-    One or two stats per stored video."""
+    judge job failed (its log says so last; `mark`: BUDGET_MARK for the judge stopped by the
+    budget); a video whose linking has not run yet is not one. One or two stats per stored video."""
     results = layout.Results.of(results)
     last = layout.JUDGED if judged else layout.LINKED
     failed = []
@@ -106,15 +110,17 @@ def link_failures(results: str | Path | layout.Results, rows: list[dict[str, obj
                 text = Path(results.log(stage, vid)).read_text(errors="replace")
             except OSError:
                 continue
-            if last_mark(text) == FAILED_MARK:
+            if last_mark(text) == mark:
                 failed.append(vid)
                 break
     return failed
 
 
-def summary_failures(results: str | Path | layout.Results, rows: list[dict[str, object]]) -> list[str]:
+def summary_failures(results: str | Path | layout.Results, rows: list[dict[str, object]],
+                     mark: str = FAILED_MARK) -> list[str]:  # fmt: skip
     """Videos with a transcript whose summarize job failed (its log says so last, and it wrote
-    no summarized.json); one whose summary has not run yet is not one."""
+    no summarized.json; `mark`: BUDGET_MARK for one stopped by the budget); one whose summary
+    has not run yet is not one."""
     results = layout.Results.of(results)
     failed = []
     for row in rows:
@@ -125,7 +131,7 @@ def summary_failures(results: str | Path | layout.Results, rows: list[dict[str, 
             text = Path(results.log("summarize", vid)).read_text(errors="replace")
         except OSError:
             continue
-        if last_mark(text) == FAILED_MARK:
+        if last_mark(text) == mark:
             failed.append(vid)
     return failed
 
@@ -135,11 +141,14 @@ def _reason_class(manifest: Path) -> str:
     return atomic.read_json_or_empty(manifest).get("reason_class") or "unknown"
 
 
-def last_line(rows: list[dict[str, object]], unlinked: int = 0, unsummarized: int = 0) -> tuple[str, int]:
+def last_line(rows: list[dict[str, object]], unlinked: int = 0, unsummarized: int = 0,
+              held: int = 0) -> tuple[str, int]:  # fmt: skip
     """The run's last line, counting videos by outcome, and the exit status it implies: 1 when
     any video failed (or, of the stored ones, `unlinked` failed to be linked across the batch,
     or `unsummarized` failed to be summarized), EXIT_INTERRUPTED when none failed but a job was
-    stopped (Ctrl-C, SIGTERM), 3 when none of those but some are partial, else 0."""
+    stopped (Ctrl-C, SIGTERM), EXIT_BUDGET when none of those but LLM work stopped at llm.budget
+    (videos `budget:<stage>`, or `held` stored ones whose judge or summary it stopped), 3 when
+    none of those but some are partial, else 0."""
     statuses = Counter(str(r.get("status")) for r in rows)
 
     def by_stage(kind: str) -> tuple[str, int]:
@@ -152,14 +161,19 @@ def last_line(rows: list[dict[str, object]], unlinked: int = 0, unsummarized: in
     failed_text, failed = by_stage("failed")
     interrupted_text, interrupted = by_stage("interrupted")
     pending_text, pending = by_stage("pending")
+    budget_text, budget = by_stage("budget")
     parts = [f"{statuses['ok']} ok", f"{statuses['partial']} partial", failed_text,
              f"{statuses['unavailable']} unavailable", f"{statuses['no_speech']} no speech"]  # fmt: skip
     if statuses["not_english"]:  # only an English-only model says so (claimflow/transcribe/speechcheck.py)
         parts.append(f"{statuses['not_english']} not English")
     if interrupted:
         parts.append(interrupted_text)
+    if budget:
+        parts.append(budget_text.replace(" budget", " budget reached", 1))
     if pending:
         parts.append(pending_text)
+    if held:  # stored, so counted above; the budget stopped their judge or summary
+        parts.append(f"{held} not judged or summarized (budget reached)")
     if unlinked:  # stored, so counted above as what they are; their linking failed
         parts.append(f"{unlinked} not linked (embed, link or judge failed: results/logs/)")
     if unsummarized:
@@ -169,6 +183,8 @@ def last_line(rows: list[dict[str, object]], unlinked: int = 0, unsummarized: in
         if failed or unlinked or unsummarized
         else EXIT_INTERRUPTED
         if interrupted
+        else EXIT_BUDGET
+        if budget or held
         else 3
         if statuses["partial"]
         else 0

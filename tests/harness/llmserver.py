@@ -77,6 +77,7 @@ class Seen:
     response_format: str | None
     authorization: str | None = None  # the request's Authorization header, as sent
     model: str | None = None  # the model the request named
+    messages: str = ""  # what it asked, as JSON (to tell a request asked again from a new one)
 
 
 class FaultProxy(LoopbackServer):
@@ -121,7 +122,7 @@ class FaultProxy(LoopbackServer):
                 kind = (request.get("response_format") or {}).get("type")
                 with proxy._lock:
                     proxy.requests.append(Seen(time.time(), answer, kind, self.headers.get("Authorization"),
-                                               request.get("model")))  # fmt: skip
+                                               request.get("model"), json.dumps(request.get("messages"))))  # fmt: skip
                 if fault is not None and fault.action == "status":
                     return self._send(fault.status, {"error": {"message": "injected", "type": "fault"}}, fault.headers)
                 if fault is not None and fault.action == "hang":
