@@ -89,7 +89,6 @@ def _video_rows(rng: random.Random, n: int, pool: list[str], recurring: list[str
         score = round(rng.random(), 3)
         rows["claims"].append({"vid": vid, "claim_id": cid, "claim_text": text, "claim_type": "factual",
                                "domain": "general", "stance": "asserts", "supported": 1, "window": 0})  # fmt: skip
-        rows["claims_fts"].append({"claim_text": text, "vid": vid, "claim_id": cid})
         rows["evaluations"].append({"vid": vid, "claim_id": cid, "decision": "accept", "score": score,
                                     "tier": "A" if score > 0.8 else "B" if score > 0.5 else "C",
                                     "rank": c + 1})  # fmt: skip
@@ -99,7 +98,6 @@ def _video_rows(rng: random.Random, n: int, pool: list[str], recurring: list[str
     for p, name in enumerate(rng.sample(NAMES, 3), start=1):
         rows["people"].append({"vid": vid, "item_id": f"p{p:03d}", "name": ("Dr. " if p == 1 else "") + name,
                                "entity_type": "person", "role": "guest"})  # fmt: skip
-    rows["quotes_fts"] = [{"quote": e["quote"], "vid": vid, "owner_id": e["owner_id"]} for e in rows["evidence"]]
     return rows
 
 

@@ -114,11 +114,10 @@ def test_search_json_and_exit_status(capsys, tmp_path):
     store.ensure(database)
     conn = sqlite3.connect(database)
     conn.execute("INSERT INTO videos (vid, title, source, status) VALUES ('v', 'Sleep', 'https://youtu.be/abc', 'ok')")
-    conn.execute("INSERT INTO claims (vid, claim_id, claim_text, claim_type, supported) VALUES "
-                 "('v', 'c1', 'Sleep is essential for memory', 'factual', 1)")  # fmt: skip
     conn.execute(
-        "INSERT INTO claims_fts (vid, claim_id, claim_text) VALUES ('v', 'c1', 'Sleep is essential for memory')"
-    )
+        "INSERT INTO claims (vid, claim_id, claim_text, claim_type, supported) VALUES "
+        "('v', 'c1', 'Sleep is essential for memory', 'factual', 1)"
+    )  # fmt: skip; claims_fts by trigger
     conn.commit()
     conn.close()
     (tmp_path / "c.yaml").write_text(f"results: {tmp_path / 'results'}\n")

@@ -1,6 +1,7 @@
 import contextlib
 import shutil
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -90,16 +91,20 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     shutil.copy(FIXTURE_V1, db)
     old = sqlite3.connect(db)
     assert store.schema_version(old) == 1
-    before = {t: _table_rows(old, t, "*") for t in ("segments", "claims", "evaluations", "evidence", "jargon")}
+    columns_before = {t: ", ".join(r[1] for r in old.execute(f"PRAGMA table_info({t})"))
+                      for t in ("segments", "claims", "evaluations", "evidence", "jargon")}  # fmt: skip
+    before = {t: _table_rows(old, t, columns) for t, columns in columns_before.items()}
+    rowids_before = _table_rows(old, "segments", "rowid, vid, segment_id")
     videos_before = _table_rows(old, "videos", "vid, status, title, prompt_tokens, llm_requests")
     fts_before = _table_rows(old, "claims_fts", "claim_text, vid")
     old.close()
     assert videos_before and before["claims"]
 
     conn = store.connect(db)
-    assert store.schema_version(conn) == store.SCHEMA_VERSION == 14
+    assert store.schema_version(conn) == store.SCHEMA_VERSION == 15
     for table, rows in before.items():
-        assert _table_rows(conn, table, "*") == rows, table
+        assert _table_rows(conn, table, columns_before[table]) == rows, table
+    assert _table_rows(conn, "segments", "rowid, vid, segment_id") == rowids_before  # segments_fts still holds
     assert _table_rows(conn, "videos", "vid, status, title, prompt_tokens, llm_requests") == videos_before
     assert _table_rows(conn, "claims_fts", "claim_text, vid") == fts_before
     columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
@@ -116,11 +121,37 @@ def test_a_database_from_the_previous_version_is_migrated_in_place_with_its_rows
     assert "negation" in {row[1] for row in conn.execute("PRAGMA table_info(claim_pairs)")}  # 11 -> 12
     assert "claim_pairs_b" in {row[1] for row in conn.execute("PRAGMA index_list(claim_pairs)")}  # 12 -> 13
     assert "said_codes" in linked  # 13 -> 14: empty until a search by meaning or a summary job
+    _assert_readable(conn)  # 14 -> 15
     # New rows go in next to the old ones, with the new column filled.
     store.upsert(conn, "new", store.rows_for(*_docs("new", 2)))
     assert conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == len(videos_before) + 1
     conn.close()
-    assert store.schema_version(store.connect(db)) == 14  # a second connect changes nothing
+    assert store.schema_version(store.connect(db)) == 15  # a second connect changes nothing
+
+
+def _assert_readable(conn: sqlite3.Connection) -> None:
+    """Schema 15: what a reader of the database (Datasette, any SQLite browser) finds."""
+    refs = lambda t: {(r[2], r[3]) for r in conn.execute(f"PRAGMA foreign_key_list({t})")}  # noqa: E731
+    for table in ("segments", "claims", "evaluations", "jargon", "people", "mental_models", "evidence",
+                  "video_summaries", "claim_clusters"):  # fmt: skip
+        assert ("videos", "vid") in refs(table), table
+    assert ("claims", "claim_id") in refs("evaluations")
+    assert ("collections", "cid") in refs("collection_videos")
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    keys = [r[1] for r in conn.execute("PRAGMA table_info(evidence)") if r[5]]
+    assert keys == ["evidence_id"]
+    for name, (table, _, _) in store.ATTACHED_FTS.items():  # attached as Datasette looks for it
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+        assert f'content="{table}"' in sql, name
+        conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('integrity-check', 1)")  # raises when stale
+    claims = conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+    assert conn.execute("SELECT COUNT(*) FROM claims_fts").fetchone()[0] == claims > 0
+    stored = conn.execute("SELECT stored_at, stored_utc FROM videos LIMIT 1").fetchone()
+    assert stored[1] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stored[0]))
+    views = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    assert {"accepted_claims", "quotes", "contested_claims"} <= views
+    accepted = conn.execute("SELECT COUNT(*) FROM evaluations WHERE decision = 'accept'").fetchone()[0]
+    assert conn.execute("SELECT COUNT(*) FROM accepted_claims").fetchone()[0] == accepted
 
 
 def test_the_road_a_transcript_took_and_the_channels_captions_gate_are_stored(tmp_path):
@@ -188,7 +219,7 @@ def test_a_database_from_a_newer_claimflow_is_refused_untouched(tmp_path):
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 14"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this claimflow's 15"):
         store.connect(db)
     assert store.schema_version(sqlite3.connect(db)) == 99
 
@@ -255,3 +286,20 @@ def test_a_write_lock_held_by_another_program_fails_the_store_naming_it_then_it_
     other.execute("ROLLBACK")
     other.close()
     assert store.store_video(db, "v1", rows, timeout=1)["claims"] == 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["https://www.youtube.com/watch?v=dQw4w9WgXcQ", "https://youtu.be/dQw4w9WgXcQ", "file:///media/talk.ogg",
+     "https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PL1"],
+)  # fmt: skip
+def test_the_views_moment_is_the_link_the_report_and_queries_give(tmp_path, source):
+    from claimflow.store import query
+
+    conn = store.connect(tmp_path / "c.sqlite")
+    download, transcript, claims_doc, evaluation = _docs("v1", 1)
+    claims_doc["claims"][0]["evidence_spans"] = [dict(claims_doc["claims"][0]["evidence_spans"][0], t0=754.6)]
+    store.upsert(conn, "v1", store.rows_for(dict(download, source=source), transcript, claims_doc, evaluation))
+    moment, at = conn.execute("SELECT moment, at FROM accepted_claims").fetchone()
+    assert moment == query.href(query.moment(source, 754.6), source, 754.6)
+    assert at == "0:12:34"

@@ -25,9 +25,10 @@ FIXTURES = REPO / "tests/fixtures"
 # Each earlier release's batches: d1630c9 from before the captions pass; a945f25 its first step,
 # which asked the pass about media addresses too (later releases do not); d2401ce, the first that
 # linked claims (schema 9: its vectors carry no model, migration 10 names it); 5d58f22, the last
-# at schema 12 (negation pairs; 13 indexes the pairs' second claim).
+# at schema 12 (negation pairs; 13 indexes the pairs' second claim); 417aae3, the last at schema
+# 14 (15 rebuilds the per-video tables with foreign keys, attaches the full-text indexes).
 MADE_BY = json.loads((FIXTURES / "upgrade-fixtures.json").read_text())["commits"]
-LINKED_BY = ("d2401ce", "5d58f22")  # the releases whose batches already ran the link stages
+LINKED_BY = ("d2401ce", "5d58f22", "417aae3")  # the releases whose batches already ran the link stages
 # What a rerun may add: the records of what the downloads were made with (claimflow/download/captionspass.py).
 RECORDS = ("downloaded-before-captions.txt", "asked-before-captions.txt")
 # Stages later than the releases before LINKED_BY: their jobs run once for each stored video, and
@@ -104,6 +105,11 @@ def test_a_batch_finished_by_the_earlier_release_has_nothing_to_do(tmp_path: Pat
     # vectors under the bundled model's name, and a linked claim found by its own meaning (the
     # releases before d2401ce stored no claim in benchmark mode: nothing to link there).
     conn = store.connect(results / "claimflow.sqlite")
+    # Migrated in place to a database people can read: each claim in its attached search index.
+    assert store.schema_version(conn) == store.SCHEMA_VERSION
+    assert conn.execute("SELECT COUNT(*) FROM claims_fts").fetchone() == conn.execute(
+        "SELECT COUNT(*) FROM claims").fetchone()  # fmt: skip
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     models = conn.execute("SELECT DISTINCT model FROM video_vectors").fetchall()
     linked = conn.execute("SELECT c.vid, c.claim_text FROM claims c JOIN claim_clusters k "
                           "ON k.claim_key = c.vid || '/' || c.claim_id ORDER BY c.vid LIMIT 1").fetchone()  # fmt: skip

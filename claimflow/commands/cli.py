@@ -205,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--limit", type=_positive, metavar="N", help="only the N most used terms (default: all)")
     vocab.add_argument("--output", "-o", metavar="FILE", help="write here, atomically (default: standard output)")
 
+    browse = _with_config(sub.add_parser("browse", help="the results database in Datasette in your browser: "
+                                         "every table described, searchable, faceted, with saved queries "
+                                         "(read-only, safe while the batch runs)"))  # fmt: skip
+    browse.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                        help="listen on this address (default: 127.0.0.1, this machine only; to share it with a "
+                        "team, keep it and put a reverse proxy with authentication in front: README)")  # fmt: skip
+    browse.add_argument("--port", type=_positive, default=8001, metavar="N", help="listen on this port (default: 8001)")
+
     _with_config(sub.add_parser("report", help="write results/report.html, summary.tsv and usage.json now, from "
                                 "whatever exists (safe while the batch runs)"))  # fmt: skip
 
@@ -264,7 +272,7 @@ def _dispatch(config: dict, args: argparse.Namespace) -> int:
     commands = {"doctor": _doctor, "unavailable": _unavailable, "gate": _gate, "status": _status,
                 "search": _search, "clusters": _clusters, "contested": _contested, "people": _catalogue,
                 "terms": _catalogue, "export": _export, "report": _report, "vocabulary": _vocabulary,
-                "plan": _plan}  # fmt: skip
+                "plan": _plan, "browse": _browse}  # fmt: skip
     return commands[args.command](config, args)
 
 
@@ -708,6 +716,26 @@ def _export_vault(config: dict, args: argparse.Namespace) -> int:
             "unknown): delete it to have it made again",
             file=sys.stderr,
         )
+    return EXIT_OK
+
+
+def _browse(config: dict, args: argparse.Namespace) -> int:
+    from claimflow.commands import browse  # Datasette and its server: this subcommand's alone
+
+    database = Path(_database(config))
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
+    try:
+        browse.check_address(args.host, args.port)
+        print(f"claimflow browse: {database} at {where}{database.stem} (read-only; Ctrl-C stops)", file=sys.stderr)
+        if not browse.is_loopback(args.host):
+            print(f"claimflow browse: listening on {args.host}: anyone who reaches this machine reads the results; "
+                  "a team's instance belongs behind a reverse proxy with authentication (README)",
+                  file=sys.stderr)  # fmt: skip
+        browse.serve(database, args.host, args.port, f"claimflow: {database.parent}")
+    except browse.BrowseError as exc:
+        return _fail("browse", str(exc))
+    except KeyboardInterrupt:
+        pass
     return EXIT_OK
 
 

@@ -3,7 +3,8 @@
 The database runs in WAL mode, so readers (a user's queries, the status command) never
 block the writers, and store jobs wait for each other through SQLite's busy timeout. A
 video's rows are replaced in one transaction: a rerun replaces, never duplicates, and a
-killed store leaves the previous rows intact. FTS5 indexes claims and evidence quotes.
+killed store leaves the previous rows intact. FTS5 indexes claims, evidence quotes, segments
+and summaries, each attached to its table.
 """
 
 from __future__ import annotations
@@ -155,6 +156,161 @@ SEGMENTS_FTS = (
 )
 
 
+# Schema 15: a database people can read, in Datasette or any SQLite browser. The tables a
+# video's rows fill, rebuilt with foreign keys (declared for readers, not enforced: a store
+# job replaces a video's rows in one transaction, deleting before inserting) and `evidence`
+# with a key of its own; their rowids are kept, so segments_fts stays valid as it is.
+READABLE_TABLES = {
+    "segments": """CREATE TABLE segments (
+        vid TEXT NOT NULL REFERENCES videos (vid), segment_id INTEGER NOT NULL, start REAL, end REAL, text TEXT,
+        PRIMARY KEY (vid, segment_id))""",
+    "claims": """CREATE TABLE claims (
+        vid TEXT NOT NULL REFERENCES videos (vid), claim_id TEXT NOT NULL, claim_text TEXT NOT NULL,
+        claim_type TEXT, domain TEXT, stance TEXT, supported INTEGER, window INTEGER,
+        PRIMARY KEY (vid, claim_id))""",
+    "evaluations": """CREATE TABLE evaluations (
+        vid TEXT NOT NULL REFERENCES videos (vid), claim_id TEXT NOT NULL, decision TEXT, merge_with TEXT,
+        importance REAL, novelty REAL, confidence REAL, dimensions TEXT, score REAL, tier TEXT, rank INTEGER,
+        PRIMARY KEY (vid, claim_id), FOREIGN KEY (vid, claim_id) REFERENCES claims (vid, claim_id))""",
+    "jargon": """CREATE TABLE jargon (
+        vid TEXT NOT NULL REFERENCES videos (vid), item_id TEXT NOT NULL, term TEXT, definition TEXT,
+        PRIMARY KEY (vid, item_id))""",
+    "people": """CREATE TABLE people (
+        vid TEXT NOT NULL REFERENCES videos (vid), item_id TEXT NOT NULL, name TEXT, entity_type TEXT, role TEXT,
+        PRIMARY KEY (vid, item_id))""",
+    "mental_models": """CREATE TABLE mental_models (
+        vid TEXT NOT NULL REFERENCES videos (vid), item_id TEXT NOT NULL, name TEXT, definition TEXT,
+        PRIMARY KEY (vid, item_id))""",
+    "evidence": """CREATE TABLE evidence (
+        evidence_id INTEGER PRIMARY KEY, vid TEXT NOT NULL REFERENCES videos (vid), owner_kind TEXT NOT NULL,
+        owner_id TEXT NOT NULL, segment_id INTEGER, quote TEXT NOT NULL, t0 REAL, t1 REAL, match TEXT, score REAL)""",
+    "video_summaries": """CREATE TABLE video_summaries (
+        vid TEXT PRIMARY KEY REFERENCES videos (vid), summary TEXT NOT NULL, key_points TEXT NOT NULL, model TEXT,
+        segments_sent INTEGER, segments INTEGER, summarized_at REAL)""",
+    "claim_clusters": """CREATE TABLE claim_clusters (
+        claim_key TEXT PRIMARY KEY, vid TEXT NOT NULL REFERENCES videos (vid), cluster TEXT NOT NULL)""",
+    "collection_videos": """CREATE TABLE collection_videos (
+        cid TEXT REFERENCES collections (cid), vid TEXT, entry_id TEXT, position INTEGER, title TEXT,
+        upload_date TEXT, listed INTEGER, kept INTEGER, first_listed_at REAL, last_listed_at REAL,
+        PRIMARY KEY (cid, vid))""",
+}
+# The indexes the rebuilt tables had, made again.
+READABLE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS evidence_owner ON evidence (vid, owner_kind, owner_id)",
+    "CREATE INDEX IF NOT EXISTS claim_clusters_cluster ON claim_clusters(cluster)",
+    "CREATE INDEX IF NOT EXISTS claim_clusters_vid ON claim_clusters(vid)",
+    "CREATE INDEX IF NOT EXISTS collection_videos_vid ON collection_videos (vid)",
+)
+# Full-text indexes attached to the table each indexes (external content, kept in step by
+# triggers), so a reader's search of the table is the index's: Datasette finds one by the
+# double-quoted content= (a table's search box, ?_search=). Name: (table, its key, columns);
+# the columns a search reads back (vid, claim_id, owner_id) are those of schema 14's tables.
+ATTACHED_FTS = {
+    "claims_fts": ("claims", "rowid", ("claim_text", "vid UNINDEXED", "claim_id UNINDEXED")),
+    "quotes_fts": ("evidence", "evidence_id", ("quote", "vid UNINDEXED", "owner_id UNINDEXED")),
+    "summaries_fts": ("video_summaries", "rowid", ("summary", "key_points", "vid UNINDEXED")),
+}
+# Times as people read them, beside the epoch seconds the code uses: generated columns, which
+# take no space and no rewrite. Table: [(column, from)].
+READABLE_TIMES = {
+    "videos": [("stored_utc", "stored_at")],
+    "collections": [("listed_utc", "listed_at")],
+    "collection_videos": [("first_listed_utc", "first_listed_at"), ("last_listed_utc", "last_listed_at")],
+    "caption_gates": [("started_utc", "started"), ("decided_utc", "decided")],
+    "video_summaries": [("summarized_utc", "summarized_at")],
+}
+
+
+def _clock(column: str) -> str:
+    """SQL for seconds into a video as h:mm:ss."""
+    seconds = f"CAST({column} AS INTEGER)"
+    return f"printf('%d:%02d:%02d', {seconds} / 3600, {seconds} % 3600 / 60, {seconds} % 60)"
+
+
+# Where to hear a claim, as claimflow/store/query.py href says it: a YouTube link at the
+# second, a local file with a media fragment, any other address as it is.
+def _moment_url(source: str, seconds: str) -> str:
+    at = f"CAST(COALESCE({seconds}, 0) AS INTEGER)"
+    return f"""CASE
+        WHEN {source} LIKE 'https://www.youtube.com/watch?v=%' OR {source} LIKE 'https://youtube.com/watch?v=%'
+            THEN 'https://youtu.be/' || substr({source}, instr({source}, 'v=') + 2, 11) || '?t=' || {at}
+        WHEN {source} LIKE 'https://youtu.be/%' THEN substr({source}, 1, 28) || '?t=' || {at}
+        WHEN {source} LIKE 'file://%' THEN {source} || '#t=' || {at}
+        ELSE {source} END"""
+
+
+# Every video of the batch with its outcome, as results/summary.tsv has it (a video that
+# failed or was held is in no other table): replaced whole each time the summary is written.
+OUTCOMES_SCHEMA = """CREATE TABLE IF NOT EXISTS outcomes (
+    vid TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, reason_class TEXT, title TEXT)"""
+
+
+# Views for what people ask. A claim's moment is its first quote's start.
+READABLE_VIEWS = (
+    f"""CREATE VIEW IF NOT EXISTS accepted_claims AS
+    SELECT c.vid, v.title, v.channel, c.claim_id, c.claim_text, e.tier, e.score, e.rank, e.decision,
+           e.importance, e.novelty, e.confidence, c.claim_type, c.domain, c.stance,
+           q.quote, {_clock("q.t0")} AS at, {_moment_url("v.source", "q.t0")} AS moment
+    FROM claims c JOIN evaluations e ON e.vid = c.vid AND e.claim_id = c.claim_id
+    JOIN videos v ON v.vid = c.vid
+    LEFT JOIN evidence q ON q.evidence_id = (SELECT evidence_id FROM evidence WHERE vid = c.vid
+        AND owner_kind = 'claim' AND owner_id = c.claim_id ORDER BY t0 LIMIT 1)
+    WHERE e.decision = 'accept'""",
+    f"""CREATE VIEW IF NOT EXISTS quotes AS
+    SELECT q.evidence_id, q.vid, v.title, q.owner_kind, q.owner_id, q.quote, {_clock("q.t0")} AS at,
+           {_moment_url("v.source", "q.t0")} AS moment, q.match
+    FROM evidence q JOIN videos v ON v.vid = q.vid""",
+    """CREATE VIEW IF NOT EXISTS contested_claims AS
+    SELECT j.a, ca.claim_text AS a_text, j.b, cb.claim_text AS b_text, j.reason, j.model
+    FROM claim_judgements j
+    LEFT JOIN claims ca ON ca.vid || '/' || ca.claim_id = j.a
+    LEFT JOIN claims cb ON cb.vid || '/' || cb.claim_id = j.b
+    WHERE j.relation = 'contradicts'""",
+)
+
+
+def _rebuild(conn: sqlite3.Connection, table: str, ddl: str) -> None:
+    """`table` made anew by `ddl` with its rows and rowids (SQLite adds no foreign key to a table)."""
+    columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+    conn.execute(ddl.replace(f"CREATE TABLE {table} ", f"CREATE TABLE {table}_15 ", 1))
+    conn.execute(f"INSERT INTO {table}_15 (rowid, {columns}) SELECT rowid, {columns} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {table}_15 RENAME TO {table}")
+
+
+def _attach_fts(conn: sqlite3.Connection, name: str, table: str, key: str, columns: tuple[str, ...]) -> None:
+    names = [c.split()[0] for c in columns]
+    listed = ", ".join(names)
+    new = ", ".join(f"new.{c}" for c in names)
+    old = ", ".join(f"old.{c}" for c in names)
+    delete = f"INSERT INTO {name} ({name}, rowid, {listed}) VALUES ('delete', old.{key}, {old});"
+    insert = f"INSERT INTO {name} (rowid, {listed}) VALUES (new.{key}, {new});"
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute(
+        f'CREATE VIRTUAL TABLE {name} USING fts5({", ".join(columns)}, content="{table}", content_rowid="{key}")'
+    )
+    conn.execute(f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} BEGIN {insert} END")
+    conn.execute(f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} BEGIN {delete} END")
+    conn.execute(f"CREATE TRIGGER {name}_update AFTER UPDATE ON {table} BEGIN {delete} {insert} END")
+    conn.execute(f"INSERT INTO {name} ({name}) VALUES ('rebuild')")
+
+
+def _readable(conn: sqlite3.Connection) -> None:
+    for table, ddl in READABLE_TABLES.items():
+        _rebuild(conn, table, ddl)
+    for statement in (*READABLE_INDEXES, *SEGMENTS_FTS[1:4]):  # dropped with their old tables
+        conn.execute(statement)
+    for name, (table, key, columns) in ATTACHED_FTS.items():
+        _attach_fts(conn, name, table, key, columns)
+    for table, times in READABLE_TIMES.items():
+        for column, seconds in times:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT GENERATED ALWAYS AS "
+                         f"(strftime('%Y-%m-%dT%H:%M:%SZ', {seconds}, 'unixepoch')) VIRTUAL")  # fmt: skip
+    conn.execute(OUTCOMES_SCHEMA)
+    for view in READABLE_VIEWS:
+        conn.execute(view)
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it commits the open transaction first, and a migration must be atomic.
     for statement in script.split(";"):
@@ -228,6 +384,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     # 13 -> 14: what was said, searchable by meaning (filled from the segments already stored by
     # the next search by meaning, or the next run's summary job).
     lambda conn: _run_script(conn, SAID_SCHEMA),
+    # 14 -> 15: a database people can read (READABLE_TABLES): foreign keys, a key on evidence,
+    # the full-text indexes attached to their tables, readable times and views.
+    _readable,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -240,9 +399,7 @@ VIDEO_TABLES = (
     "people",
     "mental_models",
     "evidence",
-    "claims_fts",
-    "quotes_fts",
-)
+)  # their full-text indexes follow them (ATTACHED_FTS)
 
 
 class DatabaseLocked(RuntimeError):
@@ -285,17 +442,14 @@ def store_video(path: str | Path, vid: str, rows: dict[str, list[dict[str, Any]]
 
 def store_summary(path: str | Path, summary: Any, model: str, timeout: float) -> None:
     """The summarize job: the video's summary (claimflow/knowledge/summarize.py Summary) in
-    place of the one before, table and full-text index in one transaction."""
+    place of the one before, in one transaction."""
     with store_job(path, timeout) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM video_summaries WHERE vid = ?", (summary.vid,))
-            conn.execute("DELETE FROM summaries_fts WHERE vid = ?", (summary.vid,))
+            conn.execute("DELETE FROM video_summaries WHERE vid = ?", (summary.vid,))  # and from summaries_fts
             conn.execute("INSERT INTO video_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (summary.vid, summary.summary, json.dumps(list(summary.key_points), ensure_ascii=False),
                           model, summary.segments_sent, summary.segments, time.time()))  # fmt: skip
-            conn.execute("INSERT INTO summaries_fts (text, vid) VALUES (?, ?)",
-                         (" ".join([summary.summary, *summary.key_points]), summary.vid))  # fmt: skip
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -421,7 +575,6 @@ def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -
                 "window": claim["window"],
             }
         )
-        rows["claims_fts"].append({"claim_text": claim["claim_text"], "vid": vid, "claim_id": cid})
         rows["evidence"] += _evidence(vid, "claim", cid, claim["evidence_spans"])
     for kind, table, key in (
         ("jargon", "jargon", "evidence_spans"),
@@ -433,7 +586,6 @@ def rows_for(download: dict, transcript: dict, claims: dict, evaluation: dict) -
             fields = {k: v for k, v in item.items() if k not in (key, "window", "supported")}
             rows[table].append({"vid": vid, "item_id": item_id, **fields})
             rows["evidence"] += _evidence(vid, kind, item_id, item[key])
-    rows["quotes_fts"] = [{"quote": e["quote"], "vid": vid, "owner_id": e["owner_id"]} for e in rows["evidence"]]
     for ev in evaluation.get("evaluations", []):
         rows["evaluations"].append(
             {
@@ -503,6 +655,20 @@ def ensure(path: str | Path, identity: str | None = None) -> str:
     found = database_id(path)
     assert found is not None
     return found
+
+
+def store_outcomes(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """The batch's outcomes (claimflow/store/summary.py rows) in place of the last ones."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM outcomes")
+        conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?)",
+                         [(r["vid"], str(r["status"]), r.get("reason"), r.get("reason_class"), r.get("title"))
+                          for r in rows])  # fmt: skip
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def store_gate(path: str | Path, state: dict[str, Any], timeout: float) -> None:

@@ -26,6 +26,9 @@ from claimflow.store import database as store
 EXIT_INTERRUPTED = 130
 OUTCOME_OF_MARK = {FAILED_MARK: "failed", INTERRUPTED_MARK: "interrupted", BUDGET_MARK: "budget"}
 
+# How long writing the outcomes waits for the database's write lock (a store job's default).
+STORE_WAIT = 300.0
+
 COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "transcript", "segments", "claims",
            "accepted",
            "tier_A", "tier_B", "tier_C", "tier_D", "prompt_tokens", "completion_tokens", "llm_requests",
@@ -228,6 +231,8 @@ def write(
     for row in found_rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     atomic.write_text(out, buffer.getvalue())
+    with store.store_job(database, STORE_WAIT) as conn:  # the database says what summary.tsv says
+        store.store_outcomes(conn, found_rows)
     if usage_out:
         folder = results if results else Path(out).parent
         atomic.write_json(usage_out, totals(found_rows) | {"judge": judge_usage(folder, vids)}
