@@ -112,3 +112,12 @@ def test_the_last_line_counts_videos_the_budget_stopped_and_exits_4():
     assert summary.last_line([*rows, {"status": "failed:download"}])[1] == 1  # a failure says more
     line, code = summary.last_line([{"status": "ok"}], held=1)
     assert "1 not judged or summarized (budget reached)" in line and code == budget.EXIT_BUDGET
+
+
+def test_a_stop_while_requests_are_in_flight_says_what_they_hold():
+    cap = settings.LLMBudget(usd=0.0045, tokens=None)
+    doc = {"tokens": 0, "usd": 0.0, "priced": True, "reached": {"by": "usd", "cap": 0.0045},
+           "reserved": {"a": {"tokens": 2500, "usd": 0.0025}, "b": {"tokens": 2400, "usd": 0.0024}}}  # fmt: skip
+    said = budget.reached_message(doc, cap)
+    assert "spent $0.0000 of $0.0045 (llm.budget.usd), 0 tokens with 2 requests in flight holding up to $0.0049" in said
+    assert "in flight" not in budget.reached_message(doc | {"reserved": {}}, cap)

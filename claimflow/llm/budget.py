@@ -181,7 +181,13 @@ def spent_text(doc: dict[str, Any], budget: LLMBudget) -> str:
 
 def reached_message(doc: dict[str, Any], budget: LLMBudget) -> str:
     key = "llm.budget.tokens" if (doc.get("reached") or {}).get("by") == "tokens" else "llm.budget.usd"
-    return (f"LLM budget reached: spent {spent_text(doc, budget)}, and the next request could pass it, so no new "
+    held = list((doc.get("reserved") or {}).values())
+    # Requests in flight hold their bounds: said, or a stop at "$0.0000 spent" reads as a fault.
+    holding = (f" with {len(held)} request{'s' * (len(held) > 1)} in flight holding up to "
+               + (f"${sum(r.get('usd') or 0.0 for r in held):.4f}" if budget.usd is not None and key.endswith("usd")
+                  else f"{sum(r.get('tokens', 0) for r in held):,} tokens")) if held else ""  # fmt: skip
+    return (f"LLM budget reached: spent {spent_text(doc, budget)}{holding}, and the next request could pass it, "
+            "so no new "
             f"LLM request starts. Fix: raise {key}, then run the same command again; it continues where this "
             "stopped (answers already given are cached and cost nothing)")  # fmt: skip
 

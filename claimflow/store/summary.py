@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -26,8 +27,9 @@ from claimflow.store import database as store
 EXIT_INTERRUPTED = 130
 OUTCOME_OF_MARK = {FAILED_MARK: "failed", INTERRUPTED_MARK: "interrupted", BUDGET_MARK: "budget"}
 
-# How long writing the outcomes waits for the database's write lock (a store job's default).
-STORE_WAIT = 300.0
+# How long writing the outcomes waits for the database's write lock: briefly, for the run's end
+# never waits on another program's open transaction (summary.tsv is written first and says all).
+OUTCOMES_WAIT = 5.0
 
 COLUMNS = ["vid", "status", "reason", "reason_class", "title", "duration", "transcript", "segments", "claims",
            "accepted",
@@ -231,8 +233,12 @@ def write(
     for row in found_rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     atomic.write_text(out, buffer.getvalue())
-    with store.store_job(database, STORE_WAIT) as conn:  # the database says what summary.tsv says
-        store.store_outcomes(conn, found_rows)
+    try:
+        with store.store_job(database, OUTCOMES_WAIT) as conn:  # the database says what summary.tsv says
+            store.store_outcomes(conn, found_rows)
+    except store.DatabaseLocked as exc:
+        print(f"claimflow: the database's outcomes table is left as it was (summary.tsv has them): {exc}",
+              file=sys.stderr)  # fmt: skip
     if usage_out:
         folder = results if results else Path(out).parent
         atomic.write_json(usage_out, totals(found_rows) | {"judge": judge_usage(folder, vids)}
