@@ -23,6 +23,7 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 from markupsafe import Markup
 
+from claimflow.commands import configdoc
 from claimflow.store import catalog
 from claimflow.store import database as store
 
@@ -166,19 +167,15 @@ def _table_doc(table: catalog.Table) -> list[str]:
 
 
 def document() -> str:
-    lines = [f"{BEGIN}"]
-    for table in catalog.TABLES:
-        lines += _table_doc(table)
-    lines.append("## Saved queries (claimflow browse)")
-    lines.append("")
-    for query in QUERIES.values():
-        lines += [f"- **{query['title']}**: {query['description']}"]
-    return "\n".join([*lines, "", END])
+    """docs/database.md's generated part: every table and view, then the saved queries."""
+    lines = [line for table in catalog.TABLES for line in _table_doc(table)]
+    lines += ["## Saved queries (claimflow browse)", ""]
+    lines += [f"- **{query['title']}**: {query['description']}" for query in QUERIES.values()]
+    return "\n".join(lines)
 
 
 def replace_in(text: str, rendered: str) -> str:
-    start, end = text.index(BEGIN), text.index(END)
-    return text[:start] + rendered + text[end + len(END) :]
+    return configdoc.replace_in(text, rendered, BEGIN, END)
 
 
 def main() -> None:

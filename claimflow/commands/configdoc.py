@@ -109,9 +109,11 @@ def table(schema: dict[str, Any] | None = None) -> str:
     return "\n".join(lines)
 
 
-def replace_in(document: str, rendered: str) -> str:
-    start, end = document.index(BEGIN), document.index(END)
-    return document[: start + len(BEGIN)] + "\n" + rendered + "\n" + document[end:]
+def replace_in(document: str, rendered: str, begin: str = BEGIN, end: str = END) -> str:
+    """`rendered` in place of what stands between the markers `begin` and `end` of `document`
+    (a generated part of a page: this table, docs/database.md's tables)."""
+    start, stop = document.index(begin), document.index(end)
+    return document[: start + len(begin)] + "\n" + rendered + "\n" + document[stop:]
 
 
 def main() -> None:
